@@ -1,0 +1,1 @@
+"""Host inventory: hosts, accounts, rules, run logs and the syncerapi.v1 plugin API."""

@@ -1,0 +1,3 @@
+"""Pages of hosts, for people."""
+
+urlpatterns: list = []

@@ -1,0 +1,101 @@
+"""Site-wide pages: the dashboard, the health check, and JSON-aware error pages."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.defaults import page_not_found
+from django_q.models import Failure, Schedule
+
+import syncsite
+
+logger = logging.getLogger(__name__)
+
+# Each app's services module offers dashboard_cards() and dashboard_sections(); the dashboard asks
+# them, never the apps' models. A card is {"key", "title", "count", "url", "note"}; a section is
+# {"template", "data"}, rendered with the section's own template.
+DASHBOARD_APPS = ("hosts", "tracker", "syncthing_bridge", "synctools")
+
+
+def _dashboard() -> tuple[list[dict], list[dict]]:
+    cards: list[dict] = []
+    sections: list[dict] = []
+    for app in DASHBOARD_APPS:
+        services = importlib.import_module(f"{app}.services")
+        cards.extend(services.dashboard_cards())
+        sections.extend(services.dashboard_sections())
+    return cards, sections
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    since = timezone.now() - timedelta(days=1)
+    cards, sections = _dashboard()
+    context = {
+        "cards": cards,
+        "sections": sections,
+        "schedule_count": Schedule.objects.count(),
+        "failed_count": Failure.objects.filter(stopped__gte=since).count(),
+        "recent_failures": Failure.objects.order_by("-stopped")[:10],
+        "site": site_settings_summary(),
+    }
+    return render(request, "syncsite/home.html", context)
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness plus a real round trip to the database, for load balancers and monitors."""
+    started = time.perf_counter()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        logger.warning("health check: database unavailable: %s", exc)
+        return JsonResponse(
+            {"status": "error", "database": "unavailable", "version": syncsite.__version__},
+            status=503,
+        )
+    return JsonResponse(
+        {
+            "status": "ok",
+            "database": connection.vendor,
+            "database_ms": round((time.perf_counter() - started) * 1000, 2),
+            "version": syncsite.__version__,
+        }
+    )
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": "Internal server error."}, status=500)
+    return HttpResponse("<h1>Server error</h1><p>The error was logged.</p>", status=500, content_type="text/html")
+
+
+def site_settings_summary() -> dict:
+    """What the dashboard footer shows about how this instance runs (never secrets)."""
+    return {
+        "database": connection.vendor,
+        "broker": "redis" if settings.REDIS_URL else "database",
+        "version": syncsite.__version__,
+    }

@@ -1,0 +1,1 @@
+"""Watches Syncthing daemons through their REST API and feeds the tracker."""

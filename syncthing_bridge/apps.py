@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SyncthingBridgeConfig(AppConfig):
+    name = "syncthing_bridge"
+    verbose_name = "Syncthing bridge"

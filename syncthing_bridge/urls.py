@@ -1,0 +1,3 @@
+"""Pages of syncthing_bridge, for people."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Route and Client: replicate one site's data into another, streaming and incremental."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SynctoolsConfig(AppConfig):
+    name = "synctools"
+    verbose_name = "Sync tools"

@@ -1,0 +1,3 @@
+"""Pages of synctools, for people."""
+
+urlpatterns: list = []

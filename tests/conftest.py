@@ -1,0 +1,93 @@
+"""Fixtures shared by every test package.
+
+Real parts, not mocks: binaries (rsync, syncthing, sshd, chromium) are used for real. A test that needs
+a missing binary fails when CI=true and is skipped with the reason elsewhere (`require_binary`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_binary(name: str, *candidates: str) -> str:
+    """Path of a system program the test needs; fail in CI, skip elsewhere when it is missing."""
+    for candidate in (name, *candidates):
+        found = shutil.which(candidate) or (
+            candidate if os.path.isabs(candidate) and os.access(candidate, os.X_OK) else None
+        )
+        if found:
+            return found
+    message = f"{name} is not installed (scripts/system-packages installs it)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_synchronously(monkeypatch):
+    """django-q2 runs tasks inline in tests, so a test sees a task's effects when async_task returns."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def require_postgres():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run with DATABASE_URL=postgres://...)")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser("admin", "admin@example.com", "admin-pass-1234")
+
+
+@pytest.fixture
+def make_token(django_user_model) -> Callable[..., str]:
+    """Create a user (staff or not) and return a DRF token key for it."""
+    from rest_framework.authtoken.models import Token
+
+    def make(username: str = "api-user", *, staff: bool = False, superuser: bool = False) -> str:
+        user, _ = django_user_model.objects.get_or_create(
+            username=username, defaults={"is_staff": staff or superuser, "is_superuser": superuser}
+        )
+        return Token.objects.get_or_create(user=user)[0].key
+
+    return make
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def token_client(make_token):
+    """An APIClient authenticated as a superuser with `Authorization: Bearer <token>`."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token('api-admin', superuser=True)}")
+    return client

@@ -1,0 +1,74 @@
+"""The README's first command serves the site: run it for real, see the home page answer over HTTP."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return re.findall(r"^\s*\$ (.+)$", text, flags=re.MULTILINE)
+
+
+def test_readme_has_exactly_the_two_setup_commands():
+    assert readme_commands()[:2] == ["make run", "make test"]
+
+
+def test_run_command_serves_home_and_admin(tmp_path):
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "SYNCSITE_VAR_DIR": str(tmp_path), "ADMIN_PASSWORD": "first-admin-pw-1"}
+    env.pop("DATABASE_URL", None)  # the embedded SQLite default, in the test's own folder
+    env.pop("REDIS_URL", None)
+    command = readme_commands()[0]
+    proc = subprocess.Popen(
+        command.split(), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        response = None
+        while time.monotonic() < deadline:
+            try:
+                response = requests.get(base + "/", allow_redirects=False, timeout=5)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
+                time.sleep(0.5)
+        assert response is not None, "the site never answered"
+        assert response.status_code in (200, 302)
+        session = requests.Session()
+        login = session.get(base + "/admin/login/", timeout=5)
+        assert login.status_code == 200
+        css = session.get(base + "/static/admin/css/base.css", timeout=5)
+        assert css.status_code == 200
+        signed_in = session.post(
+            base + "/admin/login/?next=/admin/",
+            data={
+                "username": "admin",
+                "password": "first-admin-pw-1",
+                "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            },
+            headers={"Referer": base + "/admin/login/"},
+            timeout=10,
+        )
+        assert signed_in.status_code == 200
+        assert "Site administration" in signed_in.text
+        assert session.get(base + "/", timeout=5).status_code == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

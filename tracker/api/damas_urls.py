@@ -1,0 +1,3 @@
+"""The damas-core compatible routes, mounted by syncsite.urls under /api/ (see shared TRACKER.md)."""
+
+urlpatterns: list = []

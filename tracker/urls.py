@@ -1,0 +1,3 @@
+"""Pages of tracker, for people."""
+
+urlpatterns: list = []
