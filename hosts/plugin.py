@@ -15,6 +15,7 @@ from typing import Any
 import requests
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from hosts import conf
@@ -114,7 +115,7 @@ class Plugin:
             if config.get("verify_ssl") is not None:
                 self.verify = bool(config["verify_ssl"])
         if not self.source:
-            self.source = type(self).__qualname__.replace(".", "")
+            self.source = type(self).__name__
         with _pending_lock:
             _pending.add(self)
 
@@ -191,7 +192,15 @@ class Plugin:
         if self.dry_run and method not in READ_METHODS and not read_only:
             logger.info("dry run: %s %s not sent", method, url)
             return _dry_run_response(method, url)
-        response = self.session.request(method, url, **payload)
+        try:
+            response = self.session.request(method, url, **payload)
+        except requests.ConnectionError as exc:
+            # After retries urllib3 reports a read timeout as MaxRetryError, which requests calls a
+            # ConnectionError; callers deserve to see that it was a timeout.
+            reason = getattr(exc.args[0], "reason", None) if exc.args else None
+            if isinstance(reason, ReadTimeoutError):
+                raise requests.exceptions.ReadTimeout(str(exc), request=exc.request) from exc
+            raise
         logger.debug("HTTP %s %s -> %s", method, url, response.status_code)
         if self.debug:
             print(f"{cc.OKBLUE}-> {response.status_code}{cc.ENDC}")

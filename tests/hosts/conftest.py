@@ -58,3 +58,63 @@ def make_rule(db):
         return rule
 
     return make
+
+
+class _Recorder:
+    def __init__(self):
+        self.requests: list[dict[str, Any]] = []
+        self.flaky_failures = 2
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on loopback that records what it receives.
+
+    Paths: /ok (200 JSON), /flaky (503 twice, then 200), /slow (answers after 1 s), anything else 404.
+    """
+    import json
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.conftest import free_port
+
+    recorder = _Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _handle(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode() if length else ""
+            recorder.requests.append(
+                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+            )
+            status, payload = 200, {"ok": True, "token": "server-token"}
+            if self.path.startswith("/flaky") and recorder.flaky_failures > 0:
+                recorder.flaky_failures -= 1
+                status, payload = 503, {"detail": "try again"}
+            elif self.path.startswith("/slow"):
+                time.sleep(1.0)
+            elif not (self.path.startswith("/ok") or self.path.startswith("/flaky")):
+                status, payload = 404, {"detail": "not found"}
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+    port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    recorder.url = f"http://127.0.0.1:{port}"
+    try:
+        yield recorder
+    finally:
+        server.shutdown()
+        server.server_close()
