@@ -60,6 +60,14 @@ def make_rule(db):
     return make
 
 
+HOST_FEED = [
+    {"name": "Web01.Example.com", "Operating System": "Linux", "site": "dc1", "serial": "S-1"},
+    {"name": "web02.example.com", "Operating System": "Linux", "site": "dc2", "serial": "S-2"},
+    {"name": "db01.example.com", "Operating System": "BSD", "site": "dc1", "serial": "S-3"},
+    {"name": "", "Operating System": "none"},
+]
+
+
 class _Recorder:
     def __init__(self):
         self.requests: list[dict[str, Any]] = []
@@ -70,7 +78,8 @@ class _Recorder:
 def http_server():
     """A real HTTP server on loopback that records what it receives.
 
-    Paths: /ok (200 JSON), /flaky (503 twice, then 200), /slow (answers after 1 s), anything else 404.
+    Paths: /ok (200 JSON), /flaky (503 twice, then 200), /slow (answers after 1 s), /hosts (HOST_FEED),
+    anything else 404.
     """
     import json
     import threading
@@ -97,6 +106,8 @@ def http_server():
                 status, payload = 503, {"detail": "try again"}
             elif self.path.startswith("/slow"):
                 time.sleep(1.0)
+            elif self.path.startswith("/hosts"):
+                payload = HOST_FEED
             elif not (self.path.startswith("/ok") or self.path.startswith("/flaky")):
                 status, payload = 404, {"detail": "not found"}
             data = json.dumps(payload).encode()

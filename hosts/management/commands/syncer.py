@@ -12,12 +12,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         commands = cli.commands()
-        subparsers = parser.add_subparsers(dest="syncer_command", metavar="command", parser_class=type(parser))
+        subparsers = parser.add_subparsers(dest="syncer_command", metavar="command")
         subparsers.required = True
         for name, command in commands.items():
-            sub = subparsers.add_parser(
-                name, help=command.help, called_from_command_line=parser._called_from_command_line
-            )
+            sub = subparsers.add_parser(name, help=command.help)
             for args, kwargs in command.arguments:
                 sub.add_argument(*args, **kwargs)
 
