@@ -919,6 +919,7 @@ class Events(BaseAPI):
         #: The last connection problem (None while connected), for status displays.
         self.last_error: SyncthingError | None = None
         self._stopped = threading.Event()
+        self._batch_start_id = self._last_seen_id
 
     @property
     def count(self) -> int:
@@ -960,7 +961,24 @@ class Events(BaseAPI):
             return False
         return self._newest_id(using_url) < self._last_seen_id
 
+    def batches(self) -> Iterator[list[dict]]:
+        """Like iterating the stream, but one list per poll (``[]`` for an idle poll), to process bursts at once.
+
+        ``last_seen_id`` and ``count`` already include the batch when it is yielded.
+        """
+        return self._poll("events", self._filters, yield_idle=True)
+
     def _events(self, using_url: str, filters: list[str] | None) -> Iterator[dict]:
+        for batch in self._poll(using_url, filters):
+            for index, event in enumerate(batch):
+                if not self.blocking:
+                    # stopped mid-batch: resume after the last event handed out
+                    self._last_seen_id = batch[index - 1]["id"] if index else self._batch_start_id
+                    self._count -= len(batch) - index
+                    return
+                yield event
+
+    def _poll(self, using_url: str, filters: list[str] | None, yield_idle: bool = False) -> Iterator[list[dict]]:
         self.blocking = True
         self._stopped.clear()
         params: dict[str, Any] = {"timeout": self.poll_timeout}
@@ -999,13 +1017,13 @@ class Events(BaseAPI):
             if not data:
                 # An idle poll: also how a restart between two polls shows (the new ids are all below ours).
                 check_restart = True
+                if yield_idle:
+                    yield []
                 continue
-            for event in data:
-                self._last_seen_id = event["id"]
-                self._count += 1
-                yield event
-                if not self.blocking:
-                    return
+            self._batch_start_id = self._last_seen_id
+            self._last_seen_id = data[-1]["id"]
+            self._count += len(data)
+            yield data
 
 
 # --------------------------------------------------------------------------------------------------- facade

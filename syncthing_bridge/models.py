@@ -1,1 +1,132 @@
-"""Models of this app; written only through services.py."""
+"""Models of this app; written only through services.py.
+
+`SyncthingInstance` is configured by people (admin); the other tables mirror what the daemons report and are
+rewritten by the refresh task and the event listener.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from syncsite.fields import EncryptedTextField
+
+
+class SyncthingInstance(models.Model):
+    """One Syncthing daemon that Syncsite watches, reached through its GUI/REST address."""
+
+    name = models.CharField(max_length=100, unique=True, help_text="Also the host name in the inventory.")
+    url = models.URLField(help_text="GUI/REST address, e.g. http://127.0.0.1:8384 or https://nas.example.com:8384")
+    api_key = EncryptedTextField(help_text="The daemon's API key (Settings → GUI). Stored encrypted, never shown.")
+    ca_certificate = models.TextField(
+        blank=True, help_text="PEM certificate(s) that sign the GUI certificate, for https with a self-signed one."
+    )
+    site = models.CharField(
+        max_length=200, blank=True, help_text="Tracker site (volume name) whose files this daemon holds."
+    )
+    enabled = models.BooleanField(default=True)
+    timeout = models.FloatField(default=10.0, help_text="Seconds to wait for one REST answer.")
+
+    # Reported by the daemon (services.refresh_instance / test_connection).
+    device_id = models.CharField(max_length=63, blank=True, db_index=True)
+    version = models.CharField(max_length=100, blank=True)
+    uptime = models.BigIntegerField(null=True, blank=True, help_text="Seconds, at the last refresh.")
+    reachable = models.BooleanField(default=False)
+    last_error = models.TextField(blank=True)
+    last_refresh = models.DateTimeField(null=True, blank=True)
+
+    # The event listener's progress.
+    last_event_id = models.BigIntegerField(default=0)
+    listener_seen = models.DateTimeField(null=True, blank=True)
+    listener_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "Syncthing instance"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SyncthingDevice(models.Model):
+    """A device configured on an instance (the instance's own device included), as last reported."""
+
+    instance = models.ForeignKey(SyncthingInstance, on_delete=models.CASCADE, related_name="devices")
+    device_id = models.CharField(max_length=63)
+    name = models.CharField(max_length=200, blank=True)
+    is_self = models.BooleanField(default=False)
+    connected = models.BooleanField(default=False)
+    paused = models.BooleanField(default=False)
+    address = models.CharField(max_length=200, blank=True)
+    client_version = models.CharField(max_length=100, blank=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["instance__name", "-is_self", "name"]
+        constraints = [models.UniqueConstraint(fields=["instance", "device_id"], name="syncthing_device_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.instance.name}: {self.name or self.device_id[:7]}"
+
+
+class SyncthingFolder(models.Model):
+    """A folder configured on an instance, with its state as last reported."""
+
+    instance = models.ForeignKey(SyncthingInstance, on_delete=models.CASCADE, related_name="folders")
+    folder_id = models.CharField(max_length=200)
+    label = models.CharField(max_length=200, blank=True)
+    path = models.TextField(blank=True)
+    folder_type = models.CharField(max_length=30, blank=True)
+    paused = models.BooleanField(default=False)
+    state = models.CharField(max_length=30, blank=True, help_text="idle, scanning, syncing, error, ...")
+    error = models.TextField(blank=True)
+    need_bytes = models.BigIntegerField(default=0)
+    need_items = models.BigIntegerField(default=0)
+    global_bytes = models.BigIntegerField(default=0)
+    local_bytes = models.BigIntegerField(default=0)
+    pull_errors = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["instance__name", "folder_id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "folder_id"], name="syncthing_folder_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.instance.name}: {self.label or self.folder_id}"
+
+
+class FolderCompletion(models.Model):
+    """How complete a remote device is for a folder, as its instance sees it."""
+
+    folder = models.ForeignKey(SyncthingFolder, on_delete=models.CASCADE, related_name="completions")
+    device_id = models.CharField(max_length=63)
+    device_name = models.CharField(max_length=200, blank=True)
+    completion = models.FloatField(default=0.0)
+    need_bytes = models.BigIntegerField(default=0)
+    need_items = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["folder", "device_name"]
+        constraints = [models.UniqueConstraint(fields=["folder", "device_id"], name="syncthing_completion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_name or self.device_id[:7]}: {self.completion:.0f} %"
+
+
+class VolumeMapping(models.Model):
+    """A Syncthing folder whose files are tracked: item `x/y` of the folder is tracker node `<tracker_prefix>/x/y`."""
+
+    instance = models.ForeignKey(SyncthingInstance, on_delete=models.CASCADE, related_name="mappings")
+    folder_id = models.CharField(max_length=200)
+    tracker_prefix = models.CharField(max_length=1000, help_text="Tracker path of the folder's root, e.g. /projects/x")
+    publish_local_files = models.BooleanField(
+        default=True, help_text="Publish files created at this site into the tracker ('modified at <site>')."
+    )
+
+    class Meta:
+        ordering = ["instance__name", "folder_id"]
+        constraints = [models.UniqueConstraint(fields=["instance", "folder_id"], name="syncthing_mapping_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.instance.name}:{self.folder_id} → {self.tracker_prefix}"
+
+    def tracker_path(self, item: str) -> str:
+        return self.tracker_prefix.rstrip("/") + "/" + item.lstrip("/")

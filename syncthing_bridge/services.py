@@ -1,13 +1,640 @@
-"""The only door into syncthing_bridge: other apps and the views call these functions, never the models directly."""
+"""The only door into syncthing_bridge: other apps and the views call these functions, never the models directly.
+
+It is also the only writer of this app's tables. The tracker is reached only through `tracker.services`.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from syncthing_bridge import conf
+from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingNotFoundError, parse_datetime
+from syncthing_bridge.models import (
+    FolderCompletion,
+    SyncthingDevice,
+    SyncthingFolder,
+    SyncthingInstance,
+    VolumeMapping,
+)
+
+logger = logging.getLogger(__name__)
+
+TRACKED_EVENTS = ("ItemFinished", "FolderCompletion", "LocalIndexUpdated")
+
+
+# --------------------------------------------------------------------------------------------- clients
+
+
+def _ca_file(pem: str) -> str:
+    """requests wants a file path for a CA bundle: keep the PEM in the var dir under its content hash."""
+    directory = Path(settings.VAR_DIR) / "syncthing-ca"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / (hashlib.sha256(pem.encode()).hexdigest()[:32] + ".pem")
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(pem)
+        tmp.replace(path)
+    return str(path)
+
+
+def client_for(instance: SyncthingInstance, timeout: float | None = None) -> Syncthing:
+    """A bindings client for the instance (its CA certificate verifies a self-signed GUI certificate)."""
+    ca = _ca_file(instance.ca_certificate.strip() + "\n") if instance.ca_certificate.strip() else None
+    return Syncthing.from_url(instance.url, instance.api_key, timeout=timeout or instance.timeout, ssl_cert_file=ca)
+
+
+def enabled_instances() -> list[SyncthingInstance]:
+    return list(SyncthingInstance.objects.filter(enabled=True))
+
+
+def get_instance(pk_or_name: int | str) -> SyncthingInstance:
+    """By primary key or name; SyncthingInstance.DoesNotExist otherwise."""
+    if isinstance(pk_or_name, int) or str(pk_or_name).isdigit():
+        found = SyncthingInstance.objects.filter(Q(pk=int(pk_or_name)) | Q(name=str(pk_or_name))).first()
+        if found:
+            return found
+        raise SyncthingInstance.DoesNotExist(f"no Syncthing instance {pk_or_name!r}")
+    return SyncthingInstance.objects.get(name=pk_or_name)
+
+
+def create_instance(name: str, url: str, api_key: str, **fields: Any) -> SyncthingInstance:
+    return SyncthingInstance.objects.create(name=name, url=url, api_key=api_key, **fields)
+
+
+def map_folder(instance: SyncthingInstance, folder_id: str, tracker_prefix: str, **fields: Any) -> VolumeMapping:
+    """Track the files of a Syncthing folder under `tracker_prefix` in the tracker."""
+    mapping, _ = VolumeMapping.objects.update_or_create(
+        instance=instance, folder_id=folder_id, defaults={"tracker_prefix": tracker_prefix, **fields}
+    )
+    return mapping
+
+
+# --------------------------------------------------------------------------------------------- actions
+
+
+def _record_error(instance: SyncthingInstance, exc: Exception) -> None:
+    SyncthingInstance.objects.filter(pk=instance.pk).update(reachable=False, last_error=str(exc)[:2000])
+    instance.reachable, instance.last_error = False, str(exc)[:2000]
+
+
+def test_connection(instance: SyncthingInstance) -> dict:
+    """Ask the daemon who and what it is; records reachability. Raises SyncthingError with the reason."""
+    with client_for(instance) as st:
+        try:
+            version = st.system.version()
+            status = st.system.status()
+        except SyncthingError as exc:
+            _record_error(instance, exc)
+            raise
+    SyncthingInstance.objects.filter(pk=instance.pk).update(
+        reachable=True, last_error="", version=version.get("version", ""), device_id=status.get("myID", "")
+    )
+    instance.reachable, instance.version, instance.device_id = True, version.get("version", ""), status.get("myID", "")
+    return {"version": version.get("version", ""), "device_id": status.get("myID", ""), "uptime": status.get("uptime")}
+
+
+def rescan_folder(instance: SyncthingInstance, folder_id: str, sub: str | None = None) -> None:
+    with client_for(instance) as st:
+        st.db.scan(folder_id, sub=sub)
+
+
+def pause_device(instance: SyncthingInstance, device_id: str) -> None:
+    with client_for(instance) as st:
+        result = st.system.pause(device_id)
+    if not result["success"]:
+        raise SyncthingError(f"pausing {device_id} on {instance.name} failed: {result['error']}")
+    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(paused=True, connected=False)
+
+
+def resume_device(instance: SyncthingInstance, device_id: str) -> None:
+    with client_for(instance) as st:
+        result = st.system.resume(device_id)
+    if not result["success"]:
+        raise SyncthingError(f"resuming {device_id} on {instance.name} failed: {result['error']}")
+    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(paused=False)
+
+
+def restart(instance: SyncthingInstance) -> None:
+    """Ask the daemon to restart itself (its event ids start over; the listener copes)."""
+    with client_for(instance) as st:
+        st.system.restart()
+
+
+# --------------------------------------------------------------------------------------------- state mirror
+
+
+def _when(value: str | None) -> datetime | None:
+    """A daemon timestamp, or None for Syncthing's "never" (the zero time)."""
+    if not value or value.startswith(("1970-01-01", "0001-")):
+        return None
+    try:
+        return parse_datetime(value)
+    except SyncthingError:
+        return None
+
+
+def refresh_instance(instance: SyncthingInstance) -> bool:
+    """Mirror one daemon's devices, folders and completion into the database. False when it is unreachable."""
+    try:
+        with client_for(instance) as st:
+            version = st.system.version()
+            status = st.system.status()
+            config = st.config.get_config()
+            connections = st.system.connections().get("connections", {})
+            device_stats = st.stats.device()
+            my_id = status.get("myID", "")
+            names = {d["deviceID"]: d.get("name", "") for d in config.get("devices", [])}
+            folders = []
+            for folder in config.get("folders", []):
+                fid = folder["id"]
+                try:
+                    fstatus = {} if folder.get("paused") else st.db.status(fid)
+                except SyncthingError as exc:
+                    fstatus = {"state": "error", "error": str(exc)}
+                completions = []
+                for dev in folder.get("devices", []):
+                    did = dev["deviceID"]
+                    if did == my_id:
+                        continue
+                    try:
+                        details = st.db.completion_details(fid, did)
+                    except SyncthingError:
+                        continue
+                    completions.append((did, details))
+                folders.append((folder, fstatus, completions))
+    except SyncthingError as exc:
+        _record_error(instance, exc)
+        logger.warning("refresh of %s failed: %s", instance.name, exc)
+        return False
+
+    now = timezone.now()
+    with transaction.atomic():
+        SyncthingInstance.objects.filter(pk=instance.pk).update(
+            reachable=True,
+            last_error="",
+            version=version.get("version", ""),
+            device_id=my_id,
+            uptime=status.get("uptime"),
+            last_refresh=now,
+        )
+        devices = []
+        for did, name in names.items():
+            conn = connections.get(did, {})
+            devices.append(
+                SyncthingDevice(
+                    instance=instance,
+                    device_id=did,
+                    name=name,
+                    is_self=did == my_id,
+                    connected=bool(conn.get("connected")),
+                    paused=bool(conn.get("paused")),
+                    address=conn.get("address", "") or "",
+                    client_version=conn.get("clientVersion", "") or "",
+                    last_seen=_when(device_stats.get(did, {}).get("lastSeen")),
+                )
+            )
+        SyncthingDevice.objects.filter(instance=instance).exclude(device_id__in=list(names)).delete()
+        SyncthingDevice.objects.bulk_create(
+            devices,
+            update_conflicts=True,
+            unique_fields=["instance", "device_id"],
+            update_fields=["name", "is_self", "connected", "paused", "address", "client_version", "last_seen"],
+        )
+        folder_rows = [
+            SyncthingFolder(
+                instance=instance,
+                folder_id=folder["id"],
+                label=folder.get("label", ""),
+                path=folder.get("path", ""),
+                folder_type=folder.get("type", ""),
+                paused=bool(folder.get("paused")),
+                state="paused" if folder.get("paused") else fstatus.get("state", ""),
+                error=fstatus.get("error", "") or "",
+                need_bytes=fstatus.get("needBytes", 0) or 0,
+                need_items=(fstatus.get("needFiles", 0) or 0) + (fstatus.get("needDirectories", 0) or 0),
+                global_bytes=fstatus.get("globalBytes", 0) or 0,
+                local_bytes=fstatus.get("localBytes", 0) or 0,
+                pull_errors=fstatus.get("pullErrors", 0) or 0,
+            )
+            for folder, fstatus, _ in folders
+        ]
+        folder_ids = [f["id"] for f, _, _ in folders]
+        SyncthingFolder.objects.filter(instance=instance).exclude(folder_id__in=folder_ids).delete()
+        SyncthingFolder.objects.bulk_create(
+            folder_rows,
+            update_conflicts=True,
+            unique_fields=["instance", "folder_id"],
+            update_fields=[
+                "label",
+                "path",
+                "folder_type",
+                "paused",
+                "state",
+                "error",
+                "need_bytes",
+                "need_items",
+                "global_bytes",
+                "local_bytes",
+                "pull_errors",
+            ],
+        )
+        pks = dict(SyncthingFolder.objects.filter(instance=instance).values_list("folder_id", "pk"))
+        FolderCompletion.objects.filter(folder__instance=instance).delete()
+        FolderCompletion.objects.bulk_create(
+            [
+                FolderCompletion(
+                    folder_id=pks[folder["id"]],
+                    device_id=did,
+                    device_name=names.get(did, ""),
+                    completion=float(details.get("completion", 0) or 0),
+                    need_bytes=details.get("needBytes", 0) or 0,
+                    need_items=details.get("needItems", 0) or 0,
+                )
+                for folder, _, completions in folders
+                for did, details in completions
+            ]
+        )
+    instance.reachable, instance.last_error, instance.device_id = True, "", my_id
+    return True
+
+
+def refresh_all() -> dict:
+    """Refresh every enabled instance (the scheduled task). Returns {"refreshed": n, "failed": [names]}."""
+    failed = [i.name for i in enabled_instances() if not refresh_instance(i)]
+    return {"refreshed": SyncthingInstance.objects.filter(enabled=True).count() - len(failed), "failed": failed}
+
+
+# --------------------------------------------------------------------------------------------- tracker feed
+
+
+@dataclass
+class FeedStats:
+    synced: int = 0
+    published: int = 0
+    modified: int = 0
+    deleted: int = 0
+    unmatched: int = 0
+    completed: int = 0
+    events: int = 0
+
+    def add(self, other: FeedStats) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _FeedState:
+    """What a listener remembers between batches of one instance."""
+
+    pulled: OrderedDict = field(default_factory=OrderedDict)  # (folder, item) -> monotonic time, recent pulls
+    waiting: dict = field(default_factory=dict)  # tracker path -> first seen (monotonic): finished, not yet tracked
+
+    def remember_pull(self, folder: str, item: str) -> None:
+        self.pulled[(folder, item)] = time.monotonic()
+        while len(self.pulled) > 20000:
+            self.pulled.popitem(last=False)
+
+
+def _tracker():
+    from tracker import services as tracker_services
+
+    return tracker_services
+
+
+def _ms(value: Any) -> int:
+    when = _when(value) if isinstance(value, str) else None
+    return int(when.timestamp() * 1000) if when else 0
+
+
+def feed_tracker(
+    instance: SyncthingInstance,
+    events: list[dict],
+    st: Syncthing | None = None,
+    state: _FeedState | None = None,
+) -> FeedStats:
+    """Apply a batch of events to the tracker: files finished here are `synced_<site>`; files created or changed
+    here are published (comment `modified at <site>`) or marked modified; a remote device at 100 % for a folder
+    marks the files that came from here synced at that device's site.
+    """
+    stats = FeedStats(events=len(events))
+    state = state or _FeedState()
+    site = instance.site
+    if not site:
+        return stats
+    mappings = {m.folder_id: m for m in VolumeMapping.objects.filter(instance=instance)}
+    if not mappings:
+        return stats
+    tracker = _tracker()
+    finished: list[str] = []
+    local: dict[str, tuple[VolumeMapping, str]] = {}
+    completions: list[tuple[VolumeMapping, str]] = []
+    for event in events:
+        data = event.get("data") or {}
+        mapping = mappings.get(data.get("folder", ""))
+        if mapping is None:
+            continue
+        kind = event.get("type")
+        if kind == "ItemFinished":
+            if data.get("error") or data.get("type") not in ("file", None):
+                continue
+            if data.get("action") == "delete":
+                continue
+            state.remember_pull(mapping.folder_id, data["item"])
+            finished.append(mapping.tracker_path(data["item"]))
+        elif kind == "LocalIndexUpdated" and mapping.publish_local_files:
+            for name in data.get("filenames") or []:
+                if (mapping.folder_id, name) in state.pulled:
+                    continue
+                local[mapping.tracker_path(name)] = (mapping, name)
+        elif kind == "FolderCompletion" and float(data.get("completion", 0) or 0) >= 100:
+            completions.append((mapping, data.get("device", "")))
+
+    if state.waiting:
+        # finished before they were published (another site's listener may publish a moment later)
+        horizon = time.monotonic() - conf.unmatched_retry_seconds()
+        state.waiting = {p: t for p, t in state.waiting.items() if t > horizon}
+        finished.extend(p for p in state.waiting if p not in finished)
+
+    if finished:
+        found = {n["_id"] for n in tracker.get_nodes(finished) if n}
+        matched = [p for p in finished if p in found]
+        if matched:
+            stats.synced += tracker.mark_synced_many(matched, site)
+        for path in matched:
+            state.waiting.pop(path, None)
+        now = time.monotonic()
+        for path in finished:
+            if path not in found:
+                state.waiting.setdefault(path, now)
+        stats.unmatched = len(state.waiting)
+
+    if local:
+        _feed_local_changes(instance, site, local, st, stats)
+
+    for mapping, device in completions:
+        stats.completed += _feed_completion(instance, mapping, device)
+    return stats
+
+
+def _feed_local_changes(
+    instance: SyncthingInstance,
+    site: str,
+    local: dict[str, tuple[VolumeMapping, str]],
+    st: Syncthing | None,
+    stats: FeedStats,
+) -> None:
+    """Files this daemon's index changed: only those modified by this device itself are news for the tracker."""
+    tracker = _tracker()
+    own = (instance.device_id or "")[:7]
+    close = st is None
+    st = st or client_for(instance)
+    try:
+        infos: dict[str, dict] = {}
+        for path, (mapping, name) in local.items():
+            try:
+                info = st.db.file(mapping.folder_id, name)
+            except SyncthingNotFoundError:
+                continue
+            entry = info.get("local") or info.get("global") or {}
+            if not own:
+                own = (st.system.status().get("myID") or "")[:7]
+            if entry.get("modifiedBy") != own or entry.get("type") not in ("FILE_INFO_TYPE_FILE", 0, "file"):
+                continue
+            infos[path] = entry
+    finally:
+        if close:
+            st.close()
+    if not infos:
+        return
+    nodes = dict(zip(infos, tracker.get_nodes(list(infos)), strict=True))
+    deleted = [p for p, e in infos.items() if e.get("deleted") and nodes[p] and not nodes[p].get("deleted")]
+    if deleted:
+        stats.deleted += tracker.mark_deleted_many(deleted, site)
+    new = []
+    for path, entry in infos.items():
+        if entry.get("deleted"):
+            continue
+        mtime, size = _ms(entry.get("modified")), int(entry.get("size") or 0)
+        node = nodes[path]
+        if node is None:
+            new.append(
+                {
+                    "_id": path,
+                    "origin": site,
+                    "comment": f"modified at {site}",
+                    "file_mtime": mtime,
+                    "file_size": size,
+                    f"synced_{site}": tracker.now_ms(),
+                }
+            )
+        elif node.get("file_size") != size or abs(int(node.get("file_mtime") or 0) - mtime) >= 1000:
+            tracker.mark_modified(path, site, file_mtime=mtime, file_size=size)
+            stats.modified += 1
+    if new:
+        stats.published += sum(1 for r in tracker.publish_many(new, author=f"syncthing:{instance.name}") if r)
+
+
+def _feed_completion(instance: SyncthingInstance, mapping: VolumeMapping, device_id: str) -> int:
+    """`device_id` holds everything of the folder: files that came from this site are synced at its site."""
+    other = SyncthingInstance.objects.filter(device_id=device_id).exclude(site="").exclude(pk=instance.pk).first()
+    if other is None:
+        return 0
+    tracker = _tracker()
+    key = f"synced_{other.site}"
+    prefix = mapping.tracker_prefix.rstrip("/") + "/"
+    paths = [
+        node["_id"]
+        for node in tracker.iter_file_nodes(prefix)
+        if node.get("origin") == instance.site
+        and not node.get("deleted")
+        and int(node.get(key) or 0) < int(node.get("time") or 0)
+    ]
+    return tracker.mark_synced_many(paths, other.site) if paths else 0
+
+
+# --------------------------------------------------------------------------------------------- listener
+
+
+def save_listener_progress(instance: SyncthingInstance, last_event_id: int, error: str = "") -> None:
+    SyncthingInstance.objects.filter(pk=instance.pk).update(
+        last_event_id=last_event_id, listener_seen=timezone.now(), listener_error=error[:2000]
+    )
+    instance.last_event_id = last_event_id
+
+
+class InstanceListener:
+    """Tails one instance's events from the id stored in the database and feeds the tracker.
+
+    Reconnects with backoff when the daemon goes away or rejects the key; a restarted daemon (ids starting over)
+    is followed from its first event.
+    """
+
+    def __init__(self, instance: SyncthingInstance, stop: threading.Event, poll_timeout: int | None = None):
+        self.instance = instance
+        self.stop_event = stop
+        self.poll_timeout = poll_timeout or conf.listener_poll_seconds()
+        self.stats = FeedStats()
+        self.state = _FeedState()
+        self.stream = None
+
+    def run(self) -> None:
+        delay = conf.listener_min_backoff()
+        while not self.stop_event.is_set():
+            try:
+                self._follow()
+                delay = conf.listener_min_backoff()
+            except SyncthingError as exc:
+                logger.warning("listener %s: %s (retrying in %.0fs)", self.instance.name, exc, delay)
+                save_listener_progress(self.instance, self.instance.last_event_id, str(exc))
+                if self.stop_event.wait(delay):
+                    break
+                delay = min(delay * 2, conf.listener_max_backoff())
+            except Exception:
+                logger.exception("listener %s failed; restarting it", self.instance.name)
+                if self.stop_event.wait(delay):
+                    break
+                delay = min(delay * 2, conf.listener_max_backoff())
+            finally:
+                close_old_connections()
+
+    def _follow(self) -> None:
+        self.instance.refresh_from_db()
+        st = client_for(self.instance)
+        if not self.instance.device_id:
+            self.instance.device_id = st.system.status().get("myID", "")
+            SyncthingInstance.objects.filter(pk=self.instance.pk).update(device_id=self.instance.device_id)
+        self.stream = st.events(
+            last_seen_id=self.instance.last_event_id,
+            filters=None,  # the default subscription buffers from daemon start; a filtered one only from its first poll
+            poll_timeout=self.poll_timeout,
+            retry_delay=conf.listener_min_backoff(),
+            max_retry_delay=conf.listener_max_backoff(),
+            max_retries=3,
+        )
+        try:
+            for batch in self.stream.batches():
+                if self.stop_event.is_set():
+                    break
+                if batch or self.state.waiting:
+                    with transaction.atomic():
+                        stats = feed_tracker(self.instance, batch, st, self.state)
+                        save_listener_progress(self.instance, self.stream.last_seen_id)
+                    self.stats.add(stats)
+                elif self.stream.last_seen_id != self.instance.last_event_id:
+                    save_listener_progress(self.instance, self.stream.last_seen_id)
+                else:
+                    SyncthingInstance.objects.filter(pk=self.instance.pk).update(
+                        listener_seen=timezone.now(), listener_error=""
+                    )
+        finally:
+            self.stream.stop()
+            st.close()
+
+
+def listen(
+    instances: Iterable[SyncthingInstance] | None = None,
+    *,
+    stop: threading.Event | None = None,
+    duration: float | None = None,
+    poll_timeout: int | None = None,
+) -> FeedStats:
+    """Tail the events of every enabled instance (one thread each) until `stop` is set or `duration` passes."""
+    stop = stop or threading.Event()
+    targets = list(instances) if instances is not None else enabled_instances()
+    listeners = [InstanceListener(i, stop, poll_timeout) for i in targets]
+    threads = [
+        threading.Thread(target=lst.run, name=f"syncthing-{lst.instance.name}", daemon=True) for lst in listeners
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait(duration)
+    stop.set()
+    for thread in threads:
+        thread.join((poll_timeout or conf.listener_poll_seconds()) + 15)
+    total = FeedStats()
+    for lst in listeners:
+        total.add(lst.stats)
+    return total
+
+
+# --------------------------------------------------------------------------------------------- dashboard
+
+
+def overview() -> list[SyncthingInstance]:
+    """Instances with their devices, folders and completions, in a fixed number of queries (the /syncthing/ page)."""
+    return list(
+        SyncthingInstance.objects.prefetch_related("devices", "folders__completions", "mappings").order_by("name")
+    )
 
 
 def dashboard_cards() -> list[dict]:
     """Counts for the home page: {"key", "title", "count", "url", "note"} per card."""
-    return []
+    counts = SyncthingInstance.objects.aggregate(
+        total=Count("pk"), up=Count("pk", filter=Q(enabled=True, reachable=True))
+    )
+    if not counts["total"]:
+        return []
+    return [
+        {
+            "key": "syncthing",
+            "title": "Syncthing instances",
+            "count": counts["total"],
+            "url": reverse("syncthing:index"),
+            "note": f"{counts['up']} reachable",
+        }
+    ]
 
 
 def dashboard_sections() -> list[dict]:
     """Extra home page sections: {"template", "data"} each."""
-    return []
+    instances = list(
+        SyncthingInstance.objects.annotate(
+            device_count=Count("devices", filter=Q(devices__is_self=False), distinct=True),
+            connected_count=Count("devices", filter=Q(devices__connected=True), distinct=True),
+            folder_count=Count("folders", distinct=True),
+            busy_folders=Count("folders", filter=~Q(folders__state__in=["idle", ""]), distinct=True),
+        ).order_by("name")
+    )
+    if not instances:
+        return []
+    return [{"template": "syncthing_bridge/dashboard_section.html", "data": {"instances": instances}}]
+
+
+def status_for_inventory(instance: SyncthingInstance) -> dict:
+    """What the inventory plugin stores for an instance: version, uptime, connected devices, folder states."""
+    devices = [d for d in instance.devices.all() if not d.is_self]
+    return {
+        "url": instance.url,
+        "device_id": instance.device_id,
+        "version": instance.version,
+        "uptime": instance.uptime,
+        "reachable": instance.reachable,
+        "site": instance.site,
+        "connected_devices": sorted(d.name or d.device_id for d in devices if d.connected),
+        "devices": len(devices),
+        "folder_states": {f.folder_id: f.state for f in instance.folders.all()},
+        "last_refresh": instance.last_refresh.astimezone(UTC).isoformat() if instance.last_refresh else "",
+    }
+
+
+def inventory_objects() -> list[tuple[str, dict]]:
+    """(host name, inventory data) per enabled instance, in three queries."""
+    return [
+        (i.name, status_for_inventory(i))
+        for i in SyncthingInstance.objects.filter(enabled=True).prefetch_related("devices", "folders")
+    ]

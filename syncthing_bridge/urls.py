@@ -1,3 +1,9 @@
 """Pages of syncthing_bridge, for people."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from syncthing_bridge import views
+
+app_name = "syncthing"
+
+urlpatterns = [path("", views.index, name="index")]

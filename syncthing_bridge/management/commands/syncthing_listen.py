@@ -1,0 +1,42 @@
+"""manage.py syncthing_listen: tail the events of the enabled Syncthing instances and feed the tracker."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from dataclasses import asdict
+
+from django.core.management.base import BaseCommand, CommandError
+
+from syncthing_bridge import services
+from syncthing_bridge.models import SyncthingInstance
+
+
+class Command(BaseCommand):
+    help = "Tail /rest/events of every enabled Syncthing instance (or the named ones) and update the tracker."
+
+    def add_arguments(self, parser):
+        parser.add_argument("instances", nargs="*", help="instance names (default: every enabled instance)")
+        parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+        parser.add_argument("--poll-timeout", type=int, default=None, help="seconds the daemon holds a poll open")
+
+    def handle(self, *args, **options):
+        names = options["instances"]
+        if names:
+            instances = list(SyncthingInstance.objects.filter(name__in=names))
+            missing = sorted(set(names) - {i.name for i in instances})
+            if missing:
+                raise CommandError(f"no such Syncthing instance: {', '.join(missing)}")
+        else:
+            instances = services.enabled_instances()
+        if not instances:
+            raise CommandError("no enabled Syncthing instance to listen to (add one in the admin)")
+        stop = threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, lambda *_: stop.set())
+        self.stdout.write(f"listening to {', '.join(i.name for i in instances)}")
+        stats = services.listen(
+            instances, stop=stop, duration=options["duration"], poll_timeout=options["poll_timeout"]
+        )
+        self.stdout.write("stopped: " + ", ".join(f"{k}={v}" for k, v in asdict(stats).items()))

@@ -1,0 +1,1 @@
+"""Plugins of syncthing_bridge written against syncerapi.v1 only."""

@@ -1,0 +1,270 @@
+"""The Django side of syncthing_bridge against real daemons: admin, state mirror, pages, listener, inventory."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError, connection
+from django.urls import reverse
+
+from syncthing_bridge import services, tasks
+from syncthing_bridge.client import SyncthingConnectionError, SyncthingUnauthorizedError
+from syncthing_bridge.localdaemon import free_port, wait_connected, wait_for
+from syncthing_bridge.models import SyncthingDevice, SyncthingFolder, SyncthingInstance
+
+pytestmark = pytest.mark.integration
+
+
+def make_instance(daemon, name=None, site="", **fields) -> SyncthingInstance:
+    return services.create_instance(name or f"st-{daemon.name}", daemon.url, daemon.api_key, site=site, **fields)
+
+
+@pytest.mark.django_db
+def test_api_key_is_encrypted_at_rest_and_write_only_in_admin(client, admin_user, cluster):
+    instance = make_instance(cluster.a)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_key FROM syncthing_bridge_syncthinginstance WHERE id = %s", [instance.pk])
+        stored = cursor.fetchone()[0]
+    assert stored.startswith("fernet:") and cluster.a.api_key not in stored
+    client.force_login(admin_user)
+    url = reverse("admin:syncthing_bridge_syncthinginstance_change", args=[instance.pk])
+    page = client.get(url).content.decode()
+    assert cluster.a.api_key not in page and "Leave blank to keep the current value" in page
+    response = client.post(
+        url,
+        {
+            "name": "st-a-renamed",
+            "url": cluster.a.url,
+            "api_key": "",
+            "ca_certificate": "",
+            "site": "siteA",
+            "enabled": "on",
+            "timeout": "10",
+            "mappings-TOTAL_FORMS": "0",
+            "mappings-INITIAL_FORMS": "0",
+            "devices-TOTAL_FORMS": "0",
+            "devices-INITIAL_FORMS": "0",
+            "folders-TOTAL_FORMS": "0",
+            "folders-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    instance.refresh_from_db()
+    assert instance.name == "st-a-renamed" and instance.api_key == cluster.a.api_key
+    add = client.get(reverse("admin:syncthing_bridge_syncthinginstance_add")).content.decode()
+    assert 'type="password"' in add
+
+
+@pytest.mark.django_db
+def test_connection_and_refresh_mirror_devices_folders_and_completion(cluster, django_assert_max_num_queries):
+    a = make_instance(cluster.a, site="siteA")
+    info = services.test_connection(a)
+    assert info["device_id"] == cluster.a.device_id and info["version"].startswith("v")
+    assert services.refresh_instance(a) is True
+    a.refresh_from_db()
+    assert a.reachable and a.uptime is not None and a.device_id == cluster.a.device_id
+    devices = {d.device_id: d for d in SyncthingDevice.objects.filter(instance=a)}
+    assert devices[cluster.a.device_id].is_self
+    assert devices[cluster.b.device_id].connected and devices[cluster.b.device_id].name == "b"
+    folder = SyncthingFolder.objects.get(instance=a, folder_id=cluster.folder)
+    assert folder.state in {"idle", "scanning", "syncing", "scan-waiting", "sync-waiting", "sync-preparing"}
+    completion = folder.completions.get()
+    assert completion.device_id == cluster.b.device_id and 0 <= completion.completion <= 100
+    # the refresh replaces rows instead of piling them up
+    assert services.refresh_instance(a) is True
+    assert SyncthingDevice.objects.filter(instance=a).count() == 2
+    make_instance(cluster.b, site="siteB")
+    assert tasks.refresh_all() == {"refreshed": 2, "failed": []}
+    with django_assert_max_num_queries(5):
+        overview = services.overview()
+        assert sum(len(i.folders.all()) for i in overview) == 2
+        assert all(len(f.completions.all()) == 1 for i in overview for f in i.folders.all())
+
+
+@pytest.mark.django_db
+def test_wrong_key_and_daemon_down_are_recorded(cluster):
+    wrong = services.create_instance("wrong", cluster.a.url, "not-the-key")
+    with pytest.raises(SyncthingUnauthorizedError):
+        services.test_connection(wrong)
+    wrong.refresh_from_db()
+    assert not wrong.reachable and "rejected the API key" in wrong.last_error
+    down = services.create_instance("down", f"http://127.0.0.1:{free_port()}", "key", timeout=2)
+    with pytest.raises(SyncthingConnectionError):
+        services.test_connection(down)
+    assert services.refresh_instance(down) is False
+    down.refresh_from_db()
+    assert "cannot reach Syncthing" in down.last_error
+    assert tasks.refresh_all()["failed"] == ["down", "wrong"]
+
+
+@pytest.mark.django_db
+def test_admin_actions(client, admin_user, cluster):
+    a = make_instance(cluster.a)
+    c = make_instance(cluster.c)
+    client.force_login(admin_user)
+    url = reverse("admin:syncthing_bridge_syncthinginstance_changelist")
+
+    def act(action, instance, argument=""):
+        response = client.post(
+            url, {"action": action, "_selected_action": [instance.pk], "argument": argument}, follow=True
+        )
+        assert response.status_code == 200
+        return [str(m) for m in response.context["messages"]]
+
+    assert "connected (v" in act("test_connection", a)[0]
+    assert "refreshed" in act("refresh_state", a)[0]
+    assert "rescan of shared requested" in act("rescan_folder", a, cluster.folder)[0]
+    assert "Give the folder or device id" in act("rescan_folder", a)[0]
+    assert "no such folder" in act("rescan_folder", a, "nope")[0]
+    assert "paused" in act("pause_device", a, cluster.b.device_id)[0]
+    st = cluster.a.client()
+    wait_for(lambda: st.system.connections()["connections"][cluster.b.device_id]["paused"], 10, what="paused")
+    assert "resumed" in act("resume_device", a, cluster.b.device_id)[0]
+    wait_connected([cluster.a, cluster.b])
+    assert "device ID invalid" in act("pause_device", a, "bogus")[0]
+    assert "restart requested" in act("restart", c)[0]
+    wait_for(lambda: cluster.c.process.poll() is not None, 20, what="c to exit for its restart")
+    cluster.c.stop()
+    cluster.c.start()
+
+
+@pytest.mark.django_db
+def test_pages_show_instances_devices_folders_and_completion(
+    client, admin_user, cluster, django_assert_max_num_queries
+):
+    client.force_login(admin_user)
+    assert "No Syncthing instance yet" in client.get("/syncthing/").content.decode()
+    assert services.dashboard_cards() == [] and services.dashboard_sections() == []
+    for daemon, site in ((cluster.a, "siteA"), (cluster.b, "siteB")):
+        services.refresh_instance(make_instance(daemon, site=site))
+    with django_assert_max_num_queries(12):
+        page = client.get("/syncthing/").content.decode()
+    assert 'data-instance="st-a"' in page and 'data-instance="st-b"' in page
+    assert f'data-device="{cluster.b.device_id}"' in page and 'data-folder="shared"' in page and " %" in page
+    home = client.get("/").content.decode()
+    assert 'data-section="syncthing"' in home and 'data-card="syncthing"' in home
+    cards = services.dashboard_cards()
+    assert cards[0]["count"] == 2 and cards[0]["note"] == "2 reachable"
+    client.logout()
+    assert client.get("/syncthing/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_listen_command_errors():
+    with pytest.raises(CommandError, match="no enabled Syncthing instance"):
+        call_command("syncthing_listen", "--duration", "0")
+    with pytest.raises(CommandError, match="no such Syncthing instance: ghost"):
+        call_command("syncthing_listen", "ghost")
+
+
+def _stored_id(instance) -> int:
+    try:
+        return SyncthingInstance.objects.get(pk=instance.pk).last_event_id
+    except OperationalError:  # SQLite's shared test cache, locked by a listener thread for a moment
+        return 0
+
+
+def _tracked(path: str, key: str):
+    """A key of a tracker node, read while listener threads write (SQLite's shared test cache may be locked)."""
+    from tracker import services as tracker
+
+    try:
+        return (tracker.get_node(path) or {}).get(key)
+    except OperationalError:
+        return None
+
+
+def _newest_event(daemon) -> int:
+    return daemon.client().events()._newest_id("events")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_marks_files_synced_at_the_right_site_and_publishes_local_files(cluster):
+    """A file written at site A: A's listener publishes it ('modified at siteA'), B's marks it synced_siteB."""
+    from tracker import services as tracker
+
+    for site in ("siteA", "siteB"):
+        tracker.create_volume(site, url=f"file:///{site}/")
+    a = make_instance(cluster.a, site="siteA", last_event_id=_newest_event(cluster.a))
+    b = make_instance(cluster.b, site="siteB", last_event_id=_newest_event(cluster.b))
+    for instance in (a, b):
+        services.map_folder(instance, cluster.folder, "/proj")
+    sub = f"listen-{uuid.uuid4().hex[:8]}"
+    stop = threading.Event()
+    result = {}
+    listener = threading.Thread(target=lambda: result.update(stats=services.listen([a, b], stop=stop, poll_timeout=2)))
+    listener.start()
+    try:
+        (cluster.path(cluster.a) / sub).mkdir()
+        (cluster.path(cluster.a) / sub / "shot.exr").write_text("pixels")
+        path = f"/proj/{sub}/shot.exr"
+        node = wait_for(lambda: _tracked(path, "synced_siteB"), 30, what="synced_siteB")
+        assert node
+    finally:
+        stop.set()
+        listener.join(30)
+    node = tracker.get_node(path)
+    assert node["origin"] == "siteA" and node["file_size"] == 6
+    assert node["synced_siteB"] >= node["time"] - 5000
+    assert "syncError_siteB" not in node and "synced_siteA" in node
+    children = [n for n in tracker.iter_file_nodes("/") if n["_id"] == path]
+    assert children
+    # synced_siteB comes from B's ItemFinished, or from A's FolderCompletion for B, whichever is handled first
+    assert result["stats"].published >= 1 and result["stats"].synced + result["stats"].completed >= 1
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert a.last_event_id > 0 and b.last_event_id > 0 and a.listener_seen and not b.listener_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_follows_a_restarted_daemon_and_stores_the_new_event_id(cluster):
+    c = make_instance(cluster.c, site="siteC")
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: services.listen([c], stop=stop, poll_timeout=1))
+    thread.start()
+    try:
+        wait_for(lambda: SyncthingInstance.objects.get(pk=c.pk).last_event_id > 0, 20, what="first events stored")
+        st = cluster.c.client()
+        for kbps in range(1, 12):  # each change is a ConfigSaved event: ids well above a fresh run's first ones
+            st.config.options.patch({"maxRecvKbps": kbps % 11})
+        newest = _newest_event(cluster.c)
+        before = wait_for(lambda: _stored_id(c) >= newest and _stored_id(c), 20, what="more events stored")
+        cluster.c.restart()
+        after = wait_for(lambda: 0 < _stored_id(c) < before and _stored_id(c), 30, what="the new run's ids stored")
+        assert after < before
+    finally:
+        stop.set()
+        thread.join(30)
+
+
+@pytest.mark.django_db
+def test_inventory_plugin_makes_each_instance_a_host(cluster):
+    from hosts.models import Host
+    from syncthing_bridge.plugins.inventory import syncthing_inventory
+
+    make_instance(cluster.a, name="st-a.example", site="siteA")
+    make_instance(cluster.b, name="st-b.example", site="siteB")
+    stats = syncthing_inventory()
+    assert stats["created"] == 2 and stats["invalid"] == []
+    host = Host.objects.get(hostname="st-a.example")
+    inventory = host.get_inventory("syncthing__")
+    assert inventory["syncthing__version"].startswith("v")
+    assert inventory["syncthing__uptime"] >= 0
+    assert inventory["syncthing__connected_devices"] == ["b"]
+    assert set(inventory["syncthing__folder_states"]) == {"shared"}
+    again = syncthing_inventory()
+    assert again["created"] == 0 and again["updated"] + again["unchanged"] == 2
+    from hosts.cronjobs import registered_cronjobs  # where syncerapi.v1.register_cronjob put it
+
+    assert registered_cronjobs()["syncthing_inventory"] is syncthing_inventory
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listen_task_runs_for_a_bounded_time(cluster):
+    make_instance(cluster.a)
+    stats = tasks.listen(seconds=1)
+    assert stats["events"] >= 1
+    assert SyncthingInstance.objects.get(name="st-a").last_event_id > 0
