@@ -981,10 +981,9 @@ class Events(BaseAPI):
     def _poll(self, using_url: str, filters: list[str] | None, yield_idle: bool = False) -> Iterator[list[dict]]:
         self.blocking = True
         self._stopped.clear()
-        params: dict[str, Any] = {"timeout": self.poll_timeout}
+        params: dict[str, Any] = {}
         if filters:
             params["events"] = ",".join(map(str, filters))
-        http_timeout = self.poll_timeout + (self.timeout or DEFAULT_TIMEOUT)
         check_restart = self._last_seen_id > 0
         failures = 0
         while self.blocking:
@@ -996,7 +995,8 @@ class Events(BaseAPI):
                         self.restarts += 1
                         self._last_seen_id = 0
                 params["since"] = self._last_seen_id
-                data = self.get(using_url, params=params, timeout=http_timeout)
+                params["timeout"] = self.poll_timeout  # may be changed between polls
+                data = self.get(using_url, params=params, timeout=self.poll_timeout + (self.timeout or DEFAULT_TIMEOUT))
             except (SyncthingConnectionError, SyncthingHTTPError) as exc:
                 if isinstance(exc, SyncthingUnauthorizedError | SyncthingNotFoundError):
                     raise

@@ -530,6 +530,8 @@ class InstanceListener:
             for batch in self.stream.batches():
                 if self.stop_event.is_set():
                     break
+                # files finished here but not tracked yet are retried after each poll: poll briefly meanwhile
+                self.stream.poll_timeout = 1 if self.state.waiting else self.poll_timeout
                 if batch or self.state.waiting:
                     with transaction.atomic():
                         stats = feed_tracker(self.instance, batch, st, self.state)

@@ -268,3 +268,16 @@ def test_listen_task_runs_for_a_bounded_time(cluster):
     stats = tasks.listen(seconds=1)
     assert stats["events"] >= 1
     assert SyncthingInstance.objects.get(name="st-a").last_event_id > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listen_command_tails_the_named_instance(cluster):
+    from io import StringIO
+
+    make_instance(cluster.a)
+    make_instance(cluster.b, enabled=False)
+    out = StringIO()
+    call_command("syncthing_listen", "st-a", "--duration", "1", "--poll-timeout", "1", stdout=out)
+    assert "listening to st-a" in out.getvalue() and "stopped: " in out.getvalue()
+    assert SyncthingInstance.objects.get(name="st-a").last_event_id > 0
+    assert SyncthingInstance.objects.get(name="st-b").last_event_id == 0

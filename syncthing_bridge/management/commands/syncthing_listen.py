@@ -32,11 +32,16 @@ class Command(BaseCommand):
         if not instances:
             raise CommandError("no enabled Syncthing instance to listen to (add one in the admin)")
         stop = threading.Event()
+        previous = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
+                previous[sig] = signal.signal(sig, lambda *_: stop.set())
         self.stdout.write(f"listening to {', '.join(i.name for i in instances)}")
-        stats = services.listen(
-            instances, stop=stop, duration=options["duration"], poll_timeout=options["poll_timeout"]
-        )
+        try:
+            stats = services.listen(
+                instances, stop=stop, duration=options["duration"], poll_timeout=options["poll_timeout"]
+            )
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.stdout.write("stopped: " + ", ".join(f"{k}={v}" for k, v in asdict(stats).items()))
