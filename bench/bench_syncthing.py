@@ -11,6 +11,11 @@ system.ping()/system.version() calls three ways, interleaved in `rounds` so that
 
 Prints throughput, the ratio client/baseline (target >= 1.25) and the client's overhead per call above the bare
 pooled session (target < 0.1 ms).
+
+Then (unless --skip-tracker) the tracker feed: two paired daemons (fs watcher on, 1 s delay, 10 s rescan), a
+Syncsite database (a fresh SQLite file unless DATABASE_URL is set), volumes siteA/siteB, the listener running;
+`--files` files are written at A one every `--interval` seconds and the time from each write until the tracker
+has `synced_siteB` on its node is measured (target: p95 < 3 s over 100 files).
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--interval", type=float, default=0.1)
+    parser.add_argument("--skip-tracker", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-syncthing-") as home:
         daemon = LocalDaemon(Path(home) / "a", "bench", "bench-api-key-0123456789")
@@ -57,6 +65,8 @@ def main() -> None:
             run(daemon, args.calls, args.rounds)
         finally:
             daemon.stop()
+    if not args.skip_tracker:
+        tracker_latency(args.files, args.interval)
 
 
 def run(daemon: LocalDaemon, calls: int, rounds: int) -> None:
@@ -106,6 +116,95 @@ def run(daemon: LocalDaemon, calls: int, rounds: int) -> None:
     print(f"client vs python-syncthing's way: {ratio:.2f}x throughput (target >= 1.25)")
     print(f"bare pooled Session vs python-syncthing's way: {pooled_ratio:.2f}x")
     print(f"client overhead above the bare pooled Session: {overhead_ms:+.3f} ms/call (target < 0.1)")
+
+
+def tracker_latency(files: int, interval: float) -> None:
+    import os
+    import statistics
+    import threading
+
+    from syncthing_bridge.localdaemon import pair, share_folder, wait_connected
+
+    with tempfile.TemporaryDirectory(prefix="bench-syncthing-tracker-") as root:
+        os.environ.setdefault("SYNCSITE_VAR_DIR", root)
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "syncsite.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from syncthing_bridge import services
+        from tracker import services as tracker
+
+        daemons = [LocalDaemon(Path(root) / name, name, f"bench-key-{name}-0123456789") for name in "ab"]
+        threads = [threading.Thread(target=d.start) for d in daemons]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        a, b = daemons
+        listener_stop = threading.Event()
+        try:
+            pair(daemons)
+            share_folder(
+                daemons,
+                "shots",
+                {d.name: Path(root) / d.name / "data" for d in daemons},
+                fsWatcherDelayS=1,
+                rescanIntervalS=10,
+            )
+            wait_connected(daemons)
+            instances = []
+            for daemon, site in ((a, "siteA"), (b, "siteB")):
+                if tracker.get_volume(site) is None:
+                    tracker.create_volume(site, url=f"file:///{site}/")
+                instance = services.create_instance(
+                    f"bench-{daemon.name}-{int(time.time())}",
+                    daemon.url,
+                    daemon.api_key,
+                    site=site,
+                    last_event_id=daemon.client().events()._newest_id("events"),
+                )
+                services.map_folder(instance, "shots", "/bench")
+                instances.append(instance)
+            listener = threading.Thread(target=services.listen, args=(instances,), kwargs={"stop": listener_stop})
+            listener.start()
+            written: dict[str, float] = {}
+            synced: dict[str, float] = {}
+            source = Path(root) / "a" / "data"
+            run_id = int(time.time())
+            next_write = time.monotonic()
+            deadline = None
+            while len(synced) < files:
+                now = time.monotonic()
+                if len(written) < files and now >= next_write:
+                    name = f"f{run_id}-{len(written):04}.bin"
+                    (source / name).write_bytes(os.urandom(1024))
+                    written[f"/bench/{name}"] = time.monotonic()
+                    next_write += interval
+                    if len(written) == files:
+                        deadline = time.monotonic() + 60
+                waiting = [p for p in written if p not in synced]
+                if waiting:
+                    for node in tracker.get_nodes(waiting):
+                        if node and node.get("synced_siteB"):
+                            synced[node["_id"]] = time.monotonic()
+                if deadline and time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+        finally:
+            listener_stop.set()
+            for d in daemons:
+                d.stop()
+    latencies = sorted(synced[p] - written[p] for p in synced)
+    print(f"tracker feed: {len(synced)}/{files} files written at A reached synced_siteB")
+    if latencies:
+        p95 = latencies[max(0, round(0.95 * len(latencies)) - 1)]
+        print(
+            f"  latency write→synced_siteB: p50 {statistics.median(latencies):.2f} s, p95 {p95:.2f} s, "
+            f"max {latencies[-1]:.2f} s (target p95 < 3 s)"
+        )
 
 
 if __name__ == "__main__":
