@@ -277,6 +277,8 @@ class BaseAPI:
                 params=params,
                 headers=headers,
                 timeout=self.timeout if timeout is None else timeout,
+                # per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a Session's verify
+                verify=self.verify,
             )
         except requests.RequestException as exc:
             if raw_exceptions:

@@ -54,6 +54,7 @@ class LocalDaemon:
         binary: str = "syncthing",
         gui_port: int | None = None,
         listen_port: int | None = None,
+        tls: bool = False,
     ):
         self.home = Path(home)
         self.name = name
@@ -63,19 +64,23 @@ class LocalDaemon:
         self.listen_port = listen_port or free_port()
         self.process: subprocess.Popen | None = None
         self.device_id = ""
+        self.tls = tls
+        #: With ``tls``: the GUI certificate (self-signed for 127.0.0.1), to pass as ``ssl_cert_file``.
+        self.ca_file = self.home / "https-cert.pem"
         self.log_path = self.home / "syncthing.log"
         self._log = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.gui_port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.gui_port}"
 
     @property
     def listen_address(self) -> str:
         return f"tcp://127.0.0.1:{self.listen_port}"
 
     def client(self, timeout: float = 10.0) -> Syncthing:
-        return Syncthing(self.api_key, "127.0.0.1", self.gui_port, timeout)
+        ca = str(self.ca_file) if self.tls else None
+        return Syncthing(self.api_key, "127.0.0.1", self.gui_port, timeout, self.tls, ca)
 
     def _env(self) -> dict[str, str]:
         return {**os.environ, "STNODEFAULTFOLDER": "1", "STNOUPGRADE": "1", "STNORESTART": "1", "HOME": str(self.home)}
@@ -97,6 +102,9 @@ class LocalDaemon:
         self.device_id = own.get("id")
         own.set("name", self.name)
         gui = root.find("gui")
+        if self.tls:
+            gui.set("tls", "true")
+            write_gui_certificate(self.home)
         gui.find("address").text = f"127.0.0.1:{self.gui_port}"
         gui.find("apikey").text = self.api_key
         options = root.find("options")
@@ -167,6 +175,39 @@ class LocalDaemon:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def write_gui_certificate(home: Path, host: str = "127.0.0.1") -> None:
+    """A self-signed GUI certificate valid for `host` (Syncthing's own names the host "syncthing")."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (home / "https-cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (home / "https-key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
 
 
 def pair(daemons: list[LocalDaemon]) -> None:

@@ -8,7 +8,6 @@ restart or pause things on. Startup runs the three in parallel (~2 s).
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,4 +77,11 @@ def write_and_wait(cluster):
     return write
 
 
-os.environ.setdefault("STNODEFAULTFOLDER", "1")
+@pytest.fixture(scope="session")
+def tls_daemon(tmp_path_factory) -> LocalDaemon:
+    """A lone daemon whose GUI serves https with a self-signed certificate for 127.0.0.1 (`ca_file`)."""
+    binary = require_binary("syncthing", "/usr/bin/syncthing")
+    daemon = LocalDaemon(tmp_path_factory.mktemp("tls") / "t", "t", "tls-key-0123456789", binary=binary, tls=True)
+    daemon.start()
+    yield daemon
+    daemon.stop()

@@ -281,3 +281,13 @@ def test_listen_command_tails_the_named_instance(cluster):
     assert "listening to st-a" in out.getvalue() and "stopped: " in out.getvalue()
     assert SyncthingInstance.objects.get(name="st-a").last_event_id > 0
     assert SyncthingInstance.objects.get(name="st-b").last_event_id == 0
+
+
+@pytest.mark.django_db
+def test_instance_ca_certificate_verifies_a_self_signed_gui(tls_daemon):
+    pem = tls_daemon.ca_file.read_text()
+    instance = services.create_instance("tls", tls_daemon.url, tls_daemon.api_key, ca_certificate=pem)
+    assert services.test_connection(instance)["version"].startswith("v")
+    without = services.create_instance("tls-untrusted", tls_daemon.url, tls_daemon.api_key)
+    with pytest.raises(SyncthingConnectionError, match="TLS error"):
+        services.test_connection(without)

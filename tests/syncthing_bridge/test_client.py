@@ -20,6 +20,7 @@ from syncthing_bridge.client import (
     SyncthingError,
     SyncthingHTTPError,
     SyncthingNotFoundError,
+    SyncthingSSLError,
     SyncthingTimeoutError,
     SyncthingUnauthorizedError,
     SyncthingUnsupportedError,
@@ -427,3 +428,16 @@ def test_restart_and_shutdown_through_the_api(cluster):
         st.system.ping()
     c.start()
     assert st.system.ping() == {"ping": "pong"}
+
+
+def test_https_with_the_certificate_file_as_ca_bundle(tls_daemon):
+    d = tls_daemon
+    st = Syncthing(d.api_key, "127.0.0.1", d.gui_port, 10.0, True, str(d.ca_file))
+    assert st.system.ping() == {"ping": "pong"}
+    assert Syncthing.from_url(d.url, d.api_key, ssl_cert_file=str(d.ca_file)).system.version()["version"]
+    untrusted = Syncthing(d.api_key, "127.0.0.1", d.gui_port, 10.0, True, None)
+    with pytest.raises(SyncthingSSLError, match="TLS error"):
+        untrusted.system.ping()
+    plain = Syncthing(d.api_key, "127.0.0.1", d.gui_port, 5.0, False, None)
+    with pytest.raises(SyncthingError):
+        plain.system.ping()  # http to an https port: the daemon redirects or refuses, never a silent success
