@@ -358,8 +358,8 @@ def feed_tracker(
             finished.append(mapping.tracker_path(data["item"]))
         elif kind == "LocalIndexUpdated" and mapping.publish_local_files:
             for name in data.get("filenames") or []:
-                if (mapping.folder_id, name) in state.pulled:
-                    continue
+                if state.pulled.pop((mapping.folder_id, name), None) is not None:
+                    continue  # the index update that follows a pull; later changes here are news again
                 local[mapping.tracker_path(name)] = (mapping, name)
         elif kind == "FolderCompletion" and float(data.get("completion", 0) or 0) >= 100:
             completions.append((mapping, data.get("device", "")))

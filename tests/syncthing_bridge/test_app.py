@@ -203,17 +203,26 @@ def test_listener_marks_files_synced_at_the_right_site_and_publishes_local_files
         path = f"/proj/{sub}/shot.exr"
         node = wait_for(lambda: _tracked(path, "synced_siteB"), 30, what="synced_siteB")
         assert node
+        first = tracker.get_node(path)
+        assert first["origin"] == "siteA" and first["file_size"] == 6
+        assert "modified at siteA" in [child.get("comment") for child in tracker.children_of(path)]
+        # changed at B: B becomes the origin ("modified at siteB"), then A has it again
+        (cluster.path(cluster.b) / sub / "shot.exr").write_text("pixels, retouched")
+        wait_for(lambda: _tracked(path, "origin") == "siteB", 30, what="origin siteB after the change at B")
+        wait_for(lambda: (_tracked(path, "synced_siteA") or 0) >= _tracked(path, "time"), 30, what="A has it again")
+        assert tracker.get_node(path)["file_size"] == 17
+        assert "modified at siteB" in [child.get("comment") for child in tracker.children_of(path)]
+        # deleted at A
+        (cluster.path(cluster.a) / sub / "shot.exr").unlink()
+        wait_for(lambda: _tracked(path, "deleted"), 30, what="deleted")
     finally:
         stop.set()
         listener.join(30)
     node = tracker.get_node(path)
-    assert node["origin"] == "siteA" and node["file_size"] == 6
-    assert node["synced_siteB"] >= node["time"] - 5000
-    assert "syncError_siteB" not in node and "synced_siteA" in node
-    children = [n for n in tracker.iter_file_nodes("/") if n["_id"] == path]
-    assert children
+    assert node["deleted"] is True and "syncError_siteB" not in node
     # synced_siteB comes from B's ItemFinished, or from A's FolderCompletion for B, whichever is handled first
-    assert result["stats"].published >= 1 and result["stats"].synced + result["stats"].completed >= 1
+    stats = result["stats"]
+    assert stats.published >= 1 and stats.synced + stats.completed >= 2 and stats.modified >= 1 and stats.deleted >= 1
     a.refresh_from_db()
     b.refresh_from_db()
     assert a.last_event_id > 0 and b.last_event_id > 0 and a.listener_seen and not b.listener_error
