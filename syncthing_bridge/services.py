@@ -76,6 +76,20 @@ def create_instance(name: str, url: str, api_key: str, **fields: Any) -> Syncthi
     return SyncthingInstance.objects.create(name=name, url=url, api_key=api_key, **fields)
 
 
+def update_instance(instance: SyncthingInstance, **fields: Any) -> SyncthingInstance:
+    """Change configured fields; a blank or missing api_key keeps the stored one."""
+    if not fields.get("api_key"):
+        fields.pop("api_key", None)
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.save(update_fields=list(fields) or None)
+    return instance
+
+
+def delete_instance(instance: SyncthingInstance) -> None:
+    instance.delete()
+
+
 def map_folder(instance: SyncthingInstance, folder_id: str, tracker_prefix: str, **fields: Any) -> VolumeMapping:
     """Track the files of a Syncthing folder under `tracker_prefix` in the tracker."""
     mapping, _ = VolumeMapping.objects.update_or_create(

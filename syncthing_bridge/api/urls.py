@@ -1,3 +1,13 @@
-"""REST endpoints of syncthing_bridge, mounted by syncsite.urls under /api/v1/."""
+"""REST endpoints of syncthing_bridge, mounted by syncsite.urls under /api/v1/syncthing/."""
 
-urlpatterns: list = []
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from syncthing_bridge.api import views
+
+router = DefaultRouter()
+router.register("instances", views.SyncthingInstanceViewSet, basename="syncthing-instance")
+router.register("devices", views.SyncthingDeviceViewSet, basename="syncthing-device")
+router.register("folders", views.SyncthingFolderViewSet, basename="syncthing-folder")
+
+urlpatterns = [path("", include(router.urls))]
