@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -525,6 +525,7 @@ class InstanceListener:
                 delay = min(delay * 2, conf.listener_max_backoff())
             finally:
                 close_old_connections()
+        connections.close_all()  # this thread's connections: they would outlive it otherwise
 
     def _follow(self) -> None:
         self.instance.refresh_from_db()

@@ -114,6 +114,10 @@ def test_system_calls(cluster):
         assert exc.status_code >= 500
     else:
         assert "running" in upgrade
+    try:
+        assert isinstance(s.can_upgrade(), bool)
+    except SyncthingHTTPError as exc:  # "upgrade unsupported" in this build
+        assert exc.status_code == 503
 
 
 def test_system_add_discovery_and_config_roundtrip(cluster):
@@ -426,6 +430,11 @@ def test_restart_and_shutdown_through_the_api(cluster):
     c.stop()
     with pytest.raises(SyncthingConnectionError):
         st.system.ping()
+    c.start()
+    assert st.system.ping() == {"ping": "pong"}
+    st.system.reset()  # erases the index database, then restarts (here: exits)
+    wait_for(lambda: c.process.poll() is not None, 20, what="c to exit after the reset")
+    c.stop()
     c.start()
     assert st.system.ping() == {"ping": "pong"}
 
