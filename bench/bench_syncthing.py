@@ -39,7 +39,7 @@ def python_syncthing_way(url: str, headers: dict, endpoint: str) -> dict:
     resp = requests.request(
         "GET",
         url + endpoint,
-        data=json.dumps(None),
+        data=json.dumps({}),
         params=None,
         timeout=10.0,
         verify=False,  # noqa: S501 - plain http here; python-syncthing passes it for http

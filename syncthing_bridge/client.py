@@ -511,8 +511,8 @@ class System(BaseAPI):
         self.post("shutdown")
 
     def status(self) -> dict:
-        """Returns information about current system status and resource usage."""
-        return self.get("status")
+        """Returns information about current system status and resource usage (``startTime`` as a datetime)."""
+        return keys_to_datetime(self.get("status"), "startTime")
 
     def upgrade(self) -> dict:
         """Checks for a possible upgrade and returns an object describing the newest version."""
@@ -1083,8 +1083,16 @@ class Syncthing:
 
     def events(self, last_seen_id: int | None = None, filters: str | list[str] | None = None, **kwargs: Any) -> Events:
         """A new event stream from ``last_seen_id`` (0: everything the daemon still holds)."""
-        kwargs.setdefault("session", self.session)
-        return Events(self.api_key, last_seen_id, filters, kwargs.pop("limit", None), *self._args[1:], **kwargs)
+        kw = {
+            "host": self.host,
+            "port": self.port,
+            "timeout": self.timeout,
+            "is_https": self.is_https,
+            "ssl_cert_file": self.ssl_cert_file,
+            "session": self.session,
+            **kwargs,
+        }
+        return Events(api_key=self.api_key, last_seen_id=last_seen_id, filters=filters, **kw)
 
     def close(self) -> None:
         self.session.close()

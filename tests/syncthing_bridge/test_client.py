@@ -72,6 +72,8 @@ def test_public_names_match_python_syncthing():
     assert s.system.prefix == "/rest/system/" and s.db.prefix == "/rest/db/"
     assert s.stats.prefix == "/rest/stats/" and s.misc.prefix == "/rest/svc/"
     assert s.events().prefix == "/rest/"
+    stream = s.events(limit=5, timeout=70.0, host="other")  # python-syncthing let keywords override the client's
+    assert stream.timeout == 70.0 and stream.url == "http://other:1" and stream.session is s.session
     # one connection pool for the whole client
     assert s.system.session is s.db.session is s.stats.session is s.misc.session is s.config.session
     assert issubclass(SyncthingUnauthorizedError, SyncthingError)
@@ -89,7 +91,7 @@ def test_system_calls(cluster):
     version = s.version()
     assert version["version"].startswith("v1.") or version["version"].startswith("v2.")
     status = s.status()
-    assert status["myID"] == cluster.a.device_id
+    assert status["myID"] == cluster.a.device_id and status["startTime"].year >= 2020  # a datetime, as before
     assert isinstance(s.browse(str(cluster.root) + "/"), list)
     assert any(p.rstrip("/").endswith("a") for p in s.browse(str(cluster.root) + "/"))
     assert s.browse() is not None
