@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from collections import namedtuple
 from collections.abc import Iterable, Iterator
@@ -172,13 +173,27 @@ def _describe(exc: BaseException) -> str:
     return text if len(text) < 300 else text[:297] + "..."
 
 
-def new_session(api_key: str | None, verify: bool | str) -> requests.Session:
-    """The one HTTP session a client uses: the API key header is set once, the pool is reused by every call."""
+def new_session(api_key: str | None, verify: bool | str, url: str | None = None) -> requests.Session:
+    """The one HTTP session a client uses: the API key header is set once, the pool is reused by every call.
+
+    The environment (proxy variables, REQUESTS_CA_BUNDLE) is read once here rather than on every request, which
+    is where most of requests' per-call cost goes; ~/.netrc is not consulted (Syncthing authenticates by API key).
+    """
     session = requests.Session()
     if api_key:
         session.headers["X-API-Key"] = api_key
+    if url is not None:
+        session.proxies.update(requests.utils.get_environ_proxies(url))
     session.verify = verify
+    session.trust_env = False
     return session
+
+
+def _environment_verify(ssl_cert_file: str | None) -> bool | str:
+    """The CA bundle: ``ssl_cert_file`` when given, else the one the environment names, else the system's."""
+    if ssl_cert_file:
+        return ssl_cert_file
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
 
 
 # --------------------------------------------------------------------------------------------------- base
@@ -209,12 +224,12 @@ class BaseAPI:
         self.is_https = bool(is_https)
         self.ssl_cert_file = ssl_cert_file
         # The certificate file is the CA bundle that signs the GUI certificate (Syncthing's is self-signed).
-        self.verify: bool | str = ssl_cert_file if ssl_cert_file else True
+        self.verify: bool | str = _environment_verify(ssl_cert_file)
         proto = "https" if self.is_https else "http"
         host_part = f"[{host}]" if ":" in host and not host.startswith("[") else host
         self.url = f"{proto}://{host_part}:{self.port}"
         self._base_url = self.url + "{endpoint}"
-        self.session = session if session is not None else new_session(api_key, self.verify)
+        self.session = session if session is not None else new_session(api_key, self.verify, self.url)
 
     def get(
         self,
@@ -277,7 +292,7 @@ class BaseAPI:
                 params=params,
                 headers=headers,
                 timeout=self.timeout if timeout is None else timeout,
-                # per request: requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override a Session's verify
+                # per request, so that a shared or caller-made session checks against this client's CA bundle
                 verify=self.verify,
             )
         except requests.RequestException as exc:
@@ -1089,9 +1104,10 @@ class Syncthing:
             "timeout": self.timeout,
             "is_https": self.is_https,
             "ssl_cert_file": self.ssl_cert_file,
-            "session": self.session,
             **kwargs,
         }
+        same_daemon = all(kw[k] == getattr(self, k) for k in ("host", "port", "is_https", "ssl_cert_file"))
+        kw.setdefault("session", self.session if same_daemon else None)
         return Events(api_key=self.api_key, last_seen_id=last_seen_id, filters=filters, **kw)
 
     def close(self) -> None:

@@ -72,8 +72,9 @@ def test_public_names_match_python_syncthing():
     assert s.system.prefix == "/rest/system/" and s.db.prefix == "/rest/db/"
     assert s.stats.prefix == "/rest/stats/" and s.misc.prefix == "/rest/svc/"
     assert s.events().prefix == "/rest/"
+    assert s.events(limit=5, timeout=70.0).session is s.session
     stream = s.events(limit=5, timeout=70.0, host="other")  # python-syncthing let keywords override the client's
-    assert stream.timeout == 70.0 and stream.url == "http://other:1" and stream.session is s.session
+    assert stream.timeout == 70.0 and stream.url == "http://other:1" and stream.session is not s.session
     # one connection pool for the whole client
     assert s.system.session is s.db.session is s.stats.session is s.misc.session is s.config.session
     assert issubclass(SyncthingUnauthorizedError, SyncthingError)
@@ -452,3 +453,15 @@ def test_https_with_the_certificate_file_as_ca_bundle(tls_daemon):
     plain = Syncthing(d.api_key, "127.0.0.1", d.gui_port, 5.0, False, None)
     with pytest.raises(SyncthingError):
         plain.system.ping()  # http to an https port: the daemon redirects or refuses, never a silent success
+
+
+def test_environment_is_read_once_when_the_client_is_made(monkeypatch):
+    """Proxies and the CA bundle come from the environment as requests would take them, resolved up front."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    remote = Syncthing("k", "nas.example", 8384)
+    assert remote.session.proxies.get("http") == "http://proxy.example:3128"
+    assert remote.system.verify == "/etc/ssl/certs/ca-certificates.crt" and remote.session.trust_env is False
+    local = Syncthing("k", "127.0.0.1", 8384, 10.0, True, "/tmp/gui-ca.pem")
+    assert "http" not in local.session.proxies and local.system.verify == "/tmp/gui-ca.pem"
