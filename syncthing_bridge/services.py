@@ -581,6 +581,9 @@ def listen(
         thread.start()
     stop.wait(duration)
     stop.set()
+    for lst in listeners:  # wakes a stream that is waiting to reconnect
+        if lst.stream is not None:
+            lst.stream.stop()
     for thread in threads:
         thread.join((poll_timeout or conf.listener_poll_seconds()) + 15)
     total = FeedStats()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -300,3 +301,17 @@ def test_instance_ca_certificate_verifies_a_self_signed_gui(tls_daemon):
     without = services.create_instance("tls-untrusted", tls_daemon.url, tls_daemon.api_key)
     with pytest.raises(SyncthingConnectionError, match="TLS error"):
         services.test_connection(without)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_records_why_it_cannot_follow_and_keeps_trying(cluster, settings):
+    settings.SYNCTHING_LISTENER_MIN_BACKOFF = 0.2
+    down = services.create_instance("down", f"http://127.0.0.1:{free_port()}", "key", timeout=1)
+    wrong = services.create_instance("wrong", cluster.a.url, "not-the-key")
+    started = time.monotonic()
+    services.listen([down, wrong], duration=3, poll_timeout=1)
+    assert time.monotonic() - started < 20
+    down.refresh_from_db()
+    wrong.refresh_from_db()
+    assert "cannot reach Syncthing" in down.listener_error and down.last_event_id == 0
+    assert "rejected the API key" in wrong.listener_error
