@@ -335,28 +335,29 @@ def _ms(value: Any) -> int:
     return int(when.timestamp() * 1000) if when else 0
 
 
-def feed_tracker(
-    instance: SyncthingInstance,
-    events: list[dict],
-    st: Syncthing | None = None,
-    state: _FeedState | None = None,
-) -> FeedStats:
-    """Apply a batch of events to the tracker: files finished here are `synced_<site>`; files created or changed
-    here are published (comment `modified at <site>`) or marked modified; a remote device at 100 % for a folder
-    marks the files that came from here synced at that device's site.
-    """
-    stats = FeedStats(events=len(events))
-    state = state or _FeedState()
-    site = instance.site
-    if not site:
-        return stats
+@dataclass
+class FeedPlan:
+    """What a batch of events means for the tracker, worked out with the daemon before any database write."""
+
+    site: str
+    events: int = 0
+    finished: list[str] = field(default_factory=list)  # tracker paths pulled into this site
+    local: dict[str, dict] = field(default_factory=dict)  # tracker path -> file entry changed by this device
+    completions: list[tuple[VolumeMapping, str]] = field(default_factory=list)  # (mapping, device at 100 %)
+
+
+def plan_feed(
+    instance: SyncthingInstance, events: list[dict], st: Syncthing | None = None, state: _FeedState | None = None
+) -> FeedPlan:
+    """Read the batch (and ask the daemon who changed the files its index updated); writes nothing."""
+    plan = FeedPlan(site=instance.site, events=len(events))
+    state = state if state is not None else _FeedState()
+    if not instance.site:
+        return plan
     mappings = {m.folder_id: m for m in VolumeMapping.objects.filter(instance=instance)}
     if not mappings:
-        return stats
-    tracker = _tracker()
-    finished: list[str] = []
+        return plan
     local: dict[str, tuple[VolumeMapping, str]] = {}
-    completions: list[tuple[VolumeMapping, str]] = []
     for event in events:
         data = event.get("data") or {}
         mapping = mappings.get(data.get("folder", ""))
@@ -364,26 +365,61 @@ def feed_tracker(
             continue
         kind = event.get("type")
         if kind == "ItemFinished":
-            if data.get("error") or data.get("type") not in ("file", None):
-                continue
-            if data.get("action") == "delete":
+            if data.get("error") or data.get("type") not in ("file", None) or data.get("action") == "delete":
                 continue
             state.remember_pull(mapping.folder_id, data["item"])
-            finished.append(mapping.tracker_path(data["item"]))
+            plan.finished.append(mapping.tracker_path(data["item"]))
         elif kind == "LocalIndexUpdated" and mapping.publish_local_files:
             for name in data.get("filenames") or []:
                 if state.pulled.pop((mapping.folder_id, name), None) is not None:
                     continue  # the index update that follows a pull; later changes here are news again
                 local[mapping.tracker_path(name)] = (mapping, name)
         elif kind == "FolderCompletion" and float(data.get("completion", 0) or 0) >= 100:
-            completions.append((mapping, data.get("device", "")))
+            plan.completions.append((mapping, data.get("device", "")))
+    if local:
+        plan.local = _changed_here(instance, local, st)
+    return plan
 
+
+def _changed_here(
+    instance: SyncthingInstance, local: dict[str, tuple[VolumeMapping, str]], st: Syncthing | None
+) -> dict[str, dict]:
+    """Of the files this daemon's index updated, those this device modified itself (not pulled from a peer)."""
+    own = (instance.device_id or "")[:7]
+    close = st is None
+    st = st or client_for(instance)
+    infos: dict[str, dict] = {}
+    try:
+        if not own:
+            own = (st.system.status().get("myID") or "")[:7]
+        for path, (mapping, name) in local.items():
+            try:
+                info = st.db.file(mapping.folder_id, name)
+            except SyncthingNotFoundError:
+                continue
+            entry = info.get("local") or info.get("global") or {}
+            if entry.get("modifiedBy") == own and entry.get("type") in ("FILE_INFO_TYPE_FILE", 0, "file"):
+                infos[path] = entry
+    finally:
+        if close:
+            st.close()
+    return infos
+
+
+def apply_feed(instance: SyncthingInstance, plan: FeedPlan, state: _FeedState | None = None) -> FeedStats:
+    """Write a planned batch to the tracker (call inside a transaction, with the listener's progress)."""
+    stats = FeedStats(events=plan.events)
+    state = state if state is not None else _FeedState()
+    if not plan.site:
+        return stats
+    tracker = _tracker()
+    site = plan.site
+    finished = list(plan.finished)
     if state.waiting:
         # finished before they were published (another site's listener may publish a moment later)
         horizon = time.monotonic() - conf.unmatched_retry_seconds()
         state.waiting = {p: t for p, t in state.waiting.items() if t > horizon}
         finished.extend(p for p in state.waiting if p not in finished)
-
     if finished:
         found = {n["_id"] for n in tracker.get_nodes(finished) if n}
         matched = [p for p in finished if p in found]
@@ -396,45 +432,31 @@ def feed_tracker(
             if path not in found:
                 state.waiting.setdefault(path, now)
         stats.unmatched = len(state.waiting)
-
-    if local:
-        _feed_local_changes(instance, site, local, st, stats)
-
-    for mapping, device in completions:
+    if plan.local:
+        _apply_local_changes(instance, site, plan.local, stats)
+    for mapping, device in plan.completions:
         stats.completed += _feed_completion(instance, mapping, device)
     return stats
 
 
-def _feed_local_changes(
+def feed_tracker(
     instance: SyncthingInstance,
-    site: str,
-    local: dict[str, tuple[VolumeMapping, str]],
-    st: Syncthing | None,
-    stats: FeedStats,
-) -> None:
-    """Files this daemon's index changed: only those modified by this device itself are news for the tracker."""
+    events: list[dict],
+    st: Syncthing | None = None,
+    state: _FeedState | None = None,
+) -> FeedStats:
+    """Apply a batch of events to the tracker: files finished here are `synced_<site>`; files created or changed
+    here are published (comment `modified at <site>`) or marked modified, deleted ones marked deleted; a remote
+    device at 100 % for a folder marks the files that came from here synced at that device's site.
+    """
+    state = state if state is not None else _FeedState()
+    plan = plan_feed(instance, events, st, state)
+    with transaction.atomic():
+        return apply_feed(instance, plan, state)
+
+
+def _apply_local_changes(instance: SyncthingInstance, site: str, infos: dict[str, dict], stats: FeedStats) -> None:
     tracker = _tracker()
-    own = (instance.device_id or "")[:7]
-    close = st is None
-    st = st or client_for(instance)
-    try:
-        infos: dict[str, dict] = {}
-        for path, (mapping, name) in local.items():
-            try:
-                info = st.db.file(mapping.folder_id, name)
-            except SyncthingNotFoundError:
-                continue
-            entry = info.get("local") or info.get("global") or {}
-            if not own:
-                own = (st.system.status().get("myID") or "")[:7]
-            if entry.get("modifiedBy") != own or entry.get("type") not in ("FILE_INFO_TYPE_FILE", 0, "file"):
-                continue
-            infos[path] = entry
-    finally:
-        if close:
-            st.close()
-    if not infos:
-        return
     nodes = dict(zip(infos, tracker.get_nodes(list(infos)), strict=True))
     deleted = [p for p, e in infos.items() if e.get("deleted") and nodes[p] and not nodes[p].get("deleted")]
     if deleted:
@@ -548,8 +570,9 @@ class InstanceListener:
                 # files finished here but not tracked yet are retried after each poll: poll briefly meanwhile
                 self.stream.poll_timeout = 1 if self.state.waiting else self.poll_timeout
                 if batch or self.state.waiting:
+                    plan = plan_feed(self.instance, batch, st, self.state)  # daemon calls: no transaction open
                     with transaction.atomic():
-                        stats = feed_tracker(self.instance, batch, st, self.state)
+                        stats = apply_feed(self.instance, plan, self.state)
                         save_listener_progress(self.instance, self.stream.last_seen_id)
                     self.stats.add(stats)
                 elif self.stream.last_seen_id != self.instance.last_event_id:

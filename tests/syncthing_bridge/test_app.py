@@ -315,3 +315,44 @@ def test_listener_records_why_it_cannot_follow_and_keeps_trying(cluster, setting
     wrong.refresh_from_db()
     assert "cannot reach Syncthing" in down.listener_error and down.last_event_id == 0
     assert "rejected the API key" in wrong.listener_error
+
+
+@pytest.mark.django_db
+def test_feed_tracker_rules_for_finished_items(settings):
+    """Event batches as the daemon sends them (data only, no daemon needed for ItemFinished)."""
+    from syncthing_bridge.services import FeedStats, _FeedState, feed_tracker
+    from tracker import services as tracker
+
+    tracker.create_volume("paris", url="file:///paris/")
+    tracker.create_volume("tokyo", url="file:///tokyo/")
+    tracker.publish("/proj/a.txt", origin="paris", author="test")
+    tokyo = services.create_instance("tokyo-st", "http://127.0.0.1:1", "k", site="tokyo")
+    services.map_folder(tokyo, "proj", "/proj/")
+
+    def finished(item, folder="proj", error=None, action="update", kind="file"):
+        data = {"folder": folder, "item": item, "error": error, "action": action, "type": kind}
+        return {"id": 1, "type": "ItemFinished", "data": data}
+
+    state = _FeedState()
+    stats = feed_tracker(
+        tokyo,
+        [
+            finished("a.txt"),
+            finished("a.txt", folder="unmapped"),
+            finished("b.txt", error="permission denied"),
+            finished("dir", kind="dir"),
+            finished("gone.txt", action="delete"),
+            finished("later.txt"),
+        ],
+        state=state,
+    )
+    assert stats == FeedStats(synced=1, unmatched=1, events=6)
+    assert "synced_tokyo" in tracker.get_node("/proj/a.txt")
+    # later.txt is published afterwards (its origin's listener was slower): the next batch picks it up
+    tracker.publish("/proj/later.txt", origin="paris", author="test")
+    stats = feed_tracker(tokyo, [], state=state)
+    assert stats.synced == 1 and stats.unmatched == 0 and "synced_tokyo" in tracker.get_node("/proj/later.txt")
+    # an instance without a site feeds nothing
+    nosite = services.create_instance("nosite", "http://127.0.0.1:1", "k")
+    services.map_folder(nosite, "proj", "/proj")
+    assert feed_tracker(nosite, [finished("a.txt")]) == FeedStats(events=1)
