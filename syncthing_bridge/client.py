@@ -972,11 +972,12 @@ class Events(BaseAPI):
         data = self.get(using_url, params=params)
         return data[-1]["id"] if data else 0
 
-    def _restarted(self, using_url: str) -> bool:
+    def _restarted(self, using_url: str, filters: list[str] | None = None) -> bool:
         """True when the daemon's newest event id is below the one we saw: it restarted and ids started over."""
         if self._last_seen_id <= 0:
             return False
-        return self._newest_id(using_url) < self._last_seen_id
+        # ids count per subscription (each filter set has its own): ask the same subscription
+        return self._newest_id(using_url, filters) < self._last_seen_id
 
     def batches(self) -> Iterator[list[dict]]:
         """Like iterating the stream, but one list per poll (``[]`` for an idle poll), to process bursts at once.
@@ -1007,7 +1008,7 @@ class Events(BaseAPI):
             try:
                 if check_restart:
                     check_restart = False
-                    if self._restarted(using_url):
+                    if self._restarted(using_url, filters):
                         logger.info("%s restarted (event ids started over); resuming from its first event", self.url)
                         self.restarts += 1
                         self._last_seen_id = 0

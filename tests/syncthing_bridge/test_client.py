@@ -465,3 +465,38 @@ def test_environment_is_read_once_when_the_client_is_made(monkeypatch):
     assert remote.system.verify == "/etc/ssl/certs/ca-certificates.crt" and remote.session.trust_env is False
     local = Syncthing("k", "127.0.0.1", 8384, 10.0, True, "/tmp/gui-ca.pem")
     assert "http" not in local.session.proxies and local.system.verify == "/tmp/gui-ca.pem"
+
+
+def test_filtered_stream_survives_a_daemon_restart(cluster):
+    """Ids count per subscription: a filtered stream checks its own subscription for a restart."""
+    c = cluster.c
+    st = c.client()
+    stream = st.events(filters=["ConfigSaved"], poll_timeout=1, retry_delay=0.2, max_retry_delay=1)
+    start = stream._newest_id("events", ["ConfigSaved"])
+    stream._last_seen_id = start
+    for kbps in range(1, 9):
+        st.config.options.patch({"maxSendKbps": kbps})
+    seen: list[dict] = []
+    after_restart = threading.Event()
+
+    def consume():
+        for event in stream:
+            seen.append(event)
+            if after_restart.is_set() and event["data"]["options"]["maxSendKbps"] == 77:
+                stream.stop()
+
+    thread = threading.Thread(target=consume, daemon=True)
+    thread.start()
+    wait_for(lambda: len(seen) >= 8, 15, what="the first run's ConfigSaved events")
+    after_restart.set()
+    c.restart()
+
+    def change_again() -> bool:
+        st.config.options.patch({"maxSendKbps": 77})
+        return not thread.is_alive() or stream.restarts >= 1
+
+    wait_for(change_again, 20, interval=1.0, what="the stream to notice the restart")
+    thread.join(20)
+    st.config.options.patch({"maxSendKbps": 0})
+    assert not thread.is_alive() and stream.restarts == 1
+    assert seen[-1]["data"]["options"]["maxSendKbps"] == 77 and seen[-1]["id"] < seen[7]["id"]
