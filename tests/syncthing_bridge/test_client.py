@@ -435,6 +435,16 @@ def test_restart_and_shutdown_through_the_api(cluster):
         st.system.ping()
     c.start()
     assert st.system.ping() == {"ping": "pong"}
+    with pytest.raises(SyncthingHTTPError) as excinfo:
+        st.system.do_upgrade()  # this build cannot upgrade itself, and says so
+    assert excinfo.value.status_code >= 500
+    (cluster.root / "c" / "resettable").mkdir(exist_ok=True)
+    st.config.folders.add({"id": "resettable", "path": str(cluster.root / "c" / "resettable"), "paused": True})
+    st.system.reset_folder("resettable")  # erases that folder's index, then restarts (here: exits)
+    wait_for(lambda: c.process.poll() is not None, 20, what="c to exit after resetting a folder")
+    c.stop()
+    c.start()
+    st.config.folders.delete("resettable")
     st.system.reset()  # erases the index database, then restarts (here: exits)
     wait_for(lambda: c.process.poll() is not None, 20, what="c to exit after the reset")
     c.stop()
