@@ -606,13 +606,13 @@ class Database(BaseAPI):
         assert isinstance(perpage, int) or perpage is None
         return self.get("need", params={"folder": folder, "page": page, "perpage": perpage})
 
-    def override(self, folder: str) -> None:
+    def override(self, folder: str) -> dict:
         """Request override of a send-only folder."""
-        self.post("override", params={"folder": folder})
+        return self.post("override", params={"folder": folder}) or {}
 
     def prio(self, folder: str, file_: str) -> dict:
         """Moves the file to the top of the download queue."""
-        return self.post("prio", params={"folder": folder, "file": file_})
+        return self.post("prio", params={"folder": folder, "file": file_}) or {}
 
     def scan(self, folder: str, sub: str | None = None, next_: int | None = None) -> str:
         """Request immediate rescan of a folder, or a specific path within a folder."""
