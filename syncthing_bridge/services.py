@@ -317,6 +317,7 @@ class _FeedState:
 
     pulled: OrderedDict = field(default_factory=OrderedDict)  # (folder, item) -> monotonic time, recent pulls
     waiting: dict = field(default_factory=dict)  # tracker path -> first seen (monotonic): finished, not yet tracked
+    completion: dict = field(default_factory=dict)  # (folder, device) -> last completion seen
 
     def remember_pull(self, folder: str, item: str) -> None:
         self.pulled[(folder, item)] = time.monotonic()
@@ -374,8 +375,13 @@ def plan_feed(
                 if state.pulled.pop((mapping.folder_id, name), None) is not None:
                     continue  # the index update that follows a pull; later changes here are news again
                 local[mapping.tracker_path(name)] = (mapping, name)
-        elif kind == "FolderCompletion" and float(data.get("completion", 0) or 0) >= 100:
-            plan.completions.append((mapping, data.get("device", "")))
+        elif kind == "FolderCompletion":
+            key = (mapping.folder_id, data.get("device", ""))
+            value = float(data.get("completion", 0) or 0)
+            previous = state.completion.get(key)
+            state.completion[key] = value
+            if value >= 100 and (previous is None or previous < 100):  # only when it reaches 100 %: a tree walk
+                plan.completions.append((mapping, key[1]))
     if local:
         plan.local = _changed_here(instance, local, st)
     return plan

@@ -352,6 +352,22 @@ def test_feed_tracker_rules_for_finished_items(settings):
     tracker.publish("/proj/later.txt", origin="paris", author="test")
     stats = feed_tracker(tokyo, [], state=state)
     assert stats.synced == 1 and stats.unmatched == 0 and "synced_tokyo" in tracker.get_node("/proj/later.txt")
+    # paris's daemon reports 100 % at tokyo: tokyo's own files are synced at paris, once per transition
+    services.create_instance("paris-st", "http://127.0.0.1:2", "k", site="paris", device_id="PARIS-DEVICE")
+    tracker.publish("/proj/from-tokyo.txt", origin="tokyo", author="test")
+
+    def completion(value):
+        return {
+            "id": 2,
+            "type": "FolderCompletion",
+            "data": {"folder": "proj", "device": "PARIS-DEVICE", "completion": value},
+        }
+
+    assert feed_tracker(tokyo, [completion(50)], state=state).completed == 0
+    assert feed_tracker(tokyo, [completion(100)], state=state).completed == 1
+    assert "synced_paris" in tracker.get_node("/proj/from-tokyo.txt")
+    assert "synced_paris" not in tracker.get_node("/proj/a.txt")  # came from paris: not tokyo's to vouch for
+    assert feed_tracker(tokyo, [completion(100)], state=state).completed == 0  # no new walk while it stays at 100
     # an instance without a site feeds nothing
     nosite = services.create_instance("nosite", "http://127.0.0.1:1", "k")
     services.map_folder(nosite, "proj", "/proj")
