@@ -6,6 +6,7 @@ rewritten by the refresh task and the event listener.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from syncsite.fields import EncryptedTextField
@@ -127,6 +128,10 @@ class VolumeMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance.name}:{self.folder_id} → {self.tracker_prefix}"
+
+    def clean(self) -> None:
+        if not self.tracker_prefix.startswith("/") or "//" in self.tracker_prefix:
+            raise ValidationError({"tracker_prefix": "A tracker path starts with / and has no empty parts, e.g. /proj"})
 
     def tracker_path(self, item: str) -> str:
         return self.tracker_prefix.rstrip("/") + "/" + item.lstrip("/")

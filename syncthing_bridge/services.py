@@ -92,6 +92,7 @@ def delete_instance(instance: SyncthingInstance) -> None:
 
 def map_folder(instance: SyncthingInstance, folder_id: str, tracker_prefix: str, **fields: Any) -> VolumeMapping:
     """Track the files of a Syncthing folder under `tracker_prefix` in the tracker."""
+    VolumeMapping(instance=instance, folder_id=folder_id, tracker_prefix=tracker_prefix).clean()
     mapping, _ = VolumeMapping.objects.update_or_create(
         instance=instance, folder_id=folder_id, defaults={"tracker_prefix": tracker_prefix, **fields}
     )

@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
@@ -368,6 +369,8 @@ def test_feed_tracker_rules_for_finished_items(settings):
     assert "synced_paris" in tracker.get_node("/proj/from-tokyo.txt")
     assert "synced_paris" not in tracker.get_node("/proj/a.txt")  # came from paris: not tokyo's to vouch for
     assert feed_tracker(tokyo, [completion(100)], state=state).completed == 0  # no new walk while it stays at 100
+    with pytest.raises(ValidationError):
+        services.map_folder(tokyo, "other", "relative/path")
     # an instance without a site feeds nothing
     nosite = services.create_instance("nosite", "http://127.0.0.1:1", "k")
     services.map_folder(nosite, "proj", "/proj")
