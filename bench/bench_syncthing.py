@@ -8,6 +8,7 @@ system.ping()/system.version() calls three ways, interleaved in `rounds` so that
 
 - baseline: python-syncthing's request path (`requests.request` per call: a new connection each time);
 - pooled: a bare `requests.Session` (the lower bound of any requests-based client);
+- lean: a bare `requests.Session` configured like the client's (environment read once: `trust_env = False`);
 - client: `Syncthing(...).system.ping()/version()` (one pooled session, typed errors, JSON decoding).
 
 Prints throughput, the ratio client/baseline (target >= 1.25) and the client's overhead per call above the bare
@@ -88,6 +89,16 @@ def run(daemon: LocalDaemon, calls: int, rounds: int) -> None:
             resp.raise_for_status()
             resp.json()
 
+    lean = requests.Session()
+    lean.trust_env = False  # configured like the client's session: environment read once, not per call
+    lean.headers.update(headers)
+
+    def pooled_lean(n: int) -> None:
+        for i in range(n):
+            resp = lean.get(url + endpoints[i % 2], timeout=10.0)
+            resp.raise_for_status()
+            resp.json()
+
     def ours(n: int) -> None:
         system = client.system
         for i in range(n):
@@ -96,7 +107,7 @@ def run(daemon: LocalDaemon, calls: int, rounds: int) -> None:
             else:
                 system.ping()
 
-    ways = {"baseline": baseline, "pooled": pooled, "client": ours}
+    ways = {"baseline": baseline, "pooled": pooled, "lean": pooled_lean, "client": ours}
     for way in ways.values():  # warm up connections and code paths
         way(20)
     per_round = max(1, calls // rounds)
@@ -104,7 +115,7 @@ def run(daemon: LocalDaemon, calls: int, rounds: int) -> None:
     cpu: dict[str, list[float]] = {name: [] for name in ways}
     for r in range(rounds):
         order = list(ways.items())
-        order = order[r % 3 :] + order[: r % 3]
+        order = order[r % len(order) :] + order[: r % len(order)]
         for name, way in order:
             started, started_cpu = time.perf_counter(), time.process_time()
             way(per_round)
@@ -127,6 +138,12 @@ def run(daemon: LocalDaemon, calls: int, rounds: int) -> None:
     print(
         f"client overhead above the bare pooled Session: {wall_over:+.3f} ms/call wall (median round), "
         f"{cpu_over:+.3f} ms/call CPU in this process (target < 0.1)"
+    )
+    lean_wall = (med["client"] - med["lean"]) * 1000
+    lean_cpu = (cpu_per_call["client"] - cpu_per_call["lean"]) * 1000
+    print(
+        f"client's own code above a Session configured like its own (trust_env off): {lean_wall:+.3f} ms/call wall, "
+        f"{lean_cpu:+.3f} ms/call CPU"
     )
 
 
