@@ -58,6 +58,23 @@ def test_api_key_is_encrypted_at_rest_and_write_only_in_admin(client, admin_user
     assert instance.name == "st-a-renamed" and instance.api_key == cluster.a.api_key
     add = client.get(reverse("admin:syncthing_bridge_syncthinginstance_add")).content.decode()
     assert 'type="password"' in add
+    keyless = {
+        "name": "keyless",
+        "url": cluster.b.url,
+        "api_key": "",
+        "site": "",
+        "timeout": "10",
+        "ca_certificate": "",
+        "mappings-TOTAL_FORMS": "1",
+        "mappings-INITIAL_FORMS": "0",
+        "mappings-0-folder_id": "shared",
+        "mappings-0-tracker_prefix": "relative",
+        "mappings-0-publish_local_files": "on",
+    }
+    refused = client.post(reverse("admin:syncthing_bridge_syncthinginstance_add"), keyless)
+    assert refused.status_code == 200 and "The daemon&#x27;s API key is required." in refused.content.decode()
+    assert "A tracker path starts with /" in refused.content.decode()
+    assert not SyncthingInstance.objects.filter(name="keyless").exists()
 
 
 @pytest.mark.django_db
