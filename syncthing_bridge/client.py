@@ -936,7 +936,6 @@ class Events(BaseAPI):
         #: The last connection problem (None while connected), for status displays.
         self.last_error: SyncthingError | None = None
         self._stopped = threading.Event()
-        self._batch_start_id = self._last_seen_id
 
     @property
     def count(self) -> int:
@@ -987,16 +986,17 @@ class Events(BaseAPI):
         return self._poll("events", self._filters, yield_idle=True)
 
     def _events(self, using_url: str, filters: list[str] | None) -> Iterator[dict]:
-        for batch in self._poll(using_url, filters):
-            for index, event in enumerate(batch):
+        for batch in self._poll(using_url, filters, per_event=True):
+            for event in batch:
                 if not self.blocking:
-                    # stopped mid-batch: resume after the last event handed out
-                    self._last_seen_id = batch[index - 1]["id"] if index else self._batch_start_id
-                    self._count -= len(batch) - index
-                    return
+                    return  # stopped mid-batch: last_seen_id is the last event handed out
+                self._last_seen_id = event["id"]
+                self._count += 1
                 yield event
 
-    def _poll(self, using_url: str, filters: list[str] | None, yield_idle: bool = False) -> Iterator[list[dict]]:
+    def _poll(
+        self, using_url: str, filters: list[str] | None, yield_idle: bool = False, per_event: bool = False
+    ) -> Iterator[list[dict]]:
         self.blocking = True
         self._stopped.clear()
         params: dict[str, Any] = {}
@@ -1038,9 +1038,9 @@ class Events(BaseAPI):
                 if yield_idle:
                     yield []
                 continue
-            self._batch_start_id = self._last_seen_id
-            self._last_seen_id = data[-1]["id"]
-            self._count += len(data)
+            if not per_event:
+                self._last_seen_id = data[-1]["id"]
+                self._count += len(data)
             yield data
 
 

@@ -510,3 +510,17 @@ def test_filtered_stream_survives_a_daemon_restart(cluster):
     st.config.options.patch({"maxSendKbps": 0})
     assert not thread.is_alive() and stream.restarts == 1
     assert seen[-1]["data"]["options"]["maxSendKbps"] == 77 and seen[-1]["id"] < seen[7]["id"]
+
+
+def test_spec_events_example(cluster, capsys):
+    """The Events example of the python-syncthing documentation, as written there."""
+    syncthing = cluster.a.client()
+    event_stream = syncthing.events(limit=5)
+
+    for event in event_stream:
+        print(event)
+        if event_stream.count > 10:
+            event_stream.stop()
+
+    assert event_stream.count == 11
+    assert len(capsys.readouterr().out.splitlines()) == 11
