@@ -317,7 +317,9 @@ class _FeedState:
     """What a listener remembers between batches of one instance."""
 
     pulled: OrderedDict = field(default_factory=OrderedDict)  # (folder, item) -> monotonic time, recent pulls
-    waiting: dict = field(default_factory=dict)  # tracker path -> first seen (monotonic): finished, not yet tracked
+    # tracker path -> (first seen (monotonic), file version): finished here, but the tracker does not know that
+    # version yet (its origin's listener publishes or marks it modified a moment later)
+    waiting: dict = field(default_factory=dict)
     completion: dict = field(default_factory=dict)  # (folder, device) -> last completion seen
 
     def remember_pull(self, folder: str, item: str) -> None:
@@ -343,7 +345,7 @@ class FeedPlan:
 
     site: str
     events: int = 0
-    finished: list[str] = field(default_factory=list)  # tracker paths pulled into this site
+    finished: dict[str, dict] = field(default_factory=dict)  # tracker path -> version pulled into this site
     local: dict[str, dict] = field(default_factory=dict)  # tracker path -> file entry changed by this device
     completions: list[tuple[VolumeMapping, str]] = field(default_factory=list)  # (mapping, device at 100 %)
 
@@ -360,6 +362,7 @@ def plan_feed(
     if not mappings:
         return plan
     local: dict[str, tuple[VolumeMapping, str]] = {}
+    finished: dict[str, tuple[VolumeMapping, str]] = {}
     for event in events:
         data = event.get("data") or {}
         mapping = mappings.get(data.get("folder", ""))
@@ -370,7 +373,7 @@ def plan_feed(
             if data.get("error") or data.get("type") not in ("file", None) or data.get("action") == "delete":
                 continue
             state.remember_pull(mapping.folder_id, data["item"])
-            plan.finished.append(mapping.tracker_path(data["item"]))
+            finished[mapping.tracker_path(data["item"])] = (mapping, data["item"])
         elif kind == "LocalIndexUpdated" and mapping.publish_local_files:
             for name in data.get("filenames") or []:
                 if state.pulled.pop((mapping.folder_id, name), None) is not None:
@@ -383,21 +386,34 @@ def plan_feed(
             state.completion[key] = value
             if value >= 100 and (previous is None or previous < 100):  # only when it reaches 100 %: a tree walk
                 plan.completions.append((mapping, key[1]))
-    if local:
-        plan.local = _changed_here(instance, local, st)
+    if local or finished:
+        plan.local, plan.finished = _file_versions(instance, local, finished, st)
     return plan
 
 
-def _changed_here(
-    instance: SyncthingInstance, local: dict[str, tuple[VolumeMapping, str]], st: Syncthing | None
-) -> dict[str, dict]:
-    """Of the files this daemon's index updated, those this device modified itself (not pulled from a peer)."""
+def _version(entry: dict) -> dict:
+    return {"file_mtime": _ms(entry.get("modified")), "file_size": int(entry.get("size") or 0)}
+
+
+def _file_versions(
+    instance: SyncthingInstance,
+    local: dict[str, tuple[VolumeMapping, str]],
+    finished: dict[str, tuple[VolumeMapping, str]],
+    st: Syncthing | None,
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Ask the daemon about the files of a batch.
+
+    Of the files its index updated: those this device modified itself (not pulled from a peer), with their entry.
+    Of the files it pulled: the version it now has (mtime, size), so they are marked synced only once the tracker
+    records that version.
+    """
     own = (instance.device_id or "")[:7]
     close = st is None
     st = st or client_for(instance)
-    infos: dict[str, dict] = {}
+    changed: dict[str, dict] = {}
+    pulled: dict[str, dict] = {}
     try:
-        if not own:
+        if local and not own:
             own = (st.system.status().get("myID") or "")[:7]
         for path, (mapping, name) in local.items():
             try:
@@ -406,11 +422,25 @@ def _changed_here(
                 continue
             entry = info.get("local") or info.get("global") or {}
             if entry.get("modifiedBy") == own and entry.get("type") in ("FILE_INFO_TYPE_FILE", 0, "file"):
-                infos[path] = entry
+                changed[path] = entry
+        for path, (mapping, name) in finished.items():
+            try:
+                info = st.db.file(mapping.folder_id, name)
+            except SyncthingNotFoundError:
+                continue
+            pulled[path] = _version(info.get("local") or info.get("global") or {})
     finally:
         if close:
             st.close()
-    return infos
+    return changed, pulled
+
+
+def _is_version(node: dict, version: dict) -> bool:
+    """The tracker node describes this file version (nodes without file_mtime/file_size are taken as it)."""
+    mtime, size = node.get("file_mtime"), node.get("file_size")
+    if size is not None and version.get("file_size") is not None and int(size) != version["file_size"]:
+        return False
+    return mtime is None or not version.get("file_mtime") or abs(int(mtime) - version["file_mtime"]) < 1000
 
 
 def apply_feed(instance: SyncthingInstance, plan: FeedPlan, state: _FeedState | None = None) -> FeedStats:
@@ -421,23 +451,24 @@ def apply_feed(instance: SyncthingInstance, plan: FeedPlan, state: _FeedState | 
         return stats
     tracker = _tracker()
     site = plan.site
-    finished = list(plan.finished)
+    finished = dict(plan.finished)
     if state.waiting:
-        # finished before they were published (another site's listener may publish a moment later)
         horizon = time.monotonic() - conf.unmatched_retry_seconds()
-        state.waiting = {p: t for p, t in state.waiting.items() if t > horizon}
-        finished.extend(p for p in state.waiting if p not in finished)
+        state.waiting = {p: w for p, w in state.waiting.items() if w[0] > horizon}
+        for path, (_, version) in state.waiting.items():
+            finished.setdefault(path, version)
     if finished:
-        found = {n["_id"] for n in tracker.get_nodes(finished) if n}
-        matched = [p for p in finished if p in found]
+        paths = list(finished)
+        nodes = dict(zip(paths, tracker.get_nodes(paths), strict=True))
+        matched = [p for p in paths if nodes[p] and _is_version(nodes[p], finished[p])]
         if matched:
             stats.synced += tracker.mark_synced_many(matched, site)
-        for path in matched:
-            state.waiting.pop(path, None)
         now = time.monotonic()
-        for path in finished:
-            if path not in found:
-                state.waiting.setdefault(path, now)
+        for path in paths:
+            if path in matched:
+                state.waiting.pop(path, None)
+            elif path not in state.waiting:
+                state.waiting[path] = (now, finished[path])
         stats.unmatched = len(state.waiting)
     if plan.local:
         _apply_local_changes(instance, site, plan.local, stats)

@@ -228,7 +228,13 @@ def test_listener_marks_files_synced_at_the_right_site_and_publishes_local_files
         # changed at B: B becomes the origin ("modified at siteB"), then A has it again
         (cluster.path(cluster.b) / sub / "shot.exr").write_text("pixels, retouched")
         wait_for(lambda: _tracked(path, "origin") == "siteB", 30, what="origin siteB after the change at B")
-        wait_for(lambda: (_tracked(path, "synced_siteA") or 0) >= _tracked(path, "time"), 30, what="A has it again")
+        try:
+            wait_for(lambda: (_tracked(path, "synced_siteA") or 0) >= _tracked(path, "time"), 30, what="A has it again")
+        except TimeoutError:
+            print(
+                "DEBUG", tracker.get_node(path), [(c.get("comment"), c.get("time")) for c in tracker.children_of(path)]
+            )
+            raise
         assert tracker.get_node(path)["file_size"] == 17
         assert "modified at siteB" in [child.get("comment") for child in tracker.children_of(path)]
         # deleted at A
@@ -336,18 +342,21 @@ def test_listener_records_why_it_cannot_follow_and_keeps_trying(cluster, setting
 
 
 @pytest.mark.django_db
-def test_feed_tracker_rules_for_finished_items(settings):
-    """Event batches as the daemon sends them (data only, no daemon needed for ItemFinished)."""
+def test_feed_tracker_rules_for_finished_items(cluster, write_and_wait):
+    """Event batches as daemon b would send them, about files b really has."""
     from syncthing_bridge.services import FeedStats, _FeedState, feed_tracker
     from tracker import services as tracker
 
     tracker.create_volume("paris", url="file:///paris/")
     tracker.create_volume("tokyo", url="file:///tokyo/")
-    tracker.publish("/proj/a.txt", origin="paris", author="test")
-    tokyo = services.create_instance("tokyo-st", "http://127.0.0.1:1", "k", site="tokyo")
-    services.map_folder(tokyo, "proj", "/proj/")
+    for name in ("a.txt", "later.txt", "other-version.txt"):
+        write_and_wait(f"feed/{name}", name)
+    tracker.publish("/proj/feed/a.txt", origin="paris", author="test", file_size=5)
+    tracker.publish("/proj/feed/other-version.txt", origin="paris", author="test", file_size=999)
+    tokyo = services.create_instance("tokyo-st", cluster.b.url, cluster.b.api_key, site="tokyo")
+    services.map_folder(tokyo, cluster.folder, "/proj/")
 
-    def finished(item, folder="proj", error=None, action="update", kind="file"):
+    def finished(item, folder=cluster.folder, error=None, action="update", kind="file"):
         data = {"folder": folder, "item": item, "error": error, "action": action, "type": kind}
         return {"id": 1, "type": "ItemFinished", "data": data}
 
@@ -355,21 +364,26 @@ def test_feed_tracker_rules_for_finished_items(settings):
     stats = feed_tracker(
         tokyo,
         [
-            finished("a.txt"),
-            finished("a.txt", folder="unmapped"),
-            finished("b.txt", error="permission denied"),
-            finished("dir", kind="dir"),
-            finished("gone.txt", action="delete"),
-            finished("later.txt"),
+            finished("feed/a.txt"),
+            finished("feed/a.txt", folder="unmapped"),
+            finished("feed/b.txt", error="permission denied"),
+            finished("feed", kind="dir"),
+            finished("feed/gone.txt", action="delete"),
+            finished("feed/later.txt"),
+            finished("feed/other-version.txt"),
         ],
         state=state,
     )
-    assert stats == FeedStats(synced=1, unmatched=1, events=6)
-    assert "synced_tokyo" in tracker.get_node("/proj/a.txt")
-    # later.txt is published afterwards (its origin's listener was slower): the next batch picks it up
-    tracker.publish("/proj/later.txt", origin="paris", author="test")
+    assert stats == FeedStats(synced=1, unmatched=2, events=7)
+    assert "synced_tokyo" in tracker.get_node("/proj/feed/a.txt")
+    # later.txt is published afterwards (its origin's listener was slower): the next batch picks it up;
+    # other-version.txt stays unsynced until the tracker records the version tokyo has
+    tracker.publish("/proj/feed/later.txt", origin="paris", author="test")
     stats = feed_tracker(tokyo, [], state=state)
-    assert stats.synced == 1 and stats.unmatched == 0 and "synced_tokyo" in tracker.get_node("/proj/later.txt")
+    assert stats.synced == 1 and stats.unmatched == 1 and "synced_tokyo" in tracker.get_node("/proj/feed/later.txt")
+    assert "synced_tokyo" not in tracker.get_node("/proj/feed/other-version.txt")
+    tracker.update_node("/proj/feed/other-version.txt", {"file_size": len("other-version.txt")})
+    assert feed_tracker(tokyo, [], state=state).synced == 1 and not state.waiting
     # paris's daemon reports 100 % at tokyo: tokyo's own files are synced at paris, once per transition
     services.create_instance("paris-st", "http://127.0.0.1:2", "k", site="paris", device_id="PARIS-DEVICE")
     tracker.publish("/proj/from-tokyo.txt", origin="tokyo", author="test")
@@ -378,17 +392,17 @@ def test_feed_tracker_rules_for_finished_items(settings):
         return {
             "id": 2,
             "type": "FolderCompletion",
-            "data": {"folder": "proj", "device": "PARIS-DEVICE", "completion": value},
+            "data": {"folder": cluster.folder, "device": "PARIS-DEVICE", "completion": value},
         }
 
     assert feed_tracker(tokyo, [completion(50)], state=state).completed == 0
     assert feed_tracker(tokyo, [completion(100)], state=state).completed == 1
     assert "synced_paris" in tracker.get_node("/proj/from-tokyo.txt")
-    assert "synced_paris" not in tracker.get_node("/proj/a.txt")  # came from paris: not tokyo's to vouch for
+    assert "synced_paris" not in tracker.get_node("/proj/feed/a.txt")  # came from paris: not tokyo's to vouch for
     assert feed_tracker(tokyo, [completion(100)], state=state).completed == 0  # no new walk while it stays at 100
     with pytest.raises(ValidationError):
         services.map_folder(tokyo, "other", "relative/path")
     # an instance without a site feeds nothing
     nosite = services.create_instance("nosite", "http://127.0.0.1:1", "k")
-    services.map_folder(nosite, "proj", "/proj")
-    assert feed_tracker(nosite, [finished("a.txt")]) == FeedStats(events=1)
+    services.map_folder(nosite, cluster.folder, "/proj")
+    assert feed_tracker(nosite, [finished("feed/a.txt")]) == FeedStats(events=1)
