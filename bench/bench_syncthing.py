@@ -225,6 +225,10 @@ def tracker_latency(files: int, interval: float) -> None:
             listener_stop.set()
             for d in daemons:
                 d.stop()
+        missing = [p for p in written if p not in synced]
+        if missing:
+            for node in tracker.get_nodes(missing[:5]):
+                print("  not synced:", node)
     latencies = sorted(synced[p] - written[p] for p in synced)
     print(f"tracker feed: {len(synced)}/{files} files written at A reached synced_siteB")
     if latencies:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connections, transaction
+from django.db import OperationalError, close_old_connections, connections, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -428,7 +428,9 @@ def _file_versions(
                 info = st.db.file(mapping.folder_id, name)
             except SyncthingNotFoundError:
                 continue
-            pulled[path] = _version(info.get("local") or info.get("global") or {})
+            # ItemFinished comes before the daemon records the new version locally (its local entry is still the
+            # previous version, or empty): the version pulled is the global one
+            pulled[path] = _version(info.get("global") or info.get("local") or {})
     finally:
         if close:
             st.close()
@@ -469,6 +471,7 @@ def apply_feed(instance: SyncthingInstance, plan: FeedPlan, state: _FeedState | 
                 state.waiting.pop(path, None)
             elif path not in state.waiting:
                 state.waiting[path] = (now, finished[path])
+                logger.debug("%s: %s pulled as %s; tracker has %s", instance.name, path, finished[path], nodes[path])
         stats.unmatched = len(state.waiting)
     if plan.local:
         _apply_local_changes(instance, site, plan.local, stats)
@@ -551,6 +554,10 @@ def save_listener_progress(instance: SyncthingInstance, last_event_id: int, erro
     instance.last_event_id = last_event_id
 
 
+def _sqlite_busy(exc: OperationalError) -> bool:
+    return "locked" in str(exc)
+
+
 class InstanceListener:
     """Tails one instance's events from the id stored in the database and feeds the tracker.
 
@@ -587,6 +594,23 @@ class InstanceListener:
                 close_old_connections()
         connections.close_all()  # this thread's connections: they would outlive it otherwise
 
+    def _apply(self, plan: FeedPlan, last_seen_id: int) -> FeedStats:
+        """Write the batch and the progress in one transaction; SQLite's "locked" is waited out a few times."""
+        attempt = 0
+        while True:
+            waiting = dict(self.state.waiting)  # rolled back with the transaction
+            try:
+                with transaction.atomic():
+                    stats = apply_feed(self.instance, plan, self.state)
+                    save_listener_progress(self.instance, last_seen_id)
+                return stats
+            except Exception as exc:
+                self.state.waiting = waiting
+                attempt += 1
+                if not (isinstance(exc, OperationalError) and _sqlite_busy(exc)) or attempt >= 5:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
     def _follow(self) -> None:
         self.instance.refresh_from_db()
         st = client_for(self.instance)
@@ -609,10 +633,7 @@ class InstanceListener:
                 self.stream.poll_timeout = 1 if self.state.waiting else self.poll_timeout
                 if batch or self.state.waiting:
                     plan = plan_feed(self.instance, batch, st, self.state)  # daemon calls: no transaction open
-                    with transaction.atomic():
-                        stats = apply_feed(self.instance, plan, self.state)
-                        save_listener_progress(self.instance, self.stream.last_seen_id)
-                    self.stats.add(stats)
+                    self.stats.add(self._apply(plan, self.stream.last_seen_id))
                 elif self.stream.last_seen_id != self.instance.last_event_id:
                     save_listener_progress(self.instance, self.stream.last_seen_id)
                 else:
