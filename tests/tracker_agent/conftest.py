@@ -112,3 +112,33 @@ def write_file(root: Path, node_id: str, content: bytes | str = b"x", mtime: flo
     if mtime is not None:
         os.utime(path, (mtime, mtime))
     return path
+
+
+@dataclass
+class Site:
+    name: str
+    root: Path
+
+
+@pytest.fixture
+def make_site(tmp_path):
+    """A volume node in the tracker plus its folder (or an ssh url to it with url=)."""
+    from tracker import services
+
+    def make(name: str, *, url: str | None = None, root: Path | None = None, **keys) -> Site:
+        root = root or tmp_path / "volumes" / name
+        root.mkdir(parents=True, exist_ok=True)
+        defaults = {"enableReception": True, "enableEmission": False, "enableDiscovery": False}
+        services.create_volume(name, url=url or str(root), **{**defaults, **keys})
+        return Site(name, root)
+
+    return make
+
+
+def publish_file(site: Site, node_id: str, content: bytes | str = b"data", **keys) -> dict:
+    """Write the file at its origin volume and publish it there, as a studio tool would."""
+    from tracker import services
+
+    if not node_id.endswith("/"):
+        write_file(site.root, node_id, content)
+    return services.publish(node_id, origin=site.name, author="alice", comment="new", **keys)
