@@ -75,3 +75,22 @@ def test_parse_local_and_ssh_urls():
 def test_parse_rejects_unusable_urls(url):
     with pytest.raises(VolumeURLError):
         parse_volume_url(url)
+
+
+def test_volume_guard_agrees_with_local_target(tmp_path):
+    from tracker.agent.paths import VolumeGuard
+
+    root = tmp_path / "vol"
+    (root / "proj" / "real").mkdir(parents=True)
+    os.symlink(tmp_path, root / "proj" / "door")
+    os.symlink(root / "proj" / "real", root / "proj" / "inside")
+    os.symlink("/etc/hostname", root / "proj" / "real" / "leak")
+    guard = VolumeGuard(root)
+    for node_id in ("/proj/real/a", "/proj/inside/b", "/proj/new/deeper/c", "/proj/door/x", "/proj/real/leak"):
+        try:
+            expected = str(local_target(root, node_id))
+        except UnsafePath:
+            with pytest.raises(UnsafePath):
+                guard.target(node_id)
+            continue
+        assert guard.target(node_id) == expected

@@ -56,6 +56,35 @@ def local_target(root: str | os.PathLike, node_id: str) -> Path:
     return Path(candidate)
 
 
+class VolumeGuard:
+    """local_target for many paths of one volume: each folder is resolved once, then one lstat per file."""
+
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root_real = os.path.realpath(root)
+        self._folders: dict[str, str] = {"": self.root_real}
+
+    def _folder(self, rel_folder: str, node_id: str) -> str:
+        resolved = self._folders.get(rel_folder)
+        if resolved is None:
+            resolved = os.path.realpath(os.path.join(self.root_real, rel_folder))
+            if not _inside(self.root_real, resolved) or resolved == self.root_real:
+                raise UnsafePath(f"{node_id} resolves outside the volume ({resolved})")
+            self._folders[rel_folder] = resolved
+        return resolved
+
+    def target(self, node_id: str) -> str:
+        """Same answer as local_target (as a string), at a fraction of the system calls for a batch."""
+        rel = relative_path(node_id).rstrip("/")
+        folder = rel.rpartition("/")[0]
+        self._folder(folder, node_id)
+        candidate = os.path.join(self.root_real, rel)
+        if os.path.islink(candidate):
+            resolved = os.path.realpath(candidate)
+            if not _inside(self.root_real, resolved) or resolved == self.root_real:
+                raise UnsafePath(f"{node_id} resolves outside the volume ({resolved})")
+        return candidate
+
+
 def check_tree(root: str | os.PathLike, node_id: str) -> None:
     """For a folder package on a local volume: no symlink inside the tree may point out of the volume."""
     target = local_target(root, node_id)

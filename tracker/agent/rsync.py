@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from tracker.agent import conf
-from tracker.agent.paths import UnsafePath, check_tree, local_target, relative_path
+from tracker.agent.paths import UnsafePath, VolumeGuard, check_tree, relative_path
 from tracker.agent.volumes import VolumeLocation
 
 # Agent-side failures are negative so they never collide with rsync's own exit codes (0-35, 255).
@@ -237,12 +237,12 @@ class RsyncBatch:
         started = time.monotonic()
         result = BatchResult()
         rel_of: dict[str, str] = {}
+        guards = [VolumeGuard(loc.path) for loc in (self.source, self.destination) if not loc.is_remote]
         for node_id in node_ids:
             try:
                 rel = relative_path(node_id)
-                for location in (self.source, self.destination):
-                    if not location.is_remote:
-                        local_target(location.path, node_id)
+                for guard in guards:
+                    guard.target(node_id)
                 if rel.endswith("/") and not self.source.is_remote:
                     check_tree(self.source.path, node_id)
             except UnsafePath as exc:
