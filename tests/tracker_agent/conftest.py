@@ -142,3 +142,13 @@ def publish_file(site: Site, node_id: str, content: bytes | str = b"data", **key
     if not node_id.endswith("/"):
         write_file(site.root, node_id, content)
     return services.publish(node_id, origin=site.name, author="alice", comment="new", **keys)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_monitoring_cache():
+    """The monitoring page caches its per-site totals briefly; each test starts without them."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
