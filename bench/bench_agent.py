@@ -119,7 +119,15 @@ def bench_scan() -> float:
 
     started = time.perf_counter()
     agent = SiteAgent("S", log=lambda _m: None)
-    report = agent.scan(force=True)
+    if os.environ.get("PROFILE"):
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        report = profiler.runcall(agent.scan, force=True)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    else:
+        report = agent.scan(force=True)
     elapsed = time.perf_counter() - started
     assert report.files == SCAN_FILES and report.new == report.modified == report.deleted == 0, report
     print(f"scan: {SCAN_FILES} tracked files, nothing changed (setup {setup:.1f} s)")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from tracker import services
 from tracker.agent import AGENT_VERSION, conf
+from tracker.agent.known import iter_scan_nodes
 from tracker.agent.rsync import CONFIG_ERROR, MESSAGE_LIMIT, BatchResult, copy_batch
 from tracker.agent.scanner import PatternRules, compare, walk_volume
 from tracker.agent.volumes import VolumeLocation, VolumeURLError, parse_volume_url
@@ -326,7 +327,7 @@ class SiteAgent:
             )
             report.skipped = str(exc)
             return report
-        nodes = list(services.iter_file_nodes("/"))
+        nodes = list(iter_scan_nodes(self.site))
         packages = {n["_id"] for n in nodes if n["_id"].endswith("/")}
         walk = walk_volume(
             here.path,
