@@ -83,10 +83,18 @@ def _state_q(state: str, everywhere: bool) -> Q:
 
 
 def file_page(
-    prefix: str = "/", site: str | None = None, state: str | None = None, after: str | None = None
+    prefix: str = "/",
+    site: str | None = None,
+    state: str | None = None,
+    after: str | None = None,
+    actor: services.Actor | None = None,
 ) -> tuple[list[dict], str | None]:
-    """One page of file nodes under `prefix` (optionally those in `state` at `site`), and the next page's key."""
+    """One page of file nodes under `prefix` (optionally those in `state` at `site`), and the next page's key.
+
+    With authorMode on, a non-admin `actor` sees only the nodes they authored, as everywhere in the tracker.
+    """
     prefix = prefix or "/"
+    visible = services.visible_nodes(actor)
     if state and state != "origin":
         everywhere = services.global_parameters().get("syncEverywhere", True) is not False
         qs = SiteState.objects.filter(_state_q(state, everywhere), site=site, path__startswith=prefix)
@@ -94,9 +102,9 @@ def file_page(
             qs = qs.filter(path__gt=after)
         pks = list(qs.order_by("path").values_list("node_id", flat=True)[: PAGE_SIZE + 1])
         has_more = len(pks) > PAGE_SIZE
-        rows = [n.as_wire() for n in Node.objects.filter(pk__in=pks[:PAGE_SIZE]).order_by("node_id")]
+        rows = [n.as_wire() for n in visible.filter(pk__in=pks[:PAGE_SIZE]).order_by("node_id")]
     else:
-        nodes = Node.objects.filter(kind__in=FILE_KINDS, node_id__startswith=prefix)
+        nodes = visible.filter(kind__in=FILE_KINDS, node_id__startswith=prefix)
         if state == "origin":
             nodes = nodes.filter(origin=site)
         if after:

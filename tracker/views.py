@@ -55,7 +55,11 @@ def index(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data if form.is_bound else {}
         site, state = data.get("site") or "", data.get("state") or ""
         rows, next_after = monitoring.file_page(
-            data.get("prefix") or "/", site or None, state or None, data.get("after") or None
+            data.get("prefix") or "/",
+            site or None,
+            state or None,
+            data.get("after") or None,
+            actor=services.actor_for(request.user),
         )
     columns = [site] if site else site_names
     everywhere = _everywhere()
@@ -88,7 +92,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @login_required
 def file_detail(request: HttpRequest) -> HttpResponse:
     node_id = request.GET.get("id", "")
-    node = services.get_node(node_id) if node_id else None
+    node = services.read_nodes([node_id], services.actor_for(request.user))[0] if node_id else None
     if node is None or not str(node.get("_id", "")).startswith("/"):
         raise Http404("No such file is tracked.")
     everywhere = _everywhere()

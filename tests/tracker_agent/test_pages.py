@@ -118,3 +118,17 @@ def test_file_history(client, admin_user, states):
     assert 'class="state state-error" data-site="B"' in page
     assert client.get("/tracker/file/", {"id": "/nope"}).status_code == 404
     assert client.get("/tracker/file/").status_code == 404
+
+
+def test_author_mode_hides_other_peoples_files(client, django_user_model, make_site, settings):
+    settings.TRACKER_AUTHOR_MODE = True
+    a = make_site("A", enableReception=False)
+    make_site("B")
+    publish_file(a, "/mine.exr")  # author alice
+    services.publish("/theirs.exr", origin="A", author="bob")
+    alice = django_user_model.objects.create_user("alice", password="pw-alice-12345")
+    client.force_login(alice)
+    page = client.get("/tracker/").content.decode()
+    assert list(cells_of(page, "B")) == ["/mine.exr"]
+    assert client.get("/tracker/file/", {"id": "/theirs.exr"}).status_code == 404
+    assert client.get("/tracker/file/", {"id": "/mine.exr"}).status_code == 200
