@@ -140,3 +140,22 @@ def test_sigkill_mid_batch_then_recovery(agent_env, tmp_path):
     for path in paths:
         assert (b_root / path.lstrip("/")).read_bytes() == (a_root / path.lstrip("/")).read_bytes()
     assert state["volume"]["agentStatus"] == "off"
+
+    # A long-running agent stopped with SIGTERM ends its round, gives claims back and says it is off.
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "tracker_agent", "--site", "B"],
+        cwd=ROOT,
+        env=agent_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert b"agent for B started" in proc.stdout.readline()
+        time.sleep(1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, proc.stderr.read().decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert helper(agent_env, "dump", {"paths": [], "site": "B"})["volume"]["agentStatus"] == "off"

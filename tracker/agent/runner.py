@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from django.db import close_old_connections
+
 from tracker import services
 from tracker.agent import AGENT_VERSION, conf
 from tracker.agent.known import iter_scan_nodes
@@ -410,7 +412,15 @@ class SiteAgent:
         """Rounds until stop_event is set; claims are given back and the status set to off on the way out."""
         try:
             while not self.stop_event.is_set():
-                report = self.run_once(force_scan=False)
+                close_old_connections()
+                try:
+                    report = self.run_once(force_scan=False)
+                except AgentError:
+                    raise
+                except Exception:  # a lost database or a full disk must not end the agent: log, wait, retry
+                    logger.exception("agent round for %s failed", self.site)
+                    self.stop_event.wait(conf.poll_seconds())
+                    continue
                 if not report.busy:
                     self.stop_event.wait(conf.poll_seconds())
         finally:
