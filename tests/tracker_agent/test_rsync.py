@@ -195,3 +195,13 @@ def test_rsync_over_ssh(volumes, ssh_server, direction):
     assert result.errors[0][:2] == ("/shots/none", 23)
     assert (dst / "shots/s01.exr").read_bytes() == (src / "shots/s01.exr").read_bytes()
     assert (dst / "shots/pkg/x.txt").read_text() == "x"
+
+
+def test_parse_rsync_args_short_option_clusters():
+    assert rsync.parse_rsync_args("-avz --chmod=F644") == (["-avz", "--chmod=F644"], None)
+    assert rsync.parse_rsync_args("-ze 'ssh -i k'") == (["-z"], "ssh -i k")
+    assert rsync.parse_rsync_args("-essh") == ([], "ssh")
+    assert rsync.parse_rsync_args("--rsh='ssh -x' -v") == (["-v"], "ssh -x")
+    for bad in ("-aP", "-an", "-ai", "-e", "-av -e"):
+        with pytest.raises(rsync.RsyncConfigError):
+            rsync.parse_rsync_args(bad)

@@ -123,6 +123,24 @@ def parse_rsync_args(raw: str | Sequence[str] | None) -> tuple[list[str], str | 
             continue
         if name == "--rsh":
             rsh = word.split("=", 1)[1]
+        elif word.startswith("-") and not word.startswith("--") and len(word) > 2:
+            # A cluster of short options (-avz, -aP, -essh): each letter is an option until -e takes the rest.
+            letters, _, attached = word[1:].partition("e")
+            bad = [f"-{letter}" for letter in letters if f"-{letter}" in FORBIDDEN_OPTIONS]
+            if bad:
+                raise RsyncConfigError(f"rsync_args: {word} contains {bad[0]}, which is not allowed")
+            if "e" in word[1:]:
+                if attached:
+                    rsh = attached
+                elif index + 1 < len(words):
+                    rsh = words[index + 1]
+                    index += 1
+                else:
+                    raise RsyncConfigError(f"rsync_args: {word} needs a remote shell value")
+                if letters:
+                    args.append("-" + letters)
+            else:
+                args.append(word)
         elif name in FORBIDDEN_OPTIONS or name.startswith("--delete") or name in {"--del"}:
             raise RsyncConfigError(f"rsync_args: {word} is not allowed (the agent controls it)")
         elif not word.startswith("-"):
