@@ -8,11 +8,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models.fields.json import KeyTransform
+from django.db.models.fields.json import KeyTextTransform
 
 from tracker.models import Node, NodeKind
 
 FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
+
+
+def _number(value: object) -> int | float | None:
+    """A JSON number read as text (`->>`): no JSON decoding per value; anything else counts as absent."""
+    if value is None or isinstance(value, int | float):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
 
 
 def iter_scan_nodes(site: str, *, batch_size: int = 5000) -> Iterator[dict]:
@@ -21,10 +34,10 @@ def iter_scan_nodes(site: str, *, batch_size: int = 5000) -> Iterator[dict]:
     base = (
         Node.objects.filter(kind__in=FILE_KINDS)
         .annotate(
-            k_mtime=KeyTransform("file_mtime", "data"),
-            k_size=KeyTransform("file_size", "data"),
-            k_synced=KeyTransform(synced_key, "data"),
-            k_syncing=KeyTransform(syncing_key, "data"),
+            k_mtime=KeyTextTransform("file_mtime", "data"),
+            k_size=KeyTextTransform("file_size", "data"),
+            k_synced=KeyTextTransform(synced_key, "data"),
+            k_syncing=KeyTextTransform(syncing_key, "data"),
         )
         .order_by("node_id")
     )
@@ -36,11 +49,15 @@ def iter_scan_nodes(site: str, *, batch_size: int = 5000) -> Iterator[dict]:
         if not rows:
             return
         for node_id, origin, time, deleted, mtime, size, synced, syncing in rows:
-            node = {"_id": node_id, "origin": origin, "time": time, "file_mtime": mtime, "file_size": size}
+            node = {"_id": node_id, "origin": origin, "time": time}
+            if mtime is not None:
+                node["file_mtime"] = _number(mtime)
+            if size is not None:
+                node["file_size"] = _number(size)
             if deleted:
                 node["deleted"] = True
             if synced is not None:
-                node[synced_key] = synced
+                node[synced_key] = _number(synced)
             if syncing is not None:
                 node[syncing_key] = syncing
             yield node
