@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def agent_round(site: str) -> dict:
-    """One agent round for `site` (what `tracker_agent --site SITE --once` does); returns its report."""
+    """One agent round for `site` (as `tracker_agent --once`, but scans wait for sleepBetweenScans)."""
     agent = SiteAgent(site)
     try:
         report = agent.run_once(force_scan=False)

@@ -243,7 +243,7 @@ def test_scans_publish_new_files_and_see_modifications_and_deletions(make_site, 
     assert quiet.files == 2  # B's copy of two.exr stays; its node is already deleted, so it is neither new nor gone
 
 
-def test_command_and_task(make_site):
+def test_command_and_task(make_site, django_capture_on_commit_callbacks):
     a, b = make_site("A", enableReception=False), make_site("B")
     publish_file(a, "/p/cmd", "x")
     with pytest.raises(CommandError):
@@ -259,7 +259,12 @@ def test_command_and_task(make_site):
     publish_file(a, "/p/task", "y")
     task_id = async_task("tracker.tasks.agent_round", "B")
     assert result(task_id)["reception"]["synced"] == 1
-    from tracker.tasks import agent_rounds
+    from tracker.tasks import agent_rounds, enqueue_agent_round
 
+    make_site("R", url="ssh://nobody@127.0.0.1:1/remote")
     reports = agent_rounds()
-    assert set(reports) == {"A", "B"}
+    assert set(reports) == {"A", "B", "R"} and reports["R"] == {"skipped": "the volume is not on this machine"}
+    publish_file(a, "/p/queued", "z")
+    with django_capture_on_commit_callbacks(execute=True):
+        enqueue_agent_round("B")
+    assert (b.root / "p/queued").read_text() == "z"
