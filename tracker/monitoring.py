@@ -168,5 +168,14 @@ def site_summaries(site_names: list[str]) -> list[dict]:
     return summaries
 
 
+def tracked_files() -> int:
+    """Files and folder packages tracked (not deleted), cached like the site totals."""
+    count = cache.get("tracker:monitoring:files")
+    if count is None:
+        count = Node.objects.filter(kind__in=FILE_KINDS, deleted=False).count()
+        cache.set("tracker:monitoring:files", count, SUMMARY_CACHE_SECONDS)
+    return count
+
+
 def format_ms(value: object) -> str:
     return _ms(value)

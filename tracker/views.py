@@ -84,6 +84,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "first_url": "?" + urlencode({k: v for k, v in request.GET.items() if k != "after"}),
         "paged": bool(request.GET.get("after")),
         "summaries": monitoring.site_summaries(site_names),
+        "tracked_files": monitoring.tracked_files(),
         "page_size": monitoring.PAGE_SIZE,
     }
     return render(request, "tracker/index.html", context)

@@ -61,6 +61,7 @@ def test_colours_filters_and_totals(client, admin_user, states):
     assert cells_of(html, "C")["/proj/unwanted.exr"] == "outdated"  # wanted at C, not there yet
     assert 'title="B: error, exit code 23' in html
     assert 'data-site="B"' in html and "v1.0.0" in html
+    assert "6 files tracked" in html
     for state, expected in {
         "synced": ["/proj/synced.exr"],
         "outdated": ["/other/missing.exr", "/proj/outdated.exr"],
