@@ -54,7 +54,10 @@ def browser():
 
 def test_monitoring_page_in_chromium(browser, live_server, admin_user, make_site):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 30)
 
     a = make_site("A", enableReception=False)
     make_site("B")
@@ -73,6 +76,7 @@ def test_monitoring_page_in_chromium(browser, live_server, admin_user, make_site
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys("admin-pass-1234")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait.until(ec.presence_of_element_located((By.ID, "files")))
     assert browser.current_url.rstrip("/").endswith("/tracker")
 
     def cell(path: str, site: str):
@@ -88,16 +92,20 @@ def test_monitoring_page_in_chromium(browser, live_server, admin_user, make_site
     Select(browser.find_element(By.NAME, "site")).select_by_value("B")
     Select(browser.find_element(By.NAME, "state")).select_by_value("error")
     browser.find_element(By.CSS_SELECTOR, "#filters button[type=submit]").click()
+    wait.until(ec.url_contains("state=error"))
+    wait.until(ec.presence_of_element_located((By.ID, "files")))
     rows = browser.find_elements(By.CSS_SELECTOR, "#files tr[data-path]")
     assert [r.get_attribute("data-path") for r in rows] == ["/show/error.exr"]
     assert "state=error" in browser.current_url
 
     browser.get(live_server.url + "/tracker/?prefix=/show/")
+    wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, 'tr[data-path="/show/error.exr"]')))
     OUTPUT.mkdir(exist_ok=True)
     shot = OUTPUT / "tracker_monitoring.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
 
     browser.find_element(By.LINK_TEXT, "/show/error.exr").click()
+    wait.until(ec.presence_of_element_located((By.ID, "history")))
     history = browser.find_elements(By.CSS_SELECTOR, "#history tr[data-child]")
     assert history and "new" in history[0].text
