@@ -5,7 +5,8 @@
 2. Discovery: a scan of a volume of 100,000 tracked files with nothing changed. Target: < 10 s.
 
 Runs on a throw-away SQLite file by default; set BENCH_DATABASE_URL (an empty PostgreSQL database that may be
-written to) to measure on PostgreSQL. FILES and SCAN_FILES change the sizes.
+written to) to measure on PostgreSQL. FILES and SCAN_FILES change the sizes. PAGE_NODES=1000000 instead times
+the monitoring page's queries over that many file nodes at 5 sites (p50 per view, informational).
 
     .venv/bin/python bench/bench_agent.py
 """
@@ -135,10 +136,62 @@ def bench_scan() -> float:
     return elapsed
 
 
+def bench_page(count: int) -> float:
+    """The monitoring page's queries over `count` file nodes at 5 sites: p50 of each view, in ms."""
+    import statistics
+
+    from django.core.cache import cache
+
+    from tracker import monitoring
+
+    sites = [f"site{i}" for i in range(5)]
+    for site in sites:
+        services.create_volume(site, url=str(WORK / site), enableReception=True)
+    started = time.perf_counter()
+    chunk = 5000
+    for start in range(0, count, chunk):
+        items = [
+            {"_id": f"/page/d{i // 1000:05}/f{i:07}", "origin": sites[i % 5], "comment": "bench"}
+            for i in range(start, min(start + chunk, count))
+        ]
+        services.publish_many(items, author="bench")
+        synced = [item["_id"] for n, item in enumerate(items) if n % 3]
+        services.mark_synced_many(synced, sites[(start // chunk + 1) % 5])
+        services.mark_error_many([(item["_id"], 23, "bench") for item in items[:5]], sites[(start // chunk + 2) % 5])
+    if django.db.connection.vendor == "postgresql":
+        with django.db.connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would have after such a load
+    print(f"page: {count} file nodes at {len(sites)} sites (setup {time.perf_counter() - started:.1f} s)")
+    views = {
+        "first page": lambda: monitoring.file_page("/"),
+        "prefix page": lambda: monitoring.file_page("/page/d00042/"),
+        "deep keyset page": lambda: monitoring.file_page("/", after=f"/page/d{count // 2000:05}/f{count // 2:07}"),
+        "site+synced": lambda: monitoring.file_page("/", "site1", "synced"),
+        "site+outdated": lambda: monitoring.file_page("/", "site1", "outdated"),
+        "site+error": lambda: monitoring.file_page("/", "site2", "error"),
+        "site totals (uncached)": lambda: (cache.clear(), monitoring.site_summaries(sites)),
+    }
+    worst = 0.0
+    for name, view in views.items():
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            view()
+            times.append((time.perf_counter() - t0) * 1000)
+        p50 = statistics.median(times)
+        worst = max(worst, p50)
+        print(f"  {name:24}: p50 {p50:8.1f} ms")
+    return worst
+
+
 def main() -> int:
+    page_nodes = int(os.environ.get("PAGE_NODES", 0))
     try:
         call_command("migrate", verbosity=0)
         print(f"database: {django.db.connection.vendor}")
+        if page_nodes:
+            bench_page(page_nodes)
+            return 0
         elapsed, baseline = bench_propagation()
         scan = bench_scan()
     finally:

@@ -1,8 +1,8 @@
 """Read-only queries behind the monitoring page (`/tracker/`): paged, index-friendly, a fixed number per page.
 
 Pages use keyset pagination on the path (`_id > after`, the unique index, or SiteState's (site, path) index),
-never OFFSET or COUNT over the whole table; the per-site totals come from the queue's partial index (active
-rows) and are cached briefly. Writes stay in `tracker.services`; this module only reads.
+never OFFSET. The per-site totals count only active state rows (the queue's partial index: small when sites
+keep up); the one count over all files is cached briefly, like the totals. Writes stay in `tracker.services`.
 """
 
 from __future__ import annotations
@@ -132,12 +132,6 @@ def site_summaries(site_names: list[str]) -> list[dict]:
             n_errors=Count("id", filter=Q(error__isnull=False, syncing__isnull=True)),
         )
     }
-    origins = dict(
-        Node.objects.filter(kind__in=FILE_KINDS, deleted=False, origin__in=site_names)
-        .values("origin")
-        .annotate(n=Count("id"))
-        .values_list("origin", "n")
-    )
     summaries = []
     for site in site_names:
         counts = active.get(site, {})
@@ -146,7 +140,6 @@ def site_summaries(site_names: list[str]) -> list[dict]:
             {
                 "site": site,
                 "volume": volume,
-                "origin_files": origins.get(site, 0),
                 "queue": services.pending_count(site),
                 "outdated": counts.get("n_outdated", 0),
                 "syncing": counts.get("n_syncing", 0),
