@@ -155,8 +155,9 @@ def bench_page(count: int) -> float:
             for i in range(start, min(start + chunk, count))
         ]
         services.publish_many(items, author="bench")
-        synced = [item["_id"] for n, item in enumerate(items) if n % 3]
-        services.mark_synced_many(synced, sites[(start // chunk + 1) % 5])
+        # A steady state: nearly every copy is in place, a few are outdated, syncing or failed.
+        for site in sites:
+            services.mark_synced_many([item["_id"] for n, item in enumerate(items) if n % 50], site)
         services.mark_error_many([(item["_id"], 23, "bench") for item in items[:5]], sites[(start // chunk + 2) % 5])
     if django.db.connection.vendor == "postgresql":
         with django.db.connection.cursor() as cursor:
@@ -167,6 +168,7 @@ def bench_page(count: int) -> float:
         "prefix page": lambda: monitoring.file_page("/page/d00042/"),
         "deep keyset page": lambda: monitoring.file_page("/", after=f"/page/d{count // 2000:05}/f{count // 2:07}"),
         "site+synced": lambda: monitoring.file_page("/", "site1", "synced"),
+        "site+syncing": lambda: monitoring.file_page("/", "site1", "syncing"),
         "site+outdated": lambda: monitoring.file_page("/", "site1", "outdated"),
         "site+error": lambda: monitoring.file_page("/", "site2", "error"),
         "site totals (uncached)": lambda: (cache.clear(), monitoring.site_summaries(sites)),

@@ -73,10 +73,11 @@ def _state_q(state: str, everywhere: bool) -> Q:
         return Q(active=False, synced__isnull=False, syncing__isnull=True, error__isnull=True)
     if state == "outdated":
         return Q(active=True, syncing__isnull=True, error__isnull=True) & wanted
+    # Claims and failures concern the current version only (active rows): the queue's partial index serves them.
     if state == "syncing":
-        return Q(syncing__isnull=False)
+        return Q(active=True, syncing__isnull=False)
     if state == "error":
-        return Q(error__isnull=False, syncing__isnull=True)
+        return Q(active=True, error__isnull=False, syncing__isnull=True)
     if state == "unwanted":
         return ~wanted & Q(syncing__isnull=True, error__isnull=True) & (Q(synced__isnull=True) | Q(active=True))
     raise ValueError(state)
