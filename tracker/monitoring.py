@@ -105,7 +105,8 @@ def file_page(
         has_more = len(pks) > PAGE_SIZE
         rows = [n.as_wire() for n in visible.filter(pk__in=pks[:PAGE_SIZE]).order_by("node_id")]
     else:
-        nodes = visible.filter(kind__in=FILE_KINDS, node_id__startswith=prefix)
+        # The range lets an ordered index scan start at the prefix even when the planner skips the LIKE index.
+        nodes = visible.filter(kind__in=FILE_KINDS, node_id__startswith=prefix, node_id__gte=prefix)
         if state == "origin":
             nodes = nodes.filter(origin=site)
         if after:
