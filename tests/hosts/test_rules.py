@@ -310,3 +310,39 @@ def test_compile_errors_raise_rule_error():
                 }
             )
         )
+
+
+def test_generated_matching_code_agrees_with_the_closures(make_rule):
+    """Every operator, negation and value shape: the generated phase function and the closures agree."""
+    import itertools
+
+    from hosts.rules import RuleEngine
+
+    ops = ["equal", "in", "not_in", "in_list", "string_in_list", "swith", "ewith", "regex", "bool", "ignore"]
+    needles = ["linux", "a, b", "b", "^l", "true", "{{ site }}", ""]
+    order = 0
+    for op, needle, negate in itertools.product(ops, needles, [False, True]):
+        order += 1
+        make_rule(
+            "custom", [attr("os", op, needle, negate)], [{"attribute": f"v{order}", "value": "1"}], sort_order=order
+        )
+        order += 1
+        make_rule(
+            "custom", [hostname(op, needle, negate)], [{"attribute": f"h{order}", "value": "1"}], sort_order=order
+        )
+    for key_op, key_negate in itertools.product(["swith", "regex", "ignore", "equal"], [False, True]):
+        order += 1
+        make_rule(
+            "custom",
+            [attr("o", "in", "l", key_op=key_op, key_negate=key_negate)],
+            [{"attribute": f"k{order}", "value": "1"}],
+            sort_order=order,
+            condition_type="any",
+        )
+    engine = load_engine()
+    closures = RuleEngine(engine.version, engine.custom, engine.rewrite, engine.filter, generated=False)
+    values = ["Linux", " linux ", "b", "a,b", ["A", "B"], ["linux"], True, False, None, 3, "lin", "dc1"]
+    for index, value in enumerate(values):
+        for labels in ({"os": value, "site": "dc1"}, {"site": "linux"}):
+            name = f"linux{index}.b" if index % 2 else "true"
+            assert engine.compute(name, labels, {}) == closures.compute(name, labels, {}), (value, labels)
