@@ -353,34 +353,44 @@ class Plugin:
             self._session = None
 
 
-def write_caches(hosts: list[Any], batch_size: int = 1000) -> None:
-    """Write the cache column of many hosts in a few statements.
+def write_caches(hosts: list[Any], batch_size: int = 1000) -> int:
+    """Write the cache column of many hosts in a few statements; returns how many rows took it.
+
+    A row is only written while its labels and inventory are still the ones the cache was computed
+    from: if an import changed the host in between, its (cleared) cache is left alone.
 
     Django's bulk_update builds a CASE expression per batch (quadratic, slow for thousands of JSON
-    values). PostgreSQL gets one UPDATE ... FROM jsonb_array_elements(batch) per batch; SQLite, which runs
-    in-process, a prepared single-row UPDATE through executemany.
+    values). PostgreSQL gets one UPDATE ... FROM jsonb_array_elements(batch) per batch; SQLite, which
+    runs in-process, a prepared single-row UPDATE through executemany.
     """
     from django.db import connection, transaction
 
     from hosts.models import Host
 
     quote = connection.ops.quote_name
-    table, column, pk = quote(Host._meta.db_table), quote(Host._meta.get_field("cache").column), quote("id")
+    table, pk = quote(Host._meta.db_table), quote("id")
+    cache, labels, inventory = (quote(Host._meta.get_field(name).column) for name in ("cache", "labels", "inventory"))
+    written = 0
     with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(hosts), batch_size):
             batch = hosts[start : start + batch_size]
             if connection.vendor == "postgresql":
                 # one JSON document per batch: no per-element array quoting on the client
+                document = [{"i": h.pk, "c": h.cache, "l": h.labels, "n": h.inventory} for h in batch]
                 cursor.execute(
-                    f"UPDATE {table} AS h SET {column} = v.value -> 'c' "  # noqa: S608 - quoted identifiers only
-                    f"FROM jsonb_array_elements(%s::jsonb) AS v WHERE h.{pk} = (v.value ->> 'i')::bigint",
-                    [json.dumps([{"i": host.pk, "c": host.cache} for host in batch])],
+                    f"UPDATE {table} AS h SET {cache} = v.value -> 'c' "  # noqa: S608 - quoted identifiers only
+                    f"FROM jsonb_array_elements(%s::jsonb) AS v WHERE h.{pk} = (v.value ->> 'i')::bigint "
+                    f"AND h.{labels} = v.value -> 'l' AND h.{inventory} = v.value -> 'n'",
+                    [json.dumps(document)],
                 )
             else:
                 cursor.executemany(
-                    f"UPDATE {table} SET {column} = %s WHERE {pk} = %s",  # noqa: S608 - quoted identifiers only
-                    [(json.dumps(host.cache), host.pk) for host in batch],
+                    f"UPDATE {table} SET {cache} = %s WHERE {pk} = %s "  # noqa: S608 - quoted identifiers only
+                    f"AND json({labels}) = json(%s) AND json({inventory}) = json(%s)",
+                    [(json.dumps(h.cache), h.pk, json.dumps(h.labels), json.dumps(h.inventory)) for h in batch],
                 )
+            written += max(cursor.rowcount, 0)
+    return written
 
 
 def _json_line(record: dict[str, Any]) -> str:

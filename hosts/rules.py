@@ -411,7 +411,7 @@ def _text_expression(op: str, needle: str, subject: str, names: _Names) -> str |
 
 
 def condition_expression(cond: Any, closure: ConditionTest, names: _Names) -> str:
-    """A Python expression (over V: the view, T: its text, H: its hostname) equal to the condition."""
+    """A Python expression (over V: the view, T: its text, H: its hostname, L: its list keys) for the condition."""
     fallback = f"{names.add(closure)}(V)"
     if cond.match_type == "hostname":
         needle = "" if cond.hostname is None else str(cond.hostname)
@@ -441,7 +441,7 @@ def condition_expression(cond: Any, closure: ConditionTest, names: _Names) -> st
     if op in ("in", "not_in"):
         # a list value is matched element-wise by the closure; text values inline
         expr = _text_expression(op, needle, f"T[{key}]", names)
-        return f"({key} in T and ({fallback} if {key} in V.lists else {'not ' if negate else ''}({expr})))"
+        return f"({key} in T and ({fallback} if {key} in L else {'not ' if negate else ''}({expr})))"
     if op == "string_in_list":
         return fallback
     expr = _text_expression(op, needle, f"T[{key}]", names)
@@ -463,7 +463,7 @@ def rule_expression(rule: CompiledRule, names: _Names) -> str:
 def compile_phase(rules: list[CompiledRule], phase: str) -> Callable[[HostView], list[CompiledRule]]:
     """One function view -> matching rules (in order, honouring last_match) for a list of rules."""
     names = _Names()
-    lines = ["def _match(V):", "    T = V.text", "    H = V.hostname", "    hits = []"]
+    lines = ["def _match(V):", "    T = V.text", "    H = V.hostname", "    L = V.lists", "    hits = []"]
     for rule in rules:
         ref = names.add(rule)
         lines.append(f"    if {rule_expression(rule, names)}:")
@@ -481,7 +481,7 @@ def compile_custom_phase(rules: list[CompiledRule]) -> Callable[[HostView, dict,
     rule matches gives the same result as matching first and applying after.
     """
     names = _Names()
-    lines = ["def _match(V, A, C):", "    T = V.text", "    H = V.hostname"]
+    lines = ["def _match(V, A, C):", "    T = V.text", "    H = V.hostname", "    L = V.lists"]
     for rule in rules:
         lines.append(f"    if {rule_expression(rule, names)}:")
         lines.extend(
@@ -655,7 +655,10 @@ class RewriteAction:
         )
         new_key = key if self.key is None else str(self.key(key, ctx)).strip()
         new_value = old_value if self.value is None else self.value(old_value, ctx)
-        if new_key != key:
+        if new_key == key:
+            if new_value is old_value or new_value == old_value:
+                return
+        else:
             view.remove(key)
             if not new_key:
                 return

@@ -410,3 +410,23 @@ def test_debug_rules_reports_ignored_hosts(db, make_rule, capsys):
     plugin.debug_rules("web01")
     assert "IGNORED" in capsys.readouterr().out
     plugin.discard()
+
+
+def test_a_cache_computed_before_a_concurrent_import_is_not_written(db, make_rule):
+    make_rule("custom", [], [{"attribute": "os_copy", "value": "{{ os }}"}], condition_type="anyway")
+    host = _host()
+    other = _host("web02")
+    plugin = Exporter()
+    plugin.get_attributes(host, "export")
+    plugin.get_attributes(other, "export")
+    # another process imports new labels for web01 meanwhile
+    concurrent = Host.get_host("web01")
+    concurrent.update_host({"os": "bsd"})
+    concurrent.save()
+    plugin.flush_cache()
+    assert Host.objects.get(hostname="web01").cache == {}
+    assert Host.objects.get(hostname="web02").cache["export"]["all"]["os_copy"] == "linux"
+    fresh = Exporter()
+    assert fresh.get_attributes(Host.objects.get(hostname="web01"), "export")["all"]["os_copy"] == "bsd"
+    plugin.discard()
+    fresh.discard()
