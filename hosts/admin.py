@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from hosts import cronjobs, models
+from hosts.normalize import normalize_hostname, normalize_labels
 from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
 from syncsite.forms import SecretFieldMixin
 
@@ -84,8 +85,35 @@ def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+class HostForm(forms.ModelForm):
+    """Labels are normalised like imports do; changing labels or inventory clears the attribute cache."""
+
+    class Meta:
+        model = models.Host
+        fields = ["hostname", "account", "is_object", "object_type", "locked", "disabled", "labels", "inventory"]
+
+    def clean_hostname(self):
+        name = normalize_hostname(self.cleaned_data.get("hostname"))
+        if not name:
+            raise forms.ValidationError("Not a valid hostname.")
+        return name
+
+    def clean_labels(self):
+        labels = self.cleaned_data.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise forms.ValidationError('Labels must be a JSON object, e.g. {"os": "linux"}.')
+        return normalize_labels(labels)
+
+    def clean_inventory(self):
+        inventory = self.cleaned_data.get("inventory") or {}
+        if not isinstance(inventory, dict):
+            raise forms.ValidationError("The inventory must be a JSON object.")
+        return inventory
+
+
 @admin.register(models.Host)
 class HostAdmin(admin.ModelAdmin):
+    form = HostForm
     list_display = [
         "hostname",
         "account",
@@ -116,6 +144,12 @@ class HostAdmin(admin.ModelAdmin):
             else:
                 plain.append(term)
         return super().get_search_results(request, queryset, " ".join(plain))
+
+    def save_model(self, request, obj, form, change):
+        if change and {"labels", "inventory"} & set(form.changed_data):
+            obj.cache = {}
+            obj.add_log(f"labels/inventory edited by {request.user.get_username()} in the admin")
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="log (newest first)")
     def host_log(self, obj) -> str:

@@ -191,3 +191,26 @@ def test_dashboard_cards_count_hosts_and_accounts(admin_client, account, django_
     home = admin_client.get("/")
     assert home.status_code == 200
     assert b"Hosts" in home.content
+
+
+def test_editing_labels_in_the_admin_normalises_them_and_clears_the_cache(admin_client):
+    host = Host.objects.create(hostname="web01", labels={"os": "linux"}, cache={"rules_version": 0, "x": {}})
+    data = {
+        "hostname": "web01",
+        "account": "",
+        "object_type": "",
+        "labels": '{"OS": "bsd ", "Data Center": "dc1"}',
+        "inventory": "{}",
+    }
+    response = admin_client.post(f"/admin/hosts/host/{host.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    host.refresh_from_db()
+    assert host.labels == {"os": "bsd", "data_center": "dc1"}
+    assert host.cache == {}
+    assert "edited by admin" in host.log[0]["message"]
+
+    bad = admin_client.post(f"/admin/hosts/host/{host.pk}/change/", {**data, "labels": "[1, 2]"})
+    assert bad.status_code == 200
+    assert b"Labels must be a JSON object" in bad.content
+    bad = admin_client.post(f"/admin/hosts/host/{host.pk}/change/", {**data, "hostname": "two words"})
+    assert b"Not a valid hostname" in bad.content
