@@ -190,6 +190,8 @@ class LogEntryAdmin(admin.ModelAdmin):
 class ConditionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("match_type") == "attribute" and not (cleaned.get("attribute") or "").strip():
+            raise forms.ValidationError("An attribute condition needs the attribute key to look at.")
         defaults = {f.name: f.get_default() for f in self._meta.model._meta.concrete_fields}
         probe = SimpleNamespace(**{**defaults, **{k: v for k, v in cleaned.items() if v is not None}})
         try:

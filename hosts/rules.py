@@ -552,7 +552,7 @@ class Renderer:
     distinct combination. Templates using `random` are never memoised.
     """
 
-    __slots__ = ("memo", "names", "source", "template")
+    __slots__ = ("failed", "memo", "names", "source", "template")
     MEMO_SIZE = 8192
 
     def __init__(self, source: str):
@@ -562,6 +562,7 @@ class Renderer:
         except Exception as exc:
             raise RuleError(f"invalid Jinja template {source!r}: {exc}") from exc
         self.source = source
+        self.failed = False
         self.names = tuple(sorted(names))
         self.memo: dict[Any, str] | None = None if "random" in source else {}
 
@@ -584,8 +585,11 @@ class Renderer:
                 return cached
         try:
             result = self.template.render({name: ctx[name] for name in names if name in ctx})
-        except Exception as exc:  # a runtime error in an admin-written template must name the template
-            raise RuleError(f"Jinja template {self.source!r} failed: {exc}") from exc
+        except Exception as exc:  # one host's odd value must not stop a whole export run
+            if not self.failed:
+                self.failed = True
+                logger.error("rule template %r failed (rendered as empty text): %s", self.source, exc)
+            return ""
         if self.memo is not None and key is not None:
             if len(self.memo) >= self.MEMO_SIZE:
                 self.memo.clear()

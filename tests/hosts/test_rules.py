@@ -346,3 +346,16 @@ def test_generated_matching_code_agrees_with_the_closures(make_rule):
         for labels in ({"os": value, "site": "dc1"}, {"site": "linux"}):
             name = f"linux{index}.b" if index % 2 else "true"
             assert engine.compute(name, labels, {}) == closures.compute(name, labels, {}), (value, labels)
+
+
+def test_a_template_failing_at_runtime_renders_empty_and_is_logged(make_rule, caplog):
+    make_rule(
+        "custom",
+        [],
+        [{"attribute": "ratio", "value": "{{ cpus / 0 }}"}, {"attribute": "ok", "value": "1"}],
+        condition_type="anyway",
+    )
+    with caplog.at_level("ERROR", logger="hosts.rules"):
+        result = attributes(host_with({"cpus": 4}))["all"]
+    assert result["ratio"] == "" and result["ok"] == "1"
+    assert "failed" in caplog.text
