@@ -50,42 +50,18 @@ def _text(value: Any) -> str:
     return str(value).strip().lower()
 
 
-class Layer:
-    """A read-only mapping: a few extra variables over the attributes dict, without copying it."""
-
-    __slots__ = ("base", "extra")
-
-    def __init__(self, base: dict[str, Any], extra: dict[str, Any]):
-        self.base = base
-        self.extra = extra
-
-    def get(self, name: str, default: Any = None) -> Any:
-        extra = self.extra
-        if name in extra:
-            return extra[name]
-        return self.base.get(name, default)
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.extra or name in self.base
-
-    def __getitem__(self, name: str) -> Any:
-        extra = self.extra
-        return extra[name] if name in extra else self.base[name]
-
-
 class HostView:
     """One host's attributes prepared for matching: lowercased keys, comparable text, a lazy Jinja context.
 
     Built once per host; outcomes change attributes through put()/remove() so the view stays current.
     """
 
-    __slots__ = ("_ctx", "attrs", "hostname", "keys", "lists", "name", "raw", "text")
+    __slots__ = ("attrs", "hostname", "keys", "lists", "name", "raw", "text")
 
     def __init__(self, hostname: str, attrs: dict[str, Any]):
         self.name = hostname
         self.hostname = hostname.strip().lower()
         self.attrs = attrs
-        self._ctx: Layer | None = None
         keys: dict[str, str] = {}
         raw: dict[str, Any] = {}
         text: dict[str, str] = {}
@@ -105,11 +81,9 @@ class HostView:
         self.raw = raw
         self.text = text
 
-    def ctx(self) -> Layer:
-        """The variables templates see: the live attributes plus HOSTNAME (no copy)."""
-        if self._ctx is None:
-            self._ctx = Layer(self.attrs, {"HOSTNAME": self.name})
-        return self._ctx
+    def ctx(self) -> dict[str, Any]:
+        """The variables templates see: the live attributes, which include HOSTNAME (no copy)."""
+        return self.attrs
 
     def put(self, key: str, value: Any, lkey: str | None = None) -> None:
         if lkey is None:
@@ -537,12 +511,17 @@ def matching(
 # --- outcomes --------------------------------------------------------------------------------------------
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value
+def _key_function(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    """ctx -> the memo key: the values of the variables a template uses (unrolled for one or two)."""
+    if not names:
+        return lambda ctx: ()
+    if len(names) == 1:
+        (first,) = names
+        return lambda ctx: ctx.get(first, _MISSING)
+    if len(names) == 2:
+        first, second = names
+        return lambda ctx: (ctx.get(first, _MISSING), ctx.get(second, _MISSING))
+    return lambda ctx: tuple([ctx.get(name, _MISSING) for name in names])
 
 
 class Renderer:
@@ -552,7 +531,7 @@ class Renderer:
     distinct combination. Templates using `random` are never memoised.
     """
 
-    __slots__ = ("failed", "memo", "names", "source", "template")
+    __slots__ = ("failed", "key", "memo", "names", "source", "template")
     MEMO_SIZE = 8192
 
     def __init__(self, source: str):
@@ -565,21 +544,16 @@ class Renderer:
         self.failed = False
         self.names = tuple(sorted(names))
         self.memo: dict[Any, str] | None = None if "random" in source else {}
+        self.key = _key_function(self.names)
 
     def __call__(self, ctx: dict[str, Any]) -> str:
         names = self.names
+        key: Any = None
         if self.memo is not None:
-            if len(names) == 1:
-                key = ctx.get(names[0], _MISSING)
-                if type(key) is not str:
-                    key = _hashable(key)
-            else:
-                key = tuple([ctx.get(name, _MISSING) for name in names])
-                if any(type(v) is list or type(v) is dict for v in key):
-                    key = _hashable(list(key))
+            key = self.key(ctx)
             try:
                 cached = self.memo.get(key)
-            except TypeError:  # an unhashable value: render without the memo
+            except TypeError:  # an unhashable value (a list, a dict): render without the memo
                 key, cached = None, None
             if cached is not None:
                 return cached
@@ -654,9 +628,7 @@ class RewriteAction:
         if key is None:
             return
         old_value = view.attrs[key]
-        ctx = (
-            Layer(view.attrs, {"HOSTNAME": view.name, "name": key, "value": old_value}) if self.needs_context else None
-        )
+        ctx = {**view.attrs, "name": key, "value": old_value} if self.needs_context else None
         new_key = key if self.key is None else str(self.key(key, ctx)).strip()
         new_value = old_value if self.value is None else self.value(old_value, ctx)
         if new_key == key:
@@ -774,7 +746,7 @@ class RuleEngine:
 
     def compute(self, hostname: str, labels: dict[str, Any], inventory: dict[str, Any], debug: list | None = None):
         """{'all': ..., 'filtered': ..., 'ignore': bool} for one host's labels and inventory."""
-        attrs: dict[str, Any] = {**labels, **inventory}
+        attrs: dict[str, Any] = {**labels, **inventory, "HOSTNAME": hostname}
         view = HostView(hostname, attrs)
         if self.custom:
             added: dict[str, tuple[str, Any]] = {}
