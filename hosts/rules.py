@@ -1,12 +1,13 @@
 """The rule engine: custom attributes -> rewrite -> filter, compiled once per run.
 
-Rules are loaded with one query per model (rules, conditions, outcomes) and turned into plain
-Python closures: regexes compiled, needles lowercased and split, Jinja templates compiled once.
-Evaluating a host then touches no database and no ORM object.
+Rules are loaded with one query per model (rules, conditions, outcomes). Each condition becomes a
+closure (regexes compiled, needles lowercased and split, Jinja templates compiled), and each phase
+becomes one generated function that inlines the common conditions; the closures serve debugging
+and anything unusual. Evaluating a host then touches no database and no ORM object.
 
-Matching is case-insensitive everywhere: keys and values are compared lowercased, regexes are
-compiled with re.IGNORECASE and anchored at the start (re.match). Values that are lists match
-`in` / `not_in` / `string_in_list` element-wise.
+Matching is case-insensitive everywhere: keys and values are compared lowercased and stripped of
+surrounding whitespace, regexes are compiled with re.IGNORECASE and anchored at the start
+(re.match). Values that are lists match `in` / `not_in` / `string_in_list` element-wise.
 """
 
 from __future__ import annotations
