@@ -359,3 +359,19 @@ def test_a_template_failing_at_runtime_renders_empty_and_is_logged(make_rule, ca
         result = attributes(host_with({"cpus": 4}))["all"]
     assert result["ratio"] == "" and result["ok"] == "1"
     assert "failed" in caplog.text
+
+
+def test_rules_load_with_one_query_per_model(make_rule, django_assert_num_queries):
+    for index in range(5):
+        make_rule(
+            "custom",
+            [attr("os", "equal", "x"), hostname("swith", "w")],
+            [{"attribute": "a", "value": "1"}],
+            name=f"c{index}",
+        )
+        make_rule("rewrite", [attr("os", "equal", "x")], [{"attribute": "a", "key_mode": "string", "new_key": "b"}])
+        make_rule("filter", [attr("os", "equal", "x")], [{"action": "ignore_host"}])
+    # the rules version, then rules + conditions + outcomes for each of the three kinds
+    with django_assert_num_queries(10):
+        engine = load_engine()
+    assert (len(engine.custom), len(engine.rewrite), len(engine.filter)) == (5, 5, 5)
