@@ -246,3 +246,15 @@ def test_add_log_is_newest_first_and_capped():
     assert [e["message"] for e in host.log] == ["entry 4", "entry 3", "entry 2"]
     host.save()
     assert Host.objects.get(pk=host.pk).log[0]["message"] == "entry 4"
+
+
+def test_export_hosts_load_their_log_only_when_used(django_assert_num_queries):
+    host = Host.get_host("web01")
+    host.add_log("first")
+    host.save()
+    with django_assert_num_queries(1):
+        exported = list(Host.get_export_hosts())
+    host = exported[0]
+    host.add_log("second")  # loads the log on first use
+    host.save()
+    assert [e["message"] for e in Host.objects.get(pk=host.pk).log] == ["second", "first"]
