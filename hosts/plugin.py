@@ -133,6 +133,7 @@ class Plugin:
         self._run = RunLog(self.name, self.source)
         self.start_time = time.monotonic()
         self.config = {}
+        self._flush_batch = conf.cache_flush_batch()
         self._session: requests.Session | None = None
         self._engine: RuleEngine | None = None
         self.debug_lines: list[dict] = []
@@ -302,7 +303,7 @@ class Plugin:
             )
             if persist_cache and db_host.pk:
                 self._run.dirty_hosts[db_host.pk] = db_host
-                if len(self._run.dirty_hosts) >= conf.cache_flush_batch():
+                if len(self._run.dirty_hosts) >= self._flush_batch:
                     self.flush_cache()
         if result["ignore"]:
             return False
