@@ -353,8 +353,25 @@ class CronjobScheduleAdmin(admin.ModelAdmin):
     list_display = ["name", "job_name", "schedule_type", "minutes", "cron", "next_run"]
     fields = ["name", "job", "account", "schedule_type", "minutes", "cron", "next_run", "repeats"]
 
+    actions = ["run_now"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).filter(func=CRONJOB_FUNC)
+
+    @admin.action(description="Run the selected jobs now (in the task queue)")
+    def run_now(self, request, queryset):
+        import ast
+
+        from django_q.tasks import async_task
+
+        for schedule in queryset:
+            try:
+                kwargs = ast.literal_eval(schedule.kwargs or "{}")
+            except (ValueError, SyntaxError):
+                messages.error(request, f"{schedule.name}: its arguments cannot be read")
+                continue
+            async_task(CRONJOB_FUNC, job=kwargs.get("job"), account=kwargs.get("account"), group=schedule.name)
+            messages.success(request, f"{schedule.name}: queued")
 
     @admin.display(description="job")
     def job_name(self, obj) -> str:
