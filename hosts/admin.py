@@ -117,8 +117,8 @@ class HostAdmin(admin.ModelAdmin):
     list_display = [
         "hostname",
         "account",
+        "label_summary",
         "is_object",
-        "object_type",
         "disabled",
         "last_import_seen",
         "last_import_sync",
@@ -150,6 +150,11 @@ class HostAdmin(admin.ModelAdmin):
             obj.cache = {}
             obj.add_log(f"labels/inventory edited by {request.user.get_username()} in the admin")
         super().save_model(request, obj, form, change)
+
+    @admin.display(description="labels")
+    def label_summary(self, obj) -> str:
+        text = ", ".join(f"{k}={v}" for k, v in sorted((obj.labels or {}).items()))
+        return text if len(text) <= 80 else text[:79] + "…"
 
     @admin.display(description="log (newest first)")
     def host_log(self, obj) -> str:
