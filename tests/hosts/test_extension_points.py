@@ -162,6 +162,15 @@ def test_require_token_protects_every_kind_of_view(plugin_routes, make_token, ap
     assert response.json() in ({"pong": "plugin-user"}, {"user": "plugin-user"}, {"ok": True})
 
 
+@pytest.mark.django_db
+def test_unregistered_routes_are_gone(token_client):
+    API.register("plugin-gone", PluginHostViewSet, basename="plugin-gone")
+    assert token_client.get("/api/v1/plugin-gone/").status_code == 200
+    API.unregister("plugin-gone")
+    assert token_client.get("/api/v1/plugin-gone/").status_code == 404
+    assert "plugin-gone" not in API.prefixes()
+
+
 def test_api_registry_refuses_duplicates():
     API.register("plugin-dup", PluginHostViewSet, basename="plugin-dup")
     try:
