@@ -211,8 +211,13 @@ def main() -> None:
         ok = ok and (met or kind == "wall")
     print(f"queries in the warm loop: {warm_queries} (target 0)")
     print(f"load average while running: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    if url.startswith("sqlite"):
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    if url.startswith("sqlite") and not os.environ.get("BENCH_DATABASE_URL"):
+        from django.db import connections
+
+        connections.close_all()
+        path = url.removeprefix("sqlite:///")
+        for suffix in ("", "-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
     sys.exit(0 if ok else 1)
 
 
