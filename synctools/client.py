@@ -193,7 +193,7 @@ class Client:
     def _records(self, url: str, response: requests.Response) -> Iterable[dict]:
         response.raw.decode_content = True
         try:
-            for record in ijson.items(response.raw, "item", use_float=True):
+            for record in ijson.items(_ArrayStart(url, response.raw), "item", use_float=True):
                 if not isinstance(record, dict) or "model" not in record:
                     raise SyncError(url, f"not a Django fixture entry: {str(record)[:200]}")
                 yield record
@@ -268,6 +268,29 @@ class Client:
             raise SyncError(url, f"stored as {saved!r} instead of {name!r}")
         services.remember_file(url, size, validator)
         return True
+
+
+class _ArrayStart:
+    """File-like view of a reply that insists the JSON document is an array (a fixture), not an object."""
+
+    def __init__(self, url: str, raw: Any) -> None:
+        self.url = url
+        self.raw = raw
+        self.checked = False
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        if not self.checked and size != 0:
+            head = data.lstrip()
+            if head.startswith(b"\xef\xbb\xbf"):
+                head = head[3:].lstrip()
+            if head:
+                if not head.startswith(b"["):
+                    raise SyncError(self.url, f"the reply is not a JSON array of fixture entries: {head[:80]!r}")
+                self.checked = True
+            elif not data:
+                raise SyncError(self.url, "the reply is empty, not a JSON array")
+        return data
 
 
 class Applier:

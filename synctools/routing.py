@@ -147,7 +147,8 @@ class Route:
         """
         alias = _read_alias(querysets)
         connection = connections[alias]
-        snapshot = connection.vendor == "postgresql"
+        # Inside an outer transaction (tests, ATOMIC_REQUESTS) that one's snapshot is used as it is.
+        snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
         with transaction.atomic(using=alias) if snapshot else contextlib.nullcontext():
             if snapshot:
                 with connection.cursor() as db_cursor:

@@ -46,9 +46,10 @@ def changes_since(model: type[models.Model], cursor: int, upto: int) -> dict[str
     took its id before the cursor but committed after the previous reply is not lost.
     """
     floor = cursor
-    cursor_time = ChangeRecord.objects.filter(id=cursor).values_list("time", flat=True).first()
+    overlap = conf.cursor_overlap_seconds()
+    cursor_time = ChangeRecord.objects.filter(id=cursor).values_list("time", flat=True).first() if overlap else None
     if cursor_time is not None:
-        since = cursor_time - timedelta(seconds=conf.cursor_overlap_seconds())
+        since = cursor_time - timedelta(seconds=overlap)
         first_recent = ChangeRecord.objects.filter(time__gte=since).aggregate(first=Min("id"))["first"]
         if first_recent is not None:
             floor = min(cursor, first_recent - 1)

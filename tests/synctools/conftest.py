@@ -102,12 +102,12 @@ def source_site(tmp_path_factory) -> SourceSite:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
-                requests.get(base + "/healthz", timeout=5)
+                requests.get(base + "/healthz", timeout=30)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert proc.poll() is None, (tmp / "gunicorn.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "the source site never answered"
                 time.sleep(0.3)

@@ -4,3 +4,5 @@ from tests.settings import *  # noqa: F403
 
 ROOT_URLCONF = "tests.synctools.urls"
 SYNCTOOLS_ROUTE_MODULES = ["tests.synctools.routes"]
+# Exact increments in the tests (the overlap itself is tested in-process).
+SYNCTOOLS_CURSOR_OVERLAP = 0

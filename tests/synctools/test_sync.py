@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.db import connection
 
@@ -102,3 +104,118 @@ def test_without_reset_sequences_stay_behind_on_postgres(source, require_postgre
         cursor.execute("SELECT last_value, is_called FROM synctools_testapp_book_id_seq")
         last_value, is_called = cursor.fetchone()
     assert not is_called or last_value < Book.objects.order_by("-pk").first().pk
+
+
+def test_incremental_sends_changes_and_deletions_only(source):
+    source.run("seed_library", authors=4, books_per_author=3)
+    client = client_for(source)
+    first = client.sync("library", incremental=True)  # no cursor yet: a full pull that stores one
+    assert not first.incremental and first.cursor
+    assert first.rows == 2 + 3 + 4 + 12
+
+    changes = source.run("change_some")
+    second = client.sync("library", incremental=True)
+
+    assert second.incremental
+    assert scenarios.snapshot() == source.run("snapshot")
+    assert not Book.objects.filter(pk__in=changes["deleted_books"]).exists()
+    assert Book.objects.get(pk=changes["new_book"]).title == "brand new"
+    # retitled + cleared + tagged + new book, East House; not the untouched rows
+    assert second.rows <= 6
+    assert second.deleted >= 1 + 3 + 1  # author, its 3 books, the tag
+    assert second.cursor != first.cursor
+
+    third = client.sync("library", incremental=True)
+    assert third.incremental and third.rows == 0 and third.deleted == 0
+    state = SyncState.objects.get(url=source.sync_url("library"))
+    assert state.cursor == third.cursor
+    assert [run.incremental for run in state.runs.order_by("id")] == [True, True, True]
+
+
+def test_clean_deletes_only_what_the_reply_covers(source):
+    source.run("seed_library", authors=3, books_per_author=0)
+    Tag.objects.create(name="local tag")  # a table the reply does not cover
+    Author.objects.create(pk=100_000, name="local author")  # covered table, row not in the reply
+    client = client_for(source)
+
+    client.sync("authors/author 0")  # without clean: the local author stays
+    assert Author.objects.filter(name="local author").exists()
+
+    result = client.sync("authors/author 0", clean=True)
+    assert sorted(Author.objects.values_list("name", flat=True)) == ["author 0"]
+    assert list(Tag.objects.values_list("name", flat=True)) == ["local tag"]
+    assert result.deleted == 1
+
+
+def test_clean_removes_rows_deleted_on_the_source(source):
+    source.run("seed_library", authors=2, books_per_author=2)
+    client = client_for(source)
+    client.sync("library")
+    victim = Book.objects.order_by("pk").first().pk
+    source.run("delete_book", pk=victim)
+
+    client.sync("library")
+    assert Book.objects.filter(pk=victim).exists()  # a plain pull never deletes
+    client.sync("library", clean=True)
+    assert not Book.objects.filter(pk=victim).exists()
+    assert scenarios.snapshot() == source.run("snapshot")
+
+
+def test_images_downloads_missing_and_changed_files(source, media_root):
+    source.run("seed_library", authors=1, books_per_author=2, files=True)
+    client = client_for(source)
+    result = client.sync("library", images=True)
+    assert result.files == 4
+    book = Book.objects.order_by("pk").first()
+    remote_path = source.run("media_file", name=book.attachment.name)
+    assert (media_root / book.attachment.name).read_bytes() == Path(remote_path).read_bytes()
+    assert (media_root / book.cover.name).exists()
+
+    again = client.sync("library", images=True)
+    assert again.files == 0  # unchanged: same size, same Last-Modified
+
+    source.run("rewrite_file", name=book.attachment.name, content="a longer, edited attachment text")
+    (media_root / book.cover.name).unlink()  # missing locally
+    third = client.sync("library", images=True)
+    assert third.files == 2
+    assert (media_root / book.attachment.name).read_text() == "a longer, edited attachment text"
+
+
+def test_images_of_a_queryset(source, media_root):
+    source.run("seed_library", authors=1, books_per_author=3, files=True)
+    client = client_for(source)
+    client.sync("library")
+    assert client.images(Book.objects.filter(title="book 0.1"), "cover") == 1
+    assert sorted(p.name for p in (media_root / "covers").iterdir()) == [
+        f"cover-{Book.objects.get(title='book 0.1').pk}.png"
+    ]
+
+
+def test_missing_remote_file_names_the_url(source, media_root):
+    source.run("seed_library", authors=1, books_per_author=1, files=True)
+    client = client_for(source)
+    client.sync("library")
+    Book.objects.update(cover="covers/not-there.png")
+    with pytest.raises(SyncError, match=r"covers/not-there.png: HTTP 404"):
+        client.images(Book.objects.all(), "cover")
+
+
+def test_connection_refused_is_a_sync_error_naming_the_url():
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/sync/nothing"
+    with pytest.raises(SyncError, match="request failed") as caught:
+        Client(api_token="x", retries=0, timeout=(2, 2)).sync(url)
+    assert url in str(caught.value)
+    assert SyncState.objects.get(url=url).last_outcome == SyncRun.FAILED
+
+
+def test_site_routes_serve_hosts_and_tracker_under_sync(source):
+    import requests
+    from django.core import serializers
+
+    for label in ("hosts", "tracker"):
+        response = requests.get(source.url(f"sync/{label}"), auth=(source.token, ""), timeout=30)
+        assert response.status_code == 200
+        list(serializers.deserialize("json", response.content))
+        assert requests.get(source.url(f"sync/{label}"), timeout=30).status_code == 401
