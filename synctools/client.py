@@ -27,7 +27,7 @@ from django.db.models.constants import OnConflict
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from synctools import conf, services, streaming, tracking
+from synctools import conf, services, streaming
 from synctools.models import SyncRun
 
 logger = logging.getLogger(__name__)
@@ -320,6 +320,7 @@ class Applier:
         self.pulled_pks: dict[type[models.Model], set] = defaultdict(set)
         self.rows = 0
         self.deleted = 0
+        self._statements: dict[type[models.Model], tuple[list[models.Field], str]] = {}
 
     @property
     def pending_rows(self) -> int:
@@ -390,33 +391,43 @@ class Applier:
             self.seen[model].update(pks)
         if self.want_pks(model):
             self.pulled_pks[model].update(pks)
-        if tracking.is_tracked(model):
-            services.record_changes(model, pks)
         self.rows += len(objects)
 
     def _upsert(self, model: type[models.Model], objects: list[serializer_base.DeserializedObject]) -> None:
-        """INSERT ... ON CONFLICT (pk) DO UPDATE, raw (auto_now fields keep the source's values)."""
+        """INSERT ... ON CONFLICT (pk) DO UPDATE, raw (auto_now fields keep the source's values).
+
+        One prepared statement per model run with executemany: the ORM's bulk_create would compile SQL for
+        every batch of a few dozen rows (SQLite's parameter limit), which costs more than the rows themselves.
+        """
         by_pk = {obj.object.pk: obj for obj in objects}  # the last entry for a pk wins, as with loaddata
         instances = [obj.object for obj in by_pk.values()]
-        opts = model._meta
-        fields = [f for f in opts.concrete_fields if not f.generated]
-        update_fields = [f for f in fields if not f.primary_key]
-        manager = model._base_manager.db_manager(self.using)
-        batch = max(1, min(self.batch_size, self.connection.ops.bulk_batch_size(fields, instances)))
-        for start in range(0, len(instances), batch):
-            manager._insert(
-                instances[start : start + batch],
-                fields=fields,
-                raw=True,
-                using=self.using,
-                on_conflict=OnConflict.UPDATE if update_fields else OnConflict.IGNORE,
-                update_fields=update_fields or None,
-                unique_fields=[opts.pk] if update_fields else None,
-            )
+        fields, sql = self._upsert_statement(model)
+        connection = self.connection
+        rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in instances]
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), self.batch_size):
+                cursor.executemany(sql, rows[start : start + self.batch_size])
         for instance in instances:
             instance._state.adding = False
             instance._state.db = self.using
         self._set_m2m(model, list(by_pk.values()))
+
+    def _upsert_statement(self, model: type[models.Model]) -> tuple[list[models.Field], str]:
+        cached = self._statements.get(model)
+        if cached:
+            return cached
+        opts = model._meta
+        ops = self.connection.ops
+        fields = [f for f in opts.concrete_fields if not f.generated]
+        update = [f.column for f in fields if not f.primary_key]
+        on_conflict = OnConflict.UPDATE if update else OnConflict.IGNORE
+        columns = ", ".join(ops.quote_name(f.column) for f in fields)
+        placeholders = ", ".join("%s" for _ in fields)
+        suffix = ops.on_conflict_suffix_sql(fields, on_conflict, update, [opts.pk.column])
+        sql = f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} ({columns}) "
+        sql += f"VALUES ({placeholders}) {suffix}"
+        self._statements[model] = (fields, sql)
+        return fields, sql
 
     def _set_m2m(self, model: type[models.Model], objects: list[serializer_base.DeserializedObject]) -> None:
         """Replace the M2M rows of these objects with the reply's: one delete and one insert per field."""
@@ -459,8 +470,6 @@ class Applier:
             for start in range(0, len(pks), 500):
                 chunk = pks[start : start + 500]
                 self.deleted += self._delete(model, chunk)
-                if tracking.is_tracked(model):
-                    services.record_changes(model, chunk, deleted=True)
 
     def _delete(self, model: type[models.Model], pks: list) -> int:
         """Delete rows and what cascades from them; returns how many rows of `model` went."""

@@ -13,7 +13,8 @@ from typing import Any
 from django.apps import apps
 from django.core.serializers import python as python_serializer
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
+from django.utils.encoding import is_protected_type
 
 # Wire extras. Plain clients never see them unless they ask for an incremental reply.
 TOMBSTONE_MODEL = "synctools.tombstone"  # reserved name: {"model": ..., "pk": pk, "fields": {"model": label}}
@@ -75,38 +76,81 @@ def queryset_model(queryset: Any) -> type[models.Model] | None:
 
 
 def optimise(queryset: models.QuerySet) -> models.QuerySet:
-    """Fetch natural foreign keys and M2M ids with the rows: a constant number of queries per batch."""
+    """Fetch natural foreign keys with the rows (a join, not a query per row)."""
     model = queryset.model
     natural_fks = [
         field.name
         for field in model._meta.fields
         if field.remote_field is not None and hasattr(field.remote_field.model, "natural_key")
     ]
-    m2m = [field.name for field in model._meta.many_to_many if field.remote_field.through._meta.auto_created]
-    try:
-        if natural_fks:
-            queryset = queryset.select_related(*natural_fks)
-        if m2m:
-            queryset = queryset.prefetch_related(*m2m)
-    except TypeError:  # sliced querysets cannot be changed: serve them as they are
-        return queryset
+    if natural_fks and not queryset.query.is_sliced:
+        queryset = queryset.select_related(*natural_fks)
     return queryset
 
 
 def iterate_objects(queryset: Any, chunk_size: int) -> Iterator[models.Model]:
     """Rows of a queryset without caching them all; an already evaluated queryset (or a list) is used as is."""
     if isinstance(queryset, models.QuerySet) and queryset._result_cache is None:
-        queryset = optimise(queryset)
-        yield from queryset.iterator(chunk_size=chunk_size)
+        yield from optimise(queryset).iterator(chunk_size=chunk_size)
     else:
         yield from queryset
 
 
+class _Serializer(python_serializer.Serializer):
+    """Django's python serializer, reading M2M values loaded per batch instead of querying per row.
+
+    (Django's own builds a queryset per row and M2M field even when the values are prefetched.)
+    """
+
+    def handle_m2m_field(self, obj: models.Model, field: models.ManyToManyField) -> None:
+        loaded = getattr(obj, "_synctools_m2m", None)
+        if loaded is not None and field.name in loaded:
+            self._current[field.name] = loaded[field.name]
+        else:
+            super().handle_m2m_field(obj, field)
+
+
+def load_m2m(objects: list[models.Model]) -> None:
+    """Two queries per M2M field per batch: the through rows, and natural keys of the targets if used."""
+    by_model: dict[type[models.Model], list[models.Model]] = {}
+    for obj in objects:
+        by_model.setdefault(type(obj), []).append(obj)
+    for model, group in by_model.items():
+        fields = [f for f in model._meta.many_to_many if f.remote_field.through._meta.auto_created]
+        if not fields:
+            continue
+        db = group[0]._state.db or DEFAULT_DB_ALIAS
+        pks = [obj.pk for obj in group]
+        values: dict[str, dict[Any, list]] = {}
+        for field in fields:
+            through = field.remote_field.through
+            source = through._meta.get_field(field.m2m_field_name()).attname
+            target = through._meta.get_field(field.m2m_reverse_field_name()).attname
+            pairs = list(
+                through._base_manager.using(db)
+                .filter(**{f"{source}__in": pks})
+                .order_by("pk")
+                .values_list(source, target)
+            )
+            target_model = field.remote_field.model
+            if hasattr(target_model, "natural_key"):
+                targets = target_model._base_manager.using(db).in_bulk({t for _, t in pairs})
+                pairs = [(s_, targets[t].natural_key()) for s_, t in pairs if t in targets]
+            else:
+                target_pk = target_model._meta.pk
+                pairs = [(s_, t if is_protected_type(t) else target_pk.to_python(t)) for s_, t in pairs]
+            per_object: dict[Any, list] = {}
+            for source_pk, value in pairs:
+                per_object.setdefault(source_pk, []).append(value)
+            values[field.name] = per_object
+        for obj in group:
+            obj._synctools_m2m = {name: per_object.get(obj.pk, []) for name, per_object in values.items()}
+
+
 def encode_objects(objects: list[models.Model]) -> str:
     """Django's JSON serializer format for these objects, without the enclosing brackets."""
-    data = python_serializer.Serializer().serialize(
-        objects, use_natural_foreign_keys=True, use_natural_primary_keys=True
-    )
+    load_m2m(objects)
+    data = _Serializer().serialize(objects, use_natural_foreign_keys=True, use_natural_primary_keys=True)
     return _ENCODER.encode(data)[1:-1]
 
 

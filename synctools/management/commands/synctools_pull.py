@@ -42,5 +42,5 @@ class Command(BaseCommand):
         kind = "incremental" if result.incremental else "full"
         self.stdout.write(
             f"{result.url}: {kind} pull, {result.rows} rows written, {result.deleted} deleted, "
-            f"{result.files} files downloaded in {result.duration:.1f}s"
+            f"{result.files} files downloaded in {result.duration:.2f}s"
         )
