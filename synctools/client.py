@@ -152,7 +152,10 @@ class Client:
         params = {streaming.SINCE_PARAM: state.cursor} if incremental and state.cursor else None
         response = self._get(target, params=params)
         with response:
-            result.incremental = response.headers.get(streaming.INCREMENTAL_HEADER) == "1"
+            answer = response.headers.get(streaming.INCREMENTAL_HEADER)
+            result.incremental = answer == "1"
+            if incremental and answer == "0":
+                clean = True  # the route cannot send increments: a full reply, deletions found by comparison
             covered = [label for label in response.headers.get(streaming.MODELS_HEADER, "").split(",") if label]
             applier = Applier(
                 target, using=self.using, clean=clean and not result.incremental, want_pks=self._file_models
@@ -320,7 +323,7 @@ class Applier:
         self.pulled_pks: dict[type[models.Model], set] = defaultdict(set)
         self.rows = 0
         self.deleted = 0
-        self._statements: dict[type[models.Model], tuple[list[models.Field], str]] = {}
+        self._statements: dict[tuple, tuple[list[models.Field], str]] = {}
 
     @property
     def pending_rows(self) -> int:
@@ -374,14 +377,15 @@ class Applier:
             raise SyncError(self.url, f"cannot read an entry: {exc}") from exc
         model = type(objects[0].object)
         self._touch(model)
-        bulk, single = [], []
-        for obj in objects:
+        bulk: dict[frozenset[str], list] = defaultdict(list)
+        single = []
+        for entry, obj in zip(entries, objects, strict=True):
             if obj.object.pk is None or obj.deferred_fields or model._meta.parents:
                 single.append(obj)
             else:
-                bulk.append(obj)
-        if bulk:
-            self._upsert(model, bulk)
+                bulk[frozenset(entry.get("fields") or ())].append(obj)
+        for sent, group in bulk.items():
+            self._upsert(model, group, sent)
         for obj in single:
             obj.save(using=self.using)
             if obj.deferred_fields:
@@ -393,15 +397,19 @@ class Applier:
             self.pulled_pks[model].update(pks)
         self.rows += len(objects)
 
-    def _upsert(self, model: type[models.Model], objects: list[serializer_base.DeserializedObject]) -> None:
+    def _upsert(
+        self, model: type[models.Model], objects: list[serializer_base.DeserializedObject], sent: frozenset[str]
+    ) -> None:
         """INSERT ... ON CONFLICT (pk) DO UPDATE, raw (auto_now fields keep the source's values).
+
+        Existing rows get only the fields the reply sent: a field a route omits (a secret) keeps its local value.
 
         One prepared statement per model run with executemany: the ORM's bulk_create would compile SQL for
         every batch of a few dozen rows (SQLite's parameter limit), which costs more than the rows themselves.
         """
         by_pk = {obj.object.pk: obj for obj in objects}  # the last entry for a pk wins, as with loaddata
         instances = [obj.object for obj in by_pk.values()]
-        fields, sql = self._upsert_statement(model)
+        fields, sql = self._upsert_statement(model, sent)
         connection = self.connection
         rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in instances]
         with connection.cursor() as cursor:
@@ -412,21 +420,21 @@ class Applier:
             instance._state.db = self.using
         self._set_m2m(model, list(by_pk.values()))
 
-    def _upsert_statement(self, model: type[models.Model]) -> tuple[list[models.Field], str]:
-        cached = self._statements.get(model)
+    def _upsert_statement(self, model: type[models.Model], sent: frozenset[str]) -> tuple[list[models.Field], str]:
+        cached = self._statements.get((model, sent))
         if cached:
             return cached
         opts = model._meta
         ops = self.connection.ops
         fields = [f for f in opts.concrete_fields if not f.generated]
-        update = [f.column for f in fields if not f.primary_key]
+        update = [f.column for f in fields if not f.primary_key and f.name in sent]
         on_conflict = OnConflict.UPDATE if update else OnConflict.IGNORE
         columns = ", ".join(ops.quote_name(f.column) for f in fields)
         placeholders = ", ".join("%s" for _ in fields)
         suffix = ops.on_conflict_suffix_sql(fields, on_conflict, update, [opts.pk.column])
         sql = f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} ({columns}) "
         sql += f"VALUES ({placeholders}) {suffix}"
-        self._statements[model] = (fields, sql)
+        self._statements[(model, sent)] = (fields, sql)
         return fields, sql
 
     def _set_m2m(self, model: type[models.Model], objects: list[serializer_base.DeserializedObject]) -> None:

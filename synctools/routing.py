@@ -6,7 +6,7 @@ import base64
 import binascii
 import contextlib
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -31,15 +31,37 @@ class Route:
 
     # --- registration ----------------------------------------------------------------------
 
-    def app(self, path: str, label: str) -> Callable:
-        """Serve every model of an installed app, parents before children (as `dumpdata label`)."""
-        model_list = streaming.app_models(label)
-        tracking.track(model_list)
+    def app(
+        self,
+        path: str,
+        label: str,
+        *,
+        exclude: Iterable[str] = (),
+        omit_fields: Iterable[str] = (),
+        incremental: bool = True,
+    ) -> Callable:
+        """Serve every model of an installed app, parents before children (as `dumpdata label`).
+
+        exclude: models ("app_label.ModelName") to leave out, e.g. site-local state such as locks.
+        omit_fields: fields ("app_label.ModelName.field") never sent, e.g. secrets; clients keep their values.
+        incremental: False for apps that write with `update()`/`bulk_create()`/`bulk_update()` (no signals, so
+        changes cannot be tracked): such a route answers every request in full, saying so to clients that
+        asked for an increment (`X-Synctools-Incremental: 0`), which then delete what the reply lacks.
+        """
+        excluded = {name.lower() for name in exclude}
+        model_list = [m for m in streaming.app_models(label) if m._meta.label_lower not in excluded]
+        if incremental:
+            tracking.track(model_list)
 
         def querysets() -> list[models.QuerySet]:
             return [model._default_manager.order_by(model._meta.pk.name) for model in model_list]
 
-        view = self._make_view(querysets, models_hint=model_list)
+        view = self._make_view(
+            querysets,
+            models_hint=model_list,
+            omit=frozenset(f.lower() for f in omit_fields),
+            incremental=incremental,
+        )
         self._add(path, view, name=f"synctools-app-{label}")
         return view
 
@@ -85,7 +107,13 @@ class Route:
 
     # --- the view --------------------------------------------------------------------------
 
-    def _make_view(self, func: Callable[..., Any], models_hint: list | None) -> Callable:
+    def _make_view(
+        self,
+        func: Callable[..., Any],
+        models_hint: list | None,
+        omit: frozenset[str] = frozenset(),
+        incremental: bool = True,
+    ) -> Callable:
         @csrf_exempt
         def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in ("GET", "HEAD"):
@@ -110,12 +138,15 @@ class Route:
                 querysets = [querysets]
             querysets = list(querysets)
             tracking.track(m for m in map(streaming.queryset_model, querysets) if m is not None)
-            return self._respond(request, querysets, cursor)
+            response = self._respond(request, querysets, cursor if incremental else None, omit)
+            if cursor is not None and not incremental:
+                response[streaming.INCREMENTAL_HEADER] = "0"
+            return response
 
         return view
 
-    def _respond(self, request: HttpRequest, querysets: list, cursor: int | None) -> HttpResponse:
-        body = self._body(querysets, cursor)
+    def _respond(self, request: HttpRequest, querysets: list, cursor: int | None, omit: frozenset[str]) -> HttpResponse:
+        body = self._body(querysets, cursor, omit)
         new_cursor = next(body)  # opens the snapshot and reads the cursor before any row
         incremental = cursor is not None
         if request.method == "HEAD":
@@ -138,7 +169,7 @@ class Route:
             response[streaming.INCREMENTAL_HEADER] = "1"
         return response
 
-    def _body(self, querysets: list, cursor: int | None) -> Iterator[Any]:
+    def _body(self, querysets: list, cursor: int | None, omit: frozenset[str]) -> Iterator[Any]:
         """First the cursor, then the body.
 
         On PostgreSQL all of it is read in one REPEATABLE READ transaction: a consistent snapshot, so rows
@@ -156,9 +187,9 @@ class Route:
             upto = int(services.current_cursor())
             yield str(upto)
             if cursor is None:
-                yield from streaming.serialize_stream(querysets, conf.batch_size())
+                yield from streaming.serialize_stream(querysets, conf.batch_size(), omit)
             else:
-                yield from _incremental_stream(querysets, cursor, upto, conf.batch_size())
+                yield from _incremental_stream(querysets, cursor, upto, conf.batch_size(), omit)
 
 
 def _read_alias(querysets: list) -> str:
@@ -168,7 +199,9 @@ def _read_alias(querysets: list) -> str:
     return DEFAULT_DB_ALIAS
 
 
-def _incremental_stream(querysets: list, cursor: int, upto: int, chunk_size: int) -> Iterator[bytes]:
+def _incremental_stream(
+    querysets: list, cursor: int, upto: int, chunk_size: int, omit: frozenset[str]
+) -> Iterator[bytes]:
     """Rows changed after `cursor` (current state), then tombstones for those gone, children's first."""
     writer = streaming.ArrayWriter()
     yield writer.open()
@@ -180,7 +213,7 @@ def _incremental_stream(querysets: list, cursor: int, upto: int, chunk_size: int
         )
         if model is None or not plain:
             # Not a plain queryset: it cannot be narrowed to the changed rows, so it is sent whole.
-            for text in streaming.encode_batches(queryset, chunk_size):
+            for text in streaming.encode_batches(queryset, chunk_size, omit):
                 yield writer.batch(text)
             continue
         changed = services.changes_since(model, cursor, upto)
@@ -192,7 +225,7 @@ def _incremental_stream(querysets: list, cursor: int, upto: int, chunk_size: int
             wanted = {model._meta.pk.to_python(key): key for key in keys[start : start + chunk_size]}
             found = list(streaming.optimise(queryset.filter(pk__in=list(wanted))))
             if found:
-                yield writer.batch(streaming.encode_objects(found))
+                yield writer.batch(streaming.encode_objects(found, omit))
             present = {obj.pk for obj in found}
             missing.extend((pk, changed[key]) for pk, key in wanted.items() if pk not in present)
         if missing:

@@ -102,7 +102,22 @@ class _Serializer(python_serializer.Serializer):
     (Django's own builds a queryset per row and M2M field even when the values are prefetched.)
     """
 
+    omit: frozenset[str] = frozenset()
+
+    def _omitted(self, obj: models.Model, field: models.Field) -> bool:
+        return bool(self.omit) and f"{obj._meta.label_lower}.{field.name}" in self.omit
+
+    def handle_field(self, obj: models.Model, field: models.Field) -> None:
+        if not self._omitted(obj, field):
+            super().handle_field(obj, field)
+
+    def handle_fk_field(self, obj: models.Model, field: models.Field) -> None:
+        if not self._omitted(obj, field):
+            super().handle_fk_field(obj, field)
+
     def handle_m2m_field(self, obj: models.Model, field: models.ManyToManyField) -> None:
+        if self._omitted(obj, field):
+            return
         loaded = getattr(obj, "_synctools_m2m", None)
         if loaded is not None and field.name in loaded:
             self._current[field.name] = loaded[field.name]
@@ -147,10 +162,15 @@ def load_m2m(objects: list[models.Model]) -> None:
             obj._synctools_m2m = {name: per_object.get(obj.pk, []) for name, per_object in values.items()}
 
 
-def encode_objects(objects: list[models.Model]) -> str:
-    """Django's JSON serializer format for these objects, without the enclosing brackets."""
+def encode_objects(objects: list[models.Model], omit: frozenset[str] = frozenset()) -> str:
+    """Django's JSON serializer format for these objects, without the enclosing brackets.
+
+    `omit`: "app_label.model_name.field_name" of fields never sent (secrets); clients keep their own values.
+    """
     load_m2m(objects)
-    data = _Serializer().serialize(objects, use_natural_foreign_keys=True, use_natural_primary_keys=True)
+    serializer = _Serializer()
+    serializer.omit = omit
+    data = serializer.serialize(objects, use_natural_foreign_keys=True, use_natural_primary_keys=True)
     return _ENCODER.encode(data)[1:-1]
 
 
@@ -186,24 +206,26 @@ class ArrayWriter:
         return b"]"
 
 
-def encode_batches(queryset: Any, chunk_size: int) -> Iterator[str]:
+def encode_batches(queryset: Any, chunk_size: int, omit: frozenset[str] = frozenset()) -> Iterator[str]:
     """A queryset's rows as encoded batches of `chunk_size` (no brackets)."""
     batch: list[models.Model] = []
     for obj in iterate_objects(queryset, chunk_size):
         batch.append(obj)
         if len(batch) >= chunk_size:
-            yield encode_objects(batch)
+            yield encode_objects(batch, omit)
             batch = []
     if batch:
-        yield encode_objects(batch)
+        yield encode_objects(batch, omit)
 
 
-def serialize_stream(querysets: Iterable[Any], chunk_size: int = 1000) -> Iterator[bytes]:
+def serialize_stream(
+    querysets: Iterable[Any], chunk_size: int = 1000, omit: frozenset[str] = frozenset()
+) -> Iterator[bytes]:
     """The full body for these querysets, `chunk_size` rows at a time."""
     writer = ArrayWriter()
     yield writer.open()
     for queryset in querysets:
-        for text in encode_batches(queryset, chunk_size):
+        for text in encode_batches(queryset, chunk_size, omit):
             yield writer.batch(text)
     yield writer.close()
 

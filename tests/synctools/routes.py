@@ -28,3 +28,12 @@ def tripwire():
 @route.queryset(r"authors/(?P<name>[^/]+)")
 def authors_named(name):
     return [Publisher.objects.all(), Author.objects.filter(name=name, mentor__isnull=True)]
+
+
+route.app(
+    "library-public",
+    "synctools_testapp",
+    exclude=["synctools_testapp.Tripwire"],
+    omit_fields=["synctools_testapp.Publisher.city"],
+    incremental=False,
+)

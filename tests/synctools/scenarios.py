@@ -23,10 +23,10 @@ MODELS = [Publisher, Tag, Author, Book, Tripwire]
 
 
 def reset() -> int:
-    """Empty the test app and forget change records."""
+    """Empty the test app and the replicated site apps, and forget change records."""
     with transaction.atomic():
-        for model in reversed(MODELS):
-            model.objects.all().delete()
+        for model in reversed(MODELS + _site_models()):
+            model._base_manager.all().delete()
         ChangeRecord.objects.all().delete()
     return 0
 
@@ -148,3 +148,87 @@ def rewrite_file(name: str, content: str) -> int:
     default_storage.delete(name)
     default_storage.save(name, ContentFile(content.encode()))
     return len(content)
+
+
+# --- Syncsite's own data (hosts and tracker), for the site-to-site test -------------------------------------
+
+
+def _site_models():
+    from synctools.site_routes import LOCAL_ONLY
+
+    excluded = {name.lower() for names in LOCAL_ONLY.values() for name in names}
+    from synctools.streaming import app_models
+
+    return [m for label in ("hosts", "tracker") for m in app_models(label) if m._meta.label_lower not in excluded]
+
+
+def seed_site_data() -> dict:
+    """Accounts (with a secret), hosts, the run log, rules, tracker volumes, files and per-site states."""
+    from hosts import services as hosts_services
+    from hosts.models import (
+        Account,
+        AccountCustomField,
+        CustomAttributeCondition,
+        CustomAttributeOutcome,
+        CustomAttributeRule,
+        Host,
+    )
+    from tracker import services as tracker_services
+
+    account = Account.objects.create(name="cmdb", type="csv", address="/srv/hosts.csv", password="source-secret")
+    AccountCustomField.objects.create(account=account, name="delimiter", value=";")
+    for index in range(5):
+        host = Host.get_host(f"web{index}.example.com")
+        host.update_host({"role": "web", "rack": str(index)})
+        host.update_inventory("hw", {"cpus": index + 1})
+        host.account = account
+        host.save()
+    hosts_services.write_log("import", "csv", [("hosts", 5), ("error", "none")], duration=0.5)
+    rule = CustomAttributeRule.objects.create(name="tag web", sort_order=1)
+    CustomAttributeCondition.objects.create(rule=rule, attribute="role", value="web")
+    CustomAttributeOutcome.objects.create(rule=rule, attribute="monitored", value="yes")
+
+    for site in ("paris", "tokyo"):
+        tracker_services.create_volume(site, url=f"ssh://sync@{site}.example/project/")
+    for index in range(4):
+        tracker_services.publish(f"/projects/shot{index}.exr", origin="paris", author="alice", comment="v1")
+    tracker_services.mark_synced("/projects/shot0.exr", "tokyo")
+    tracker_services.mark_error("/projects/shot1.exr", "tokyo", 23, "partial transfer")
+    return site_counts()
+
+
+def site_counts() -> dict:
+    return {model._meta.label_lower: model._base_manager.count() for model in _site_models()}
+
+
+def site_snapshot() -> list:
+    """hosts and tracker rows as the sync routes serve them (without secrets), in a stable order."""
+    from synctools.site_routes import (
+        route,  # noqa: F401 - the routes define what is replicated
+        secret_fields,
+    )
+
+    omitted = {name.lower() for label in ("hosts", "tracker") for name in secret_fields(label)}
+    objects = []
+    for model in _site_models():
+        rows = serializers.serialize(
+            "python", model._base_manager.order_by("pk"), use_natural_foreign_keys=True, use_natural_primary_keys=True
+        )
+        for row in rows:
+            row["fields"] = {k: v for k, v in row["fields"].items() if f"{row['model']}.{k}" not in omitted}
+        objects.extend(rows)
+    return json.loads(json.dumps(objects, cls=DjangoJSONEncoder))
+
+
+def change_site_data() -> dict:
+    """Edits through the models' own API: a host relabelled, a host deleted, a rule renamed."""
+    from hosts.models import CustomAttributeRule, Host
+
+    host = Host.objects.get(hostname="web1.example.com")
+    host.update_host({"role": "db"})
+    host.save()
+    Host.objects.get(hostname="web4.example.com").delete()
+    rule = CustomAttributeRule.objects.get()
+    rule.name = "tag web hosts"
+    rule.save()
+    return site_counts()

@@ -219,3 +219,21 @@ def test_site_routes_serve_hosts_and_tracker_under_sync(source):
         assert response.status_code == 200
         list(serializers.deserialize("json", response.content))
         assert requests.get(source.url(f"sync/{label}"), timeout=30).status_code == 401
+
+
+def test_omitted_fields_keep_local_values_and_full_only_routes_clean_on_increments(source):
+    source.run("seed_library", authors=2, books_per_author=1)
+    Publisher.objects.create(name="North Press", city="local city")
+    Tag.objects.create(pk=10_000, name="local only")
+    client = client_for(source)
+
+    first = client.sync("library-public", incremental=True)  # no cursor yet: a plain full pull
+    assert "synctools_testapp.tripwire" not in first.models
+    assert Publisher.objects.get(name="North Press").city == "local city"  # never sent, kept
+    assert Publisher.objects.get(name="South Books").city == ""  # new row: the model's default
+    assert Tag.objects.filter(name="local only").exists()
+
+    second = client.sync("library-public", incremental=True)  # the route answers in full and says so
+    assert not second.incremental
+    assert not Tag.objects.filter(name="local only").exists()
+    assert Publisher.objects.get(name="North Press").city == "local city"
