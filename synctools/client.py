@@ -31,6 +31,7 @@ from synctools import conf, services, streaming
 from synctools.models import SyncRun
 
 logger = logging.getLogger(__name__)
+_IDENTITY = {"Accept-Encoding": "identity"}  # media files: sizes must compare with the stored files'
 
 
 class SyncError(Exception):
@@ -242,7 +243,7 @@ class Client:
 
     def _download(self, url: str, name: str, storage: Any) -> bool:
         try:
-            head = self.session.head(url, timeout=self.timeout, allow_redirects=True)
+            head = self.session.head(url, timeout=self.timeout, allow_redirects=True, headers=_IDENTITY)
         except requests.RequestException as exc:
             raise SyncError(url, f"request failed: {exc}") from exc
         if head.status_code != 200:
@@ -258,7 +259,7 @@ class Client:
                     services.remember_file(url, size, validator)
                 return False
         try:
-            with self.session.get(url, stream=True, timeout=self.timeout) as response:
+            with self.session.get(url, stream=True, timeout=self.timeout, headers=_IDENTITY) as response:
                 if response.status_code != 200:
                     raise SyncError(url, f"HTTP {response.status_code}", status=response.status_code)
                 response.raw.decode_content = True

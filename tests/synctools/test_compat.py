@@ -25,11 +25,19 @@ class Fixed(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, payload: bytes) -> None:
+    def __init__(self, payload: bytes, failures: int = 0) -> None:
         self.payload = payload
+        self.failures = failures
+        self.requests = 0
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(handler):
+                self.requests += 1
+                if self.requests <= self.failures:
+                    handler.send_response(503)
+                    handler.send_header("Content-Length", "0")
+                    handler.end_headers()
+                    return
                 handler.send_response(200)
                 handler.send_header("Content-Type", "application/json")
                 handler.send_header("Content-Length", str(len(self.payload)))
@@ -70,6 +78,17 @@ def test_plain_django_fixture_over_http_is_accepted(options):
         result_ = Client(api_token="").sync(url)
     assert result_.rows == 2 + 3 + 3 + 6
     assert scenarios.snapshot() == expected
+
+
+def test_transient_server_errors_are_retried():
+    payload, expected = plain_fixture()
+    server = Fixed(payload, failures=2)
+    with server as url:
+        Client(api_token="", retries=3).sync(url)
+    assert server.requests == 3
+    assert scenarios.snapshot() == expected
+    with Fixed(payload, failures=5) as url, pytest.raises(SyncError, match="HTTP 503"):
+        Client(api_token="", retries=1).sync(url)
 
 
 def test_route_body_is_read_by_djangos_deserializer_like_the_original_client(source):
