@@ -17,6 +17,7 @@ from urllib.parse import quote, urljoin
 
 import ijson
 import requests
+import urllib3
 from django.apps import apps
 from django.core.files import File
 from django.core.management.color import no_style
@@ -205,7 +206,7 @@ class Client:
             raise SyncError(url, f"the reply is not a complete JSON array (cut off or corrupt): {exc}") from exc
         except requests.RequestException as exc:
             raise SyncError(url, f"the reply broke off: {exc}") from exc
-        except OSError as exc:  # urllib3 errors surface as OSError subclasses while reading raw
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # reading `raw` raises urllib3's own errors
             raise SyncError(url, f"the reply broke off: {exc}") from exc
 
     # --- files -----------------------------------------------------------------------------
