@@ -7,6 +7,7 @@ the network, the JSON or the data, leaves the local database as it was.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import defaultdict
@@ -326,6 +327,8 @@ class Applier:
         self.rows = 0
         self.deleted = 0
         self._statements: dict[tuple, tuple[list[models.Field], str]] = {}
+        self._natural_fks: dict[str, list] = {}
+        self._natural_cache: dict[tuple, Any] = {}
 
     @property
     def pending_rows(self) -> int:
@@ -373,6 +376,7 @@ class Applier:
         if not self.pending:
             return
         entries, self.pending = self.pending, []
+        self._resolve_natural_fks(entries)
         try:
             objects = list(python_serializer.Deserializer(entries, using=self.using, handle_forward_references=True))
         except serializer_base.DeserializationError as exc:
@@ -398,6 +402,41 @@ class Applier:
         if self.want_pks(model):
             self.pulled_pks[model].update(pks)
         self.rows += len(objects)
+
+    def _resolve_natural_fks(self, entries: list[dict]) -> None:
+        """Turn natural foreign keys into local ids with one lookup per distinct key (not one per row)."""
+        label = entries[0].get("model")
+        if label not in self._natural_fks:
+            try:
+                model = apps.get_model(label)
+            except (LookupError, ValueError, TypeError):
+                model = None  # the deserializer reports it
+            self._natural_fks[label] = [
+                (f.name, f.remote_field.model, f.remote_field.model._meta.get_field(f.remote_field.field_name))
+                for f in (model._meta.fields if model else ())
+                if f.remote_field is not None
+                and hasattr(f.remote_field.model, "natural_key")
+                and hasattr(f.remote_field.model._default_manager, "get_by_natural_key")
+            ]
+        fields_ = self._natural_fks[label]
+        if not fields_:
+            return
+        for entry in entries:
+            values = entry.get("fields")
+            if not isinstance(values, dict):
+                continue
+            for name, target, to_field in fields_:
+                value = values.get(name)
+                if not isinstance(value, list):
+                    continue
+                key = (target, json.dumps(value))
+                if key not in self._natural_cache:
+                    try:
+                        obj = target._default_manager.db_manager(self.using).get_by_natural_key(*value)
+                    except target.DoesNotExist:
+                        continue  # not there yet: the deserializer defers it to the end
+                    self._natural_cache[key] = getattr(obj, to_field.attname)
+                values[name] = self._natural_cache[key]
 
     def _upsert(
         self, model: type[models.Model], objects: list[serializer_base.DeserializedObject], sent: frozenset[str]
@@ -457,6 +496,7 @@ class Applier:
     def _apply_tombstones(self) -> None:
         if not self.tombstones:
             return
+        self._natural_cache.clear()
         entries, self.tombstones = self.tombstones, []
         by_model: dict[type[models.Model], list] = defaultdict(list)
         for entry in entries:

@@ -197,3 +197,20 @@ def test_site_routes_are_mounted_only_with_a_token(settings):
     finally:
         settings.SYNCTOOL_API_TOKEN = TOKEN
         importlib.reload(site_urls)
+
+
+def test_client_resolves_each_natural_key_once(django_assert_max_num_queries):
+    from django.db import connection, transaction
+
+    from synctools.client import Applier
+
+    scenarios.seed_library(authors=40, books_per_author=0)
+    entries = json.loads(b"".join(streaming.serialize_stream([Publisher.objects.all(), Author.objects.all()])))
+    Author.objects.all().delete()
+    with django_assert_max_num_queries(12), transaction.atomic(), connection.constraint_checks_disabled():
+        applier = Applier("test", using="default", clean=False)
+        for entry in entries:
+            applier.add(entry)
+        applier.finish()
+    assert Author.objects.count() == 40
+    assert Author.objects.filter(publisher__name="South Books").count() == 20
