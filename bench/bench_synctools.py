@@ -1,6 +1,6 @@
 """Benchmark synctools against what the original package did (dumpdata, then loaddata), in the same run.
 
-    .venv/bin/python bench/bench_synctools.py [--rows 100000] [--memory-rows 10000,1000000]
+    .venv/bin/python bench/bench_synctools.py [--rows 100000] [--memory-rows 10000,100000] [--memory-only]
 
 Every site is a real process with its own database (SQLite files by default; PostgreSQL databases
 created from a migrated template when DATABASE_URL is a postgres:// URL):
@@ -8,8 +8,8 @@ created from a migrated template when DATABASE_URL is a postgres:// URL):
   against `manage.py dumpdata` on the source plus `manage.py loaddata` into an empty database;
 - incremental: after 1% of the books were edited through the ORM on the source, an incremental pull,
   against the full pull (durations measured inside the client, without process start-up);
-- memory: peak RSS (VmHWM / ru_maxrss) of the gunicorn worker and of the pulling client process for each
-  size in --memory-rows, each with a fresh server process.
+- memory (--memory-only runs just this): peak RSS (VmHWM / ru_maxrss) of the gunicorn worker and of
+  the pulling client process for each size in --memory-rows, each with a fresh server process.
 """
 
 from __future__ import annotations
@@ -170,7 +170,8 @@ def pull(server: Server, database_url: str, *extra: str) -> tuple[float, float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--memory-rows", default="10000,1000000")
+    parser.add_argument("--memory-rows", default="10000,100000", help="comma-separated sizes; 1000000 takes ~15 min")
+    parser.add_argument("--memory-only", action="store_true", help="skip the speed and incremental comparisons")
     args = parser.parse_args()
     memory_sizes = [int(n) for n in args.memory_rows.split(",") if n]
 
@@ -178,59 +179,67 @@ def main() -> None:
     dbs = Databases(tmp)
     print(f"databases: {'PostgreSQL' if dbs.pg else 'SQLite'}; rows: {args.rows}; memory sizes: {memory_sizes}")
     try:
-        # --- speed against dumpdata + loaddata ----------------------------------------------------
-        source_db = dbs.new("source")
-        seed(source_db, args.rows)
-        fixture = tmp / "dump.json"
-        dump_wall, _, _ = run_manage(["dumpdata", "synctools_testapp", "-o", str(fixture)], source_db)
-        load_wall, _, _ = run_manage(["loaddata", str(fixture)], dbs.new("baseline"))
-        baseline = dump_wall + load_wall
-        print(f"baseline dumpdata {dump_wall:.2f}s + loaddata {load_wall:.2f}s = {baseline:.2f}s")
-
-        server = Server(source_db, tmp)
-        client_db = dbs.new("client")
-        try:
-            full_wall, full_inside, _, out = pull(server, client_db, "--incremental")
-            print(f"synctools full pull: {full_wall:.2f}s wall ({full_inside:.2f}s inside the client) -- {out}")
-            print(f"RATIO speed: dumpdata+loaddata / pull = {baseline / full_wall:.2f}x (target >= 3x)")
-
-            run_manage(
-                ["shell", "-c", "from tests.synctools import scenarios; print(scenarios.touch_books(100))"], source_db
-            )
-            _, inc_inside, _, out = pull(server, client_db, "--incremental")
-            print(f"synctools incremental pull after 1% edited: {inc_inside:.3f}s inside the client -- {out}")
-            print(f"RATIO incremental / full = {inc_inside / full_inside:.2%} (target < 5%)")
-        finally:
-            server.stop()
-
-        # --- memory: server worker and client, small vs large -----------------------------------
-        peaks = []
-        for rows in memory_sizes:
-            db = dbs.new(f"memory_source_{rows}")
-            started = time.perf_counter()
-            seed(db, rows)
-            seeded = time.perf_counter() - started
-            server = Server(db, tmp)
-            try:
-                before = server.worker_peak_mib()
-                wall, _, client_rss, _ = pull(server, dbs.new(f"memory_client_{rows}"))
-                server_rss = server.worker_peak_mib()
-            finally:
-                server.stop()
-            peaks.append((rows, server_rss, client_rss))
-            print(
-                f"{rows} rows (seeded in {seeded:.0f}s): pull {wall:.1f}s; peak RSS server worker {server_rss} MiB "
-                f"(idle {before} MiB), client {client_rss} MiB"
-            )
-        if len(peaks) >= 2:
-            (small, s_server, s_client), (large, l_server, l_client) = peaks[0], peaks[-1]
-            print(
-                f"RATIO memory {large} vs {small} rows: server {l_server / s_server:.2f}x, "
-                f"client {l_client / s_client:.2f}x (target <= 1.5x)"
-            )
+        if not args.memory_only:
+            speed(dbs, tmp, args.rows)
+        memory(dbs, tmp, memory_sizes)
     finally:
         dbs.drop_all()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def speed(dbs: Databases, tmp: Path, rows: int) -> None:
+    # --- speed against dumpdata + loaddata ----------------------------------------------------
+    source_db = dbs.new("source")
+    seed(source_db, rows)
+    fixture = tmp / "dump.json"
+    dump_wall, _, _ = run_manage(["dumpdata", "synctools_testapp", "-o", str(fixture)], source_db)
+    load_wall, _, _ = run_manage(["loaddata", str(fixture)], dbs.new("baseline"))
+    baseline = dump_wall + load_wall
+    print(f"baseline dumpdata {dump_wall:.2f}s + loaddata {load_wall:.2f}s = {baseline:.2f}s")
+
+    server = Server(source_db, tmp)
+    client_db = dbs.new("client")
+    try:
+        full_wall, full_inside, _, out = pull(server, client_db, "--incremental")
+        print(f"synctools full pull: {full_wall:.2f}s wall ({full_inside:.2f}s inside the client) -- {out}")
+        print(f"RATIO speed: dumpdata+loaddata / pull = {baseline / full_wall:.2f}x (target >= 3x)")
+
+        run_manage(
+            ["shell", "-c", "from tests.synctools import scenarios; print(scenarios.touch_books(100))"], source_db
+        )
+        _, inc_inside, _, out = pull(server, client_db, "--incremental")
+        print(f"synctools incremental pull after 1% edited: {inc_inside:.3f}s inside the client -- {out}")
+        print(f"RATIO incremental / full = {inc_inside / full_inside:.2%} (target < 5%)")
+    finally:
+        server.stop()
+
+
+def memory(dbs: Databases, tmp: Path, memory_sizes: list[int]) -> None:
+    # --- memory: server worker and client, small vs large -----------------------------------
+    peaks = []
+    for rows in memory_sizes:
+        db = dbs.new(f"memory_source_{rows}")
+        started = time.perf_counter()
+        seed(db, rows)
+        seeded = time.perf_counter() - started
+        server = Server(db, tmp)
+        try:
+            before = server.worker_peak_mib()
+            wall, _, client_rss, _ = pull(server, dbs.new(f"memory_client_{rows}"))
+            server_rss = server.worker_peak_mib()
+        finally:
+            server.stop()
+        peaks.append((rows, server_rss, client_rss))
+        print(
+            f"{rows} rows (seeded in {seeded:.0f}s): pull {wall:.1f}s; peak RSS server worker {server_rss} MiB "
+            f"(idle {before} MiB), client {client_rss} MiB"
+        )
+    if len(peaks) >= 2:
+        (small, s_server, s_client), (large, l_server, l_client) = peaks[0], peaks[-1]
+        print(
+            f"RATIO memory {large} vs {small} rows: server {l_server / s_server:.2f}x, "
+            f"client {l_client / s_client:.2f}x (target <= 1.5x)"
+        )
 
 
 if __name__ == "__main__":
