@@ -128,7 +128,16 @@ class Client:
         started = time.monotonic()
         result = SyncResult(url=target)
         try:
-            self._pull(target, state, result, clean=clean, reset=reset, incremental=incremental, progress=progress)
+            self._pull(
+                target,
+                state,
+                result,
+                clean=clean,
+                reset=reset,
+                incremental=incremental,
+                images=images,
+                progress=progress,
+            )
             if images:
                 result.files = self._download_pulled_files(target, result)
         except Exception as exc:
@@ -150,6 +159,7 @@ class Client:
         clean: bool,
         reset: bool,
         incremental: bool,
+        images: bool,
         progress: Callable[[int], None] | None,
     ) -> None:
         params = {streaming.SINCE_PARAM: state.cursor} if incremental and state.cursor else None
@@ -161,7 +171,10 @@ class Client:
                 clean = True  # the route cannot send increments: a full reply, deletions found by comparison
             covered = [label for label in response.headers.get(streaming.MODELS_HEADER, "").split(",") if label]
             applier = Applier(
-                target, using=self.using, clean=clean and not result.incremental, want_pks=self._file_models
+                target,
+                using=self.using,
+                clean=clean and not result.incremental,
+                want_pks=self._file_models if images else _nothing,  # ids kept only when files will be fetched
             )
             applier.cover(covered)
             connection = connections[self.using]
@@ -274,6 +287,10 @@ class Client:
             raise SyncError(url, f"stored as {saved!r} instead of {name!r}")
         services.remember_file(url, size, validator)
         return True
+
+
+def _nothing(model: type[models.Model]) -> bool:
+    return False
 
 
 class _ArrayStart:
