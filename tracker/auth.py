@@ -1,0 +1,69 @@
+"""Who is calling the tracker: signIn tokens (stored hashed), DRF tokens, or the browser session."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+from rest_framework.authtoken.models import Token
+
+from tracker import services
+
+KEYWORDS = (b"bearer", b"token")
+
+
+class BadCredentials(Exception):
+    """A token was presented and it is unknown, expired or malformed."""
+
+
+def presented_token(request: HttpRequest) -> str | None:
+    """The token of an `Authorization: Bearer <t>` (or `Token <t>`) header; None when there is no such header."""
+    parts = get_authorization_header(request).split()
+    if not parts or parts[0].lower() not in KEYWORDS:
+        return None
+    if len(parts) != 2:
+        raise BadCredentials("invalid Authorization header: expected 'Bearer <token>'")
+    try:
+        return parts[1].decode()
+    except UnicodeError as exc:
+        raise BadCredentials("invalid Authorization header: the token is not text") from exc
+
+
+def user_for_request(request: HttpRequest, *, allow_session: bool):
+    """The authenticated user or None; raises BadCredentials for a token that does not check out."""
+    token = presented_token(request)
+    if token is not None:
+        user = services.user_for_token(token)
+        if user is None:
+            # Tokens made with `create_api_token` (DRF) are accepted too.
+            drf = Token.objects.select_related("user").filter(key=token).first()
+            user = drf.user if drf is not None and drf.user.is_active else None
+        if user is None:
+            raise BadCredentials("invalid or expired token")
+        return user
+    if allow_session:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return user
+    return None
+
+
+class TrackerTokenAuthentication(BaseAuthentication):
+    """DRF authentication for signIn tokens, so damas clients can use the /api/v1/tracker/ views too."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        try:
+            token = presented_token(request)
+        except BadCredentials as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        if token is None:
+            return None
+        user = services.user_for_token(token)
+        if user is None:
+            return None  # let the next class (DRF tokens) try, it reports the failure
+        return user, token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
