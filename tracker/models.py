@@ -25,7 +25,7 @@ class NodeKind(models.TextChoices):
 class Node(models.Model):
     """One damas-core node. `data` holds every key except `_id`."""
 
-    node_id = models.TextField("_id", unique=True)  # on PostgreSQL Django adds a text_pattern_ops twin index
+    node_id = models.TextField("_id")
     kind = models.CharField(max_length=8, choices=NodeKind.choices, default=NodeKind.OTHER)
     parent = models.TextField("#parent", null=True, blank=True)
     origin = models.TextField(null=True, blank=True)
@@ -37,11 +37,15 @@ class Node(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        # Few indexes, because every publish pays for each of them: one unique text_pattern_ops index on
+        # _id answers equality, IN and prefix (LIKE 'x%') lookups whatever the database collation is.
+        constraints = [
+            models.UniqueConstraint(fields=["node_id"], name="tracker_node_unique_id", opclasses=["text_pattern_ops"])
+        ]
         indexes = [
-            models.Index(fields=["parent"], name="tracker_node_parent"),
+            models.Index(fields=["parent"], name="tracker_node_parent", condition=Q(parent__isnull=False)),
             models.Index(fields=["origin"], name="tracker_node_origin"),
-            models.Index(fields=["kind", "node_id"], name="tracker_node_kind_id"),
-            models.Index(fields=["time"], name="tracker_node_time"),
+            models.Index(fields=["kind"], name="tracker_node_special", condition=Q(kind__in=["volume", "user"])),
         ]
 
     def __str__(self) -> str:
@@ -83,7 +87,6 @@ class SiteState(models.Model):
                 name="tracker_sitestate_queue",
                 condition=Q(active=True),
             ),
-            models.Index(fields=["site", "path"], name="tracker_sitestate_site_path"),
         ]
 
     def __str__(self) -> str:

@@ -286,6 +286,11 @@ def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, 
     if not files:
         return
     site_names = sites() if site_names is None else site_names
+    if not site_names:
+        return
+    if new and connection.vendor == "postgresql":
+        _pg_insert_states("n.id = ANY(%s)", [[n.pk for n in files]], site_names)
+        return
     rows = [_state_for(n, s) for n in files for s in site_names if n.origin != s]
     if new:
         SiteState.objects.bulk_create(rows, batch_size=5000)
@@ -312,41 +317,42 @@ def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, 
         SiteState.objects.filter(node_id__in=ids, error__isnull=False, failures=0).update(failures=1)
 
 
+def _pg_key_number(prefix: str) -> str:
+    key = f"('{prefix}_' || s.site)"
+    return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN (n.data ->> {key})::numeric::bigint END)"
+
+
+def _pg_insert_states(where: str, params: list, site_names: list[str]) -> None:
+    """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
+    synced, syncing = _pg_key_number("synced"), _pg_key_number("syncing")
+    error, attempt = _pg_key_number("syncError"), _pg_key_number("syncLastAttempt")
+    wanted = (
+        "(CASE WHEN jsonb_typeof(n.data -> ('sync_' || s.site)) = 'boolean'"
+        " THEN (n.data ->> ('sync_' || s.site))::boolean"
+        " WHEN jsonb_typeof(n.data -> 'syncEverywhere') = 'boolean' THEN (n.data ->> 'syncEverywhere')::boolean END)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO tracker_sitestate
+                (node_id, site, path, priority, time, active, wanted, synced, syncing, error, last_attempt, failures)
+            SELECT n.id, s.site, n.node_id, n.sync_priority, COALESCE(n.time, 0),
+                NOT n.deleted AND COALESCE({synced} < COALESCE(n.time, 0), TRUE),
+                {wanted}, {synced}, {syncing}, {error}::integer, {attempt},
+                CASE WHEN n.data ? ('syncError_' || s.site) THEN 1 ELSE 0 END
+            FROM tracker_node n CROSS JOIN unnest(%s::text[]) AS s(site)
+            WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site AND {where}
+            ON CONFLICT (node_id, site) DO NOTHING
+            """,  # noqa: S608 - fixed SQL; values are parameters
+            [list(site_names), *params],
+        )
+
+
 def _backfill_site(site: str) -> None:
     """A new site: every tracked file gets its state row there (SQL on PostgreSQL, batches elsewhere)."""
     if connection.vendor == "postgresql":
-        key = {k: f"{k}_{site}" for k in ("synced", "syncing", "syncError", "syncLastAttempt", "sync")}
-
-        def num(k: str) -> str:
-            return f"CASE WHEN jsonb_typeof(data->'{k}') = 'number' THEN (data->>'{k}')::numeric::bigint END"
-
-        wanted = (
-            f"CASE WHEN jsonb_typeof(data->'{key['sync']}') = 'boolean' THEN (data->>'{key['sync']}')::boolean "
-            "WHEN jsonb_typeof(data->'syncEverywhere') = 'boolean' THEN (data->>'syncEverywhere')::boolean END"
-        )
-        # Site names come from volume nodes; keys are passed as SQL literals only after quoting.
-        for k in key.values():
-            if "'" in k or "\\" in k:
-                break
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"""
-                    INSERT INTO tracker_sitestate
-                        (node_id, site, path, priority, time, active, wanted, synced, syncing, error,
-                         last_attempt, failures)
-                    SELECT id, %s, node_id, sync_priority, COALESCE(time, 0),
-                        NOT deleted AND COALESCE({num(key["synced"])} < COALESCE(time, 0), TRUE),
-                        {wanted}, {num(key["synced"])}, {num(key["syncing"])}, {num(key["syncError"])}::integer,
-                        {num(key["syncLastAttempt"])},
-                        CASE WHEN data ? '{key["syncError"]}' THEN 1 ELSE 0 END
-                    FROM tracker_node
-                    WHERE kind IN ('file', 'folder') AND origin IS DISTINCT FROM %s
-                    ON CONFLICT (node_id, site) DO NOTHING
-                    """,  # noqa: S608 - identifiers are fixed; the site is a parameter or a checked literal
-                    [site, site],
-                )
-            return
+        _pg_insert_states("TRUE", [], [site])
+        return
     last = 0
     while True:
         batch = list(Node.objects.filter(kind__in=FILE_KINDS, pk__gt=last).order_by("pk")[:5000])
@@ -441,18 +447,19 @@ def visible_nodes(actor: Actor | None):
 
 
 def iter_file_nodes(prefix: str = "/", *, batch_size: int = 2000) -> Iterator[dict]:
-    """Every file and folder node under `prefix`, by `_id`, streamed in keyset pages (constant memory)."""
-    last = None
+    """Every file and folder node under `prefix`, streamed in keyset pages (constant memory).
+
+    Pages follow insertion order (the primary key), which stays an index walk even for the whole tree.
+    """
+    last = 0
     while True:
-        qs = Node.objects.filter(kind__in=FILE_KINDS, node_id__startswith=prefix)
-        if last is not None:
-            qs = qs.filter(node_id__gt=last)
-        batch = list(qs.order_by("node_id")[:batch_size])
+        qs = Node.objects.filter(kind__in=FILE_KINDS, node_id__startswith=prefix, pk__gt=last)
+        batch = list(qs.order_by("pk")[:batch_size])
         if not batch:
             return
         for node in batch:
             yield node.as_wire()
-        last = batch[-1].node_id
+        last = batch[-1].pk
 
 
 def children_of(node_id: str, limit: int = 200) -> list[dict]:
@@ -502,14 +509,51 @@ def create_nodes(items: list, actor: Actor | None = None) -> list[dict | Tracker
 
 
 def _insert_nodes(nodes: list[Node]) -> None:
+    """Insert new nodes and set their pk. On PostgreSQL one statement unpacks a JSON array server-side."""
     if not nodes:
         return
     try:
         with transaction.atomic():
-            Node.objects.bulk_create(nodes, batch_size=2000)
+            if connection.vendor == "postgresql":
+                _pg_insert_nodes(nodes)
+            else:
+                Node.objects.bulk_create(nodes, batch_size=2000)
     except IntegrityError as exc:
         # Another writer created one of these ids between our check and the insert.
         raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
+
+
+def _pg_insert_nodes(nodes: list[Node]) -> None:
+    rows = [
+        {
+            "node_id": n.node_id,
+            "kind": n.kind,
+            "parent": n.parent,
+            "origin": n.origin,
+            "time": n.time,
+            "sync_priority": n.sync_priority,
+            "deleted": n.deleted,
+            "authors": n.authors,
+            "data": n.data,
+        }
+        for n in nodes
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracker_node (node_id, kind, parent, origin, time, sync_priority, deleted, authors, data)
+            SELECT node_id, kind, parent, origin, time, sync_priority, deleted, authors, data
+            FROM json_to_recordset(%s::json) AS x(node_id text, kind text, parent text, origin text, time bigint,
+                                                  sync_priority integer, deleted boolean, authors text, data jsonb)
+            RETURNING id, node_id
+            """,
+            [json.dumps(rows, ensure_ascii=False)],
+        )
+        pks = {node_id: pk for pk, node_id in cursor.fetchall()}
+    for n in nodes:
+        n.pk = pks[n.node_id]
+        n._state.adding = False
+        n._state.db = "default"
 
 
 def _after_volume_write(before_sites: set[str], nodes: Iterable[Node]) -> set[str]:
@@ -965,8 +1009,8 @@ def _queue(site: str, now: int):
 
 def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     qs = qs.order_by("-priority", "time", "path")
-    if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    if connection.vendor == "postgresql":
+        return _pg_claim(qs, site, limit, now)
     rows = list(qs.values_list("pk", "node_id")[:limit])
     if not rows:
         return []
@@ -976,6 +1020,32 @@ def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     _json_patch(node_pks, {f"syncing_{site}": now})
     nodes = {n.pk: n for n in Node.objects.filter(pk__in=node_pks)}
     return [nodes[pk].as_wire() for pk in node_pks if pk in nodes]
+
+
+def _pg_claim(qs, site: str, limit: int, now: int) -> list[dict]:
+    """Two statements: claim the state rows (FOR UPDATE SKIP LOCKED), then stamp and return the nodes."""
+    inner = qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk")[:limit]
+    inner_sql, inner_params = inner.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE tracker_sitestate SET syncing = %s WHERE id IN ({inner_sql}) "  # noqa: S608 - ORM-built SQL
+            "RETURNING node_id, priority, time, path",
+            [now, *inner_params],
+        )
+        claimed = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2], r[3]))
+        if not claimed:
+            return []
+        cursor.execute(
+            "UPDATE tracker_node SET data = data || %s::jsonb WHERE id = ANY(%s) RETURNING id, node_id, data",
+            [json.dumps({f"syncing_{site}": now}), [r[0] for r in claimed]],
+        )
+        nodes = {pk: (node_id, data) for pk, node_id, data in cursor.fetchall()}
+    out = []
+    for pk, *_ in claimed:
+        if pk in nodes:
+            node_id, data = nodes[pk]
+            out.append({"_id": node_id, **(json.loads(data) if isinstance(data, str) else data)})
+    return out
 
 
 def _batch_size(volume: dict | None, key: str) -> int:
