@@ -129,3 +129,40 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"token of {self.user} (expires {self.expires or 'never'})"
+
+
+class VolumeManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=NodeKind.VOLUME)
+
+
+class Volume(Node):
+    """Volume nodes (one per site), for their typed admin page."""
+
+    objects = VolumeManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "volume"
+
+    def __str__(self) -> str:
+        return str(self.data.get("name") or self.node_id)
+
+
+class GlobalParametersManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(node_id="rsyncGlobalParameters")
+
+
+class GlobalParameters(Node):
+    """The rsyncGlobalParameters node, for its typed admin page."""
+
+    objects = GlobalParametersManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "global parameters"
+        verbose_name_plural = "global parameters"
+
+    def __str__(self) -> str:
+        return "rsyncGlobalParameters"
