@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
@@ -67,3 +68,17 @@ class TrackerTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class TrackerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents signIn tokens in the OpenAPI schema."""
+
+    target_class = "tracker.auth.TrackerTokenAuthentication"
+    name = "trackerSignInToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token from POST /api/signIn/ (damas-core), sent as Authorization: Bearer <token>.",
+        }

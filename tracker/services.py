@@ -1140,6 +1140,23 @@ def volumes() -> list[dict]:
     return [n.as_wire() for n in Node.objects.filter(kind=NodeKind.VOLUME).order_by("node_id")]
 
 
+def sites_overview() -> list[dict]:
+    """One row per site for monitoring: name, _id, url, agentStatus and the pending count."""
+    rows = []
+    for volume in volumes():
+        name = _volume_name(volume["_id"], volume)
+        rows.append(
+            {
+                "name": name,
+                "_id": volume["_id"],
+                "url": str(volume.get("url", "")),
+                "agentStatus": str(volume.get("agentStatus", "")),
+                "pending": pending_count(name),
+            }
+        )
+    return rows
+
+
 def create_volume(name: str, *, url: str = "", node_id: str | None = None, **keys) -> dict:
     """A new site. Every tracked file gets a state row there (it is wanted unless filters say otherwise)."""
     if not isinstance(name, str) or not name or "/" in name or any(c.isspace() for c in name):
