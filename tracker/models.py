@@ -60,7 +60,8 @@ class SiteState(models.Model):
 
     `active` = the site lacks the current version (not deleted, `synced` missing or older than `time`);
     `wanted` = destination filter from the node's keys, None when the node leaves it to the global
-    `syncEverywhere`. `path`, `priority` and `time` are copies of the node's so the queue index alone orders.
+    `syncEverywhere`. `path`, `priority` and `time` are copies of the node's so the queue index alone orders;
+    claimed rows (`syncing` set) leave the queue index, so claims already handed out cost nothing to skip.
     """
 
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="site_states")
@@ -84,8 +85,12 @@ class SiteState(models.Model):
                 models.F("priority").desc(),
                 "time",
                 "path",
-                name="tracker_sitestate_queue",
-                condition=Q(active=True),
+                name="tracker_sitestate_queue_open",
+                condition=Q(active=True, syncing__isnull=True),
+            ),
+            # In-flight claims, so stale ones are found without walking the queue.
+            models.Index(
+                fields=["site", "syncing"], name="tracker_sitestate_claims", condition=Q(syncing__isnull=False)
             ),
         ]
 

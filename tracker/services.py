@@ -293,7 +293,7 @@ def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, 
         return
     rows = [_state_for(n, s) for n in files for s in site_names if n.origin != s]
     if new:
-        SiteState.objects.bulk_create(rows, batch_size=5000)
+        SiteState.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
         return
     ids = [n.pk for n in files]
     # The origin never has a row (it may have changed); sites that vanished lose theirs.
@@ -322,7 +322,7 @@ def _pg_key_number(prefix: str) -> str:
     return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN (n.data ->> {key})::numeric::bigint END)"
 
 
-def _pg_insert_states(where: str, params: list, site_names: list[str]) -> None:
+def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_conflict: bool = True) -> None:
     """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
     synced, syncing = _pg_key_number("synced"), _pg_key_number("syncing")
     error, attempt = _pg_key_number("syncError"), _pg_key_number("syncLastAttempt")
@@ -342,7 +342,7 @@ def _pg_insert_states(where: str, params: list, site_names: list[str]) -> None:
                 CASE WHEN n.data ? ('syncError_' || s.site) THEN 1 ELSE 0 END
             FROM tracker_node n CROSS JOIN unnest(%s::text[]) AS s(site)
             WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site AND {where}
-            ON CONFLICT (node_id, site) DO NOTHING
+            {"ON CONFLICT (node_id, site) DO NOTHING" if on_conflict else ""}
             """,  # noqa: S608 - fixed SQL; values are parameters
             [list(site_names), *params],
         )
@@ -997,20 +997,29 @@ def _backoff_q(now: int) -> Q:
         failures += 1
 
 
-def _queue(site: str, now: int):
+def _queue(site: str, now: int, *, open_only: bool = False):
+    """State rows `site` should fetch now. `open_only`: unclaimed rows only (after _release_stale)."""
     wanted = Q(wanted=True)
     if global_parameters().get("syncEverywhere", True) is not False:
         wanted |= Q(wanted__isnull=True)
+    if open_only:
+        claim = Q(syncing__isnull=True)
+    else:
+        claim = Q(syncing__isnull=True) | Q(syncing__lt=now - conf.syncing_stale_seconds() * 1000)
+    return SiteState.objects.filter(wanted & claim & _backoff_q(now), site=site, active=True)
+
+
+def _release_stale(site: str, now: int) -> None:
+    """Claims older than TRACKER_SYNCING_STALE_SECONDS are given back (their agent is presumed gone)."""
     stale = now - conf.syncing_stale_seconds() * 1000
-    return SiteState.objects.filter(
-        wanted & (Q(syncing__isnull=True) | Q(syncing__lt=stale)) & _backoff_q(now), site=site, active=True
-    )
+    rows = list(SiteState.objects.filter(site=site, syncing__lt=stale).values_list("pk", "node_id"))
+    if rows:
+        SiteState.objects.filter(pk__in=[r[0] for r in rows]).update(syncing=None)
+        _json_patch([r[1] for r in rows], {}, [f"syncing_{site}"])
 
 
 def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     qs = qs.order_by("-priority", "time", "path")
-    if connection.vendor == "postgresql":
-        return _pg_claim(qs, site, limit, now)
     rows = list(qs.values_list("pk", "node_id")[:limit])
     if not rows:
         return []
@@ -1022,16 +1031,56 @@ def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     return [nodes[pk].as_wire() for pk in node_pks if pk in nodes]
 
 
-def _pg_claim(qs, site: str, limit: int, now: int) -> list[dict]:
-    """Two statements: claim the state rows (FOR UPDATE SKIP LOCKED), then stamp and return the nodes."""
-    inner = qs.select_for_update(skip_locked=True, of=("self",)).values_list("pk")[:limit]
-    inner_sql, inner_params = inner.query.sql_with_params()
+_PG_CLAIM_SQL = """
+UPDATE tracker_sitestate SET syncing = %(now)s
+WHERE id IN (
+    SELECT id FROM tracker_sitestate
+    WHERE site = %(site)s AND active AND syncing IS NULL
+      AND (wanted OR (wanted IS NULL AND COALESCE(
+            (SELECT (data ->> 'syncEverywhere')::boolean FROM tracker_node
+             WHERE node_id = 'rsyncGlobalParameters' AND jsonb_typeof(data -> 'syncEverywhere') = 'boolean'),
+            TRUE)))
+      AND (error IS NULL OR last_attempt IS NULL
+           OR last_attempt + LEAST(%(base)s * power(2, GREATEST(failures, 1) - 1), %(ceiling)s)::bigint <= %(now)s)
+      {origin}
+    ORDER BY priority DESC, time, path
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING node_id, priority, time, path
+"""
+
+
+def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> list[dict]:
+    """The PostgreSQL work queue: hand-written SQL so a claim is four short round trips.
+
+    A claim is soft state (a lost one only means the file is offered again), so its commit does not wait
+    for the WAL flush: that wait is most of a claim's latency on a busy disk.
+    """
+    stale = now - conf.syncing_stale_seconds() * 1000
+    params = {
+        "now": now,
+        "site": site,
+        "limit": limit,
+        "base": conf.retry_base_seconds() * 1000,
+        "ceiling": conf.retry_max_seconds() * 1000,
+        "origin": origin,
+    }
+    origin_sql = (
+        "AND node_id IN (SELECT id FROM tracker_node WHERE origin = %(origin)s AND kind IN ('file', 'folder'))"
+        if origin is not None
+        else ""
+    )
     with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
-            f"UPDATE tracker_sitestate SET syncing = %s WHERE id IN ({inner_sql}) "  # noqa: S608 - ORM-built SQL
-            "RETURNING node_id, priority, time, path",
-            [now, *inner_params],
+            "UPDATE tracker_sitestate SET syncing = NULL WHERE site = %s AND syncing < %s RETURNING node_id",
+            [site, stale],
         )
+        released = [r[0] for r in cursor.fetchall()]
+        if released:
+            _json_patch(released, {}, [f"syncing_{site}"])
+        cursor.execute(_PG_CLAIM_SQL.format(origin=origin_sql), params)
         claimed = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2], r[3]))
         if not claimed:
             return []
@@ -1068,7 +1117,10 @@ def pending_for_site(site: str, limit: int | None = None) -> list[dict]:
             limit = _batch_size(get_volume(site), "syncAmountReception")
         if limit <= 0:
             return []
-        return _claim(_queue(site, now), site, limit, now)
+        if connection.vendor == "postgresql":
+            return _pg_pending(site, limit, now)
+        _release_stale(site, now)
+        return _claim(_queue(site, now, open_only=True), site, limit, now)
 
 
 def pending_count(site: str) -> int:
@@ -1084,8 +1136,12 @@ def emission_for_site(site: str, destination: str, limit: int | None = None) -> 
             limit = _batch_size(get_volume(site), "syncAmountEmission")
         if limit <= 0:
             return []
+        if connection.vendor == "postgresql":
+            return _pg_pending(destination, limit, now, origin=site)
+        _release_stale(destination, now)
         origin_pks = Node.objects.filter(origin=site, kind__in=FILE_KINDS).values("pk")
-        return _claim(_queue(destination, now).filter(node_id__in=origin_pks), destination, limit, now)
+        queue = _queue(destination, now, open_only=True).filter(node_id__in=origin_pks)
+        return _claim(queue, destination, limit, now)
 
 
 def release_claims(paths: list[str], site: str) -> int:

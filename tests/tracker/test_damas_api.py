@@ -394,3 +394,27 @@ def test_graph(damas):
     _, nodes = api.graph(["/g/a"], 1)
     assert {n["_id"] for n in nodes} == {"/g/a", "/g/b", "e1"}
     assert api.graph("/g/none")[0] == 404
+
+
+@pytest.mark.parametrize("raw", ['{"_id": "/n", "x": NaN}', '{"x": Infinity}', "[" * 100000 + "]" * 100000])
+def test_non_json_numbers_and_deep_nesting_are_400(damas, raw):
+    status, body = damas("boss", "admin").call("POST", "create/", raw=raw)
+    assert status == 400 and "detail" in body
+
+
+def test_nul_in_values_is_400_not_500(damas):
+    api = damas("boss", "admin")
+    status, body = api.create({"_id": "/nul", "x": "a\u0000b"})
+    assert status in (201, 400)  # SQLite stores it; PostgreSQL's jsonb refuses it with a 400
+    if status == 400:
+        assert body["detail"]
+    else:
+        assert api.read("/nul")[1]["x"] == "a\u0000b"
+
+
+def test_read_old_style_and_regex_with_question_mark(damas):
+    api = damas("boss", "admin")
+    api.create([{"_id": "/q/a"}, {"_id": "/q/ab"}])
+    assert [n["_id"] for n in api.call("POST", "read/", {"id": "/q/a,/q/ab"})[1]] == ["/q/a", "/q/ab"]
+    response = api.client.get("/api/search/_id:/^\\/q\\/ab?$/", HTTP_AUTHORIZATION=f"Bearer {api.token}")
+    assert response.json() == ["/q/a", "/q/ab"]

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.db import DatabaseError, DataError, OperationalError
@@ -102,9 +103,15 @@ def _body(request: HttpRequest) -> Any:
     if not raw.strip():
         raise ApiError(400, "Empty body: send JSON.")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"Invalid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "Invalid JSON: nested too deeply.") from exc
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def _as_list(payload: Any, what: str = "item") -> tuple[list, bool]:
@@ -164,7 +171,11 @@ def read(request, actor, ids: str | None = None):
             raise ApiError(400, "Give ids in the path: read/<id>,<id>.")
         node_ids = ids.split(",")
         return _read_response(node_ids, len(node_ids) > 1, actor)
-    node_ids, many = _ids(_body(request))
+    body = _body(request)
+    if isinstance(body, dict) and isinstance(body.get("id"), str):  # older clients: {"id": "a,b"}
+        node_ids = body["id"].split(",")
+        return _read_response(node_ids, len(node_ids) > 1, actor)
+    node_ids, many = _ids(body)
     return _read_response(node_ids, many, actor)
 
 
@@ -193,14 +204,21 @@ def _search_ids(q, actor, order=("node_id",)) -> list[str]:
     return list(services.visible_nodes(actor).filter(q).order_by(*order).values_list("node_id", flat=True))
 
 
+def _path_query(request, query: str) -> str:
+    """The query is the rest of the path; a `?` in a regex was taken for a query string, so put it back."""
+    extra = request.META.get("QUERY_STRING", "")
+    return f"{query}?{unquote(extra)}" if extra else query
+
+
 @damas_view(("GET",), read_only=True)
 def search(request, actor, query: str = ""):
-    return _json(_search_ids(text_query(query), actor))
+    return _json(_search_ids(text_query(_path_query(request, query)), actor))
 
 
 @damas_view(("GET",), read_only=True)
 def search_one(request, actor, query: str = ""):
-    node = services.visible_nodes(actor).filter(text_query(query)).order_by("node_id").first()
+    q = text_query(_path_query(request, query))
+    node = services.visible_nodes(actor).filter(q).order_by("node_id").first()
     return _json(node.as_wire() if node else None)
 
 
