@@ -162,12 +162,25 @@ def main() -> int:
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
     results: list[tuple[str, float, str, bool]] = []
 
+    # 0. Baseline for the latencies: one raw psycopg round trip reading one node by _id (autocommit).
+    import psycopg
+
+    ids = [file_id(i) for i in range(0, args.files, max(1, args.files // 200))]
+    with psycopg.connect(url.replace("postgres://", "postgresql://", 1), autocommit=True) as raw_conn:
+        raw_ids = iter(ids * 3)
+        samples = timed(
+            lambda: raw_conn.execute("SELECT data FROM tracker_node WHERE node_id = %s", [next(raw_ids)]).fetchone(),
+            300,
+        )
+    raw_read_ms = p50_ms(samples)
+    results.append(("raw psycopg SELECT by _id p50 (baseline)", raw_read_ms, "ms", True))
+
     # 1. Work queue: a batch of 100 claimed for one site.
     samples = timed(lambda: services.pending_for_site("site3", 100), 40)
     results.append(("pending_for_site(site, 100) p50", p50_ms(samples), "ms", p50_ms(samples) < 20))
+    results.append(("pending_for_site p50 / raw SELECT p50", p50_ms(samples) / raw_read_ms, "x", True))
 
     # 2. /api/read/ of one node, in-process (Django test client, no network).
-    ids = [file_id(i) for i in range(0, args.files, max(1, args.files // 200))]
     bodies = iter([json.dumps(i) for i in ids * 3])
 
     def read_one():
@@ -176,6 +189,7 @@ def main() -> int:
 
     samples = timed(read_one, 300)
     results.append(("/api/read/ one node p50", p50_ms(samples), "ms", p50_ms(samples) < 5))
+    results.append(("/api/read/ p50 / raw SELECT p50", p50_ms(samples) / raw_read_ms, "x", True))
 
     # 3. /api/search/ by id prefix returning 1,000 ids.
     folders = max(1, args.files // FILES_PER_FOLDER)

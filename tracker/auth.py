@@ -6,7 +6,6 @@ from django.http import HttpRequest
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.authtoken.models import Token
 
 from tracker import services
 
@@ -30,22 +29,21 @@ def presented_token(request: HttpRequest) -> str | None:
         raise BadCredentials("invalid Authorization header: the token is not text") from exc
 
 
-def user_for_request(request: HttpRequest, *, allow_session: bool):
-    """The authenticated user or None; raises BadCredentials for a token that does not check out."""
+def actor_for_request(request: HttpRequest, *, allow_session: bool) -> services.Actor | None:
+    """Who is calling, or None; raises BadCredentials for a token that does not check out.
+
+    signIn tokens and DRF tokens (`create_api_token`) both work; the session only where `allow_session`.
+    """
     token = presented_token(request)
     if token is not None:
-        user = services.user_for_token(token)
-        if user is None:
-            # Tokens made with `create_api_token` (DRF) are accepted too.
-            drf = Token.objects.select_related("user").filter(key=token).first()
-            user = drf.user if drf is not None and drf.user.is_active else None
-        if user is None:
+        actor = services.actor_for_token(token)
+        if actor is None:
             raise BadCredentials("invalid or expired token")
-        return user
+        return actor
     if allow_session:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            return user
+            return services.actor_for(user)
     return None
 
 

@@ -1031,33 +1031,53 @@ def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     return [nodes[pk].as_wire() for pk in node_pks if pk in nodes]
 
 
-_PG_CLAIM_SQL = """
-UPDATE tracker_sitestate SET syncing = %(now)s
-WHERE id IN (
-    SELECT id FROM tracker_sitestate
-    WHERE site = %(site)s AND active AND syncing IS NULL
-      AND (wanted OR (wanted IS NULL AND COALESCE(
-            (SELECT (data ->> 'syncEverywhere')::boolean FROM tracker_node
-             WHERE node_id = 'rsyncGlobalParameters' AND jsonb_typeof(data -> 'syncEverywhere') = 'boolean'),
-            TRUE)))
-      AND (error IS NULL OR last_attempt IS NULL
-           OR last_attempt + LEAST(%(base)s * power(2, GREATEST(failures, 1) - 1), %(ceiling)s)::bigint <= %(now)s)
-      {origin}
-    ORDER BY priority DESC, time, path
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
+_PG_RELEASE_SQL = """
+WITH released AS (
+    UPDATE tracker_sitestate SET syncing = NULL
+    WHERE site = %(site)s AND syncing IS NOT NULL AND syncing < %(stale)s
+    RETURNING node_id
+), unstamped AS (
+    UPDATE tracker_node SET data = data - %(key)s WHERE id IN (SELECT node_id FROM released) RETURNING id
 )
-RETURNING node_id, priority, time, path
+SELECT set_config('synchronous_commit', 'off', true), (SELECT count(*) FROM unstamped)
+"""
+
+_PG_CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE tracker_sitestate SET syncing = %(now)s
+    WHERE id IN (
+        SELECT id FROM tracker_sitestate
+        WHERE site = %(site)s AND active AND syncing IS NULL
+          AND (wanted OR (wanted IS NULL AND COALESCE(
+                (SELECT (data ->> 'syncEverywhere')::boolean FROM tracker_node
+                 WHERE node_id = 'rsyncGlobalParameters' AND jsonb_typeof(data -> 'syncEverywhere') = 'boolean'),
+                TRUE)))
+          AND (error IS NULL OR last_attempt IS NULL
+               OR last_attempt + LEAST(%(base)s * power(2, GREATEST(failures, 1) - 1), %(ceiling)s)::bigint
+                  <= %(now)s)
+          {origin}
+        ORDER BY priority DESC, time, path
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING node_id, priority, time, path
+), stamped AS (
+    UPDATE tracker_node SET data = data || %(stamp)s::jsonb
+    WHERE id IN (SELECT node_id FROM claimed)
+    RETURNING id, node_id, data
+)
+SELECT stamped.node_id, stamped.data FROM stamped JOIN claimed ON claimed.node_id = stamped.id
+ORDER BY claimed.priority DESC, claimed.time, claimed.path
 """
 
 
 def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> list[dict]:
-    """The PostgreSQL work queue: hand-written SQL so a claim is four short round trips.
+    """The PostgreSQL work queue in two statements: give back stale claims, then claim and stamp.
 
     A claim is soft state (a lost one only means the file is offered again), so its commit does not wait
     for the WAL flush: that wait is most of a claim's latency on a busy disk.
     """
-    stale = now - conf.syncing_stale_seconds() * 1000
+    key = f"syncing_{site}"
     params = {
         "now": now,
         "site": site,
@@ -1065,6 +1085,9 @@ def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> l
         "base": conf.retry_base_seconds() * 1000,
         "ceiling": conf.retry_max_seconds() * 1000,
         "origin": origin,
+        "key": key,
+        "stale": now - conf.syncing_stale_seconds() * 1000,
+        "stamp": json.dumps({key: now}),
     }
     origin_sql = (
         "AND node_id IN (SELECT id FROM tracker_node WHERE origin = %(origin)s AND kind IN ('file', 'folder'))"
@@ -1072,29 +1095,11 @@ def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> l
         else ""
     )
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(
-            "UPDATE tracker_sitestate SET syncing = NULL WHERE site = %s AND syncing < %s RETURNING node_id",
-            [site, stale],
-        )
-        released = [r[0] for r in cursor.fetchall()]
-        if released:
-            _json_patch(released, {}, [f"syncing_{site}"])
+        cursor.execute(_PG_RELEASE_SQL, params)
+        cursor.fetchall()
         cursor.execute(_PG_CLAIM_SQL.format(origin=origin_sql), params)
-        claimed = sorted(cursor.fetchall(), key=lambda r: (-r[1], r[2], r[3]))
-        if not claimed:
-            return []
-        cursor.execute(
-            "UPDATE tracker_node SET data = data || %s::jsonb WHERE id = ANY(%s) RETURNING id, node_id, data",
-            [json.dumps({f"syncing_{site}": now}), [r[0] for r in claimed]],
-        )
-        nodes = {pk: (node_id, data) for pk, node_id, data in cursor.fetchall()}
-    out = []
-    for pk, *_ in claimed:
-        if pk in nodes:
-            node_id, data = nodes[pk]
-            out.append({"_id": node_id, **(json.loads(data) if isinstance(data, str) else data)})
-    return out
+        rows = cursor.fetchall()
+    return [{"_id": node_id, **(json.loads(data) if isinstance(data, str) else data)} for node_id, data in rows]
 
 
 def _batch_size(volume: dict | None, key: str) -> int:
@@ -1330,6 +1335,34 @@ def user_for_token(token: str):
     if row is None or (row.expires is not None and row.expires <= timezone.now()) or not row.user.is_active:
         return None
     return row.user
+
+
+def _actor_from_row(row) -> Actor | None:
+    username, is_active, is_superuser, user_class = row
+    if not is_active:
+        return None
+    if is_superuser:
+        return Actor(username, UserClass.ADMIN)
+    return Actor(username, user_class or UserClass.USER)
+
+
+_ACTOR_COLUMNS = ("user__username", "user__is_active", "user__is_superuser", "user__tracker_profile__user_class")
+
+
+def actor_for_token(token: str) -> Actor | None:
+    """Who a signIn token (or a DRF token) speaks for, in one light query per kind; None when invalid or expired."""
+    if not token:
+        return None
+    rows = list(AccessToken.objects.filter(key_hash=_hash_token(token)).values_list("expires", *_ACTOR_COLUMNS)[:1])
+    if rows:
+        expires, *rest = rows[0]
+        if expires is not None and expires <= timezone.now():
+            return None
+        return _actor_from_row(rest)
+    from rest_framework.authtoken.models import Token
+
+    rows = list(Token.objects.filter(key=token).values_list(*_ACTOR_COLUMNS)[:1])
+    return _actor_from_row(rows[0]) if rows else None
 
 
 def revoke_tokens(user) -> int:

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from tracker import conf, services
-from tracker.auth import BadCredentials, user_for_request
+from tracker.auth import BadCredentials, actor_for_request
 from tracker.models import Node, UserClass
 from tracker.query import mongo_order, mongo_query, text_query
 
@@ -62,15 +62,13 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
                 actor = None
                 if min_class is not None:
                     try:
-                        user = user_for_request(request, allow_session=read_only)
+                        actor = actor_for_request(request, allow_session=read_only)
                     except BadCredentials as exc:
                         return _error(401, str(exc))
-                    if user is None:
+                    if actor is None:
                         if not (read_only and conf.anonymous_read()):
                             return _error(401, "Authentication required: send Authorization: Bearer <token>.")
                         actor = services.Actor("anonymous", UserClass.GUEST)
-                    else:
-                        actor = services.actor_for(user)
                     if not actor.at_least(min_class):
                         return _error(403, f"This needs the {min_class} class; you are {actor.user_class}.")
                 return view(request, actor, *args, **kwargs)
@@ -364,6 +362,7 @@ def sign_in(request, actor):
 
 @damas_view(("GET",), UserClass.GUEST)
 def verify(request, actor):
-    user_model = services.user_model()
-    user = user_model.objects.filter(username=actor.name).first()
+    user = services.user_model().objects.filter(username=actor.name).first()
+    if user is None:
+        return _error(401, "This token's user no longer exists.")
     return _json(services.user_node(user))
