@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 
 
 class NodeKind(models.TextChoices):
@@ -46,6 +47,13 @@ class Node(models.Model):
             models.Index(fields=["parent"], name="tracker_node_parent", condition=Q(parent__isnull=False)),
             models.Index(fields=["origin"], name="tracker_node_origin"),
             models.Index(fields=["kind"], name="tracker_node_special", condition=Q(kind__in=["volume", "user"])),
+            # Edge nodes (graph): only nodes that have the key are indexed, so files pay nothing for these.
+            models.Index(
+                KeyTransform("src_id", "data"), name="tracker_node_edge_src", condition=Q(data__has_key="src_id")
+            ),
+            models.Index(
+                KeyTransform("tgt_id", "data"), name="tracker_node_edge_tgt", condition=Q(data__has_key="tgt_id")
+            ),
         ]
 
     def __str__(self) -> str:

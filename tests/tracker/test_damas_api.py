@@ -418,3 +418,20 @@ def test_read_old_style_and_regex_with_question_mark(damas):
     assert [n["_id"] for n in api.call("POST", "read/", {"id": "/q/a,/q/ab"})[1]] == ["/q/a", "/q/ab"]
     response = api.client.get("/api/search/_id:/^\\/q\\/ab?$/", HTTP_AUTHORIZATION=f"Bearer {api.token}")
     assert response.json() == ["/q/a", "/q/ab"]
+
+
+def test_publish_and_multi_calls_use_a_constant_number_of_queries(damas, three_sites, django_assert_max_num_queries):
+    from django.db import connection
+
+    api = damas("alice", "editor")
+    # SQLite caps statement parameters, so its bulk inserts come in batches: allow for them there.
+    bound = 12 if connection.vendor == "postgresql" else 40
+    with django_assert_max_num_queries(bound):
+        status, nodes = api.publish([{"_id": f"/qc/{i:03d}", "origin": "paris"} for i in range(300)])
+    assert status == 201 and len(nodes) == 300
+    with django_assert_max_num_queries(bound):
+        assert api.update([{"_id": f"/qc/{i:03d}", "k": i} for i in range(300)])[0] == 200
+    with django_assert_max_num_queries(bound):
+        assert api.comment({"#parent": [f"/qc/{i:03d}" for i in range(300)], "comment": "all"})[0] == 201
+    with django_assert_max_num_queries(bound):
+        assert api.delete([f"/qc/{i:03d}" for i in range(300)])[0] == 200

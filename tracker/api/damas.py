@@ -278,7 +278,9 @@ def _graph(start: list[str], max_depth: int, actor) -> list[dict]:
             break
         keys = [n.node_id for n in fresh]
         following: set[str] = {n.parent for n in fresh if n.parent}
-        edges = visible.filter(data__src_id__in=keys) | visible.filter(data__tgt_id__in=keys)
+        edges = visible.filter(data__has_key="src_id", data__src_id__in=keys) | visible.filter(
+            data__has_key="tgt_id", data__tgt_id__in=keys
+        )
         for edge in edges[:GRAPH_MAX_NODES]:
             if edge.node_id not in found:
                 found[edge.node_id] = edge
