@@ -1224,7 +1224,8 @@ def create_volume(name: str, *, url: str = "", node_id: str | None = None, **key
         raise InvalidInput("a volume name is a non-empty word without '/' or spaces")
     if _volume_node(name) is not None:
         raise AlreadyExists(f"volume {name} already exists", name)
-    result = create_nodes([{**keys, "_id": node_id or name, "name": name, "url": url}])[0]
+    node_id = node_id or keys.pop("_id", None) or name
+    result = create_nodes([{**keys, "_id": node_id, "name": name, "url": url}])[0]
     if isinstance(result, TrackerError):
         raise result
     return result

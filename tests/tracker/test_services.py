@@ -231,6 +231,7 @@ def test_volumes_sites_and_new_site_backfill(three_sites):
         services.create_volume("oslo")
     with pytest.raises(services.NotFound):
         services.update_volume("nowhere", {})
+    assert services.create_volume("bergen", **{"_id": "sit/studio/bergen"})["_id"] == "sit/studio/bergen"
     services.delete_nodes(["sit/studio/oslo"])
     assert "oslo" not in services.sites()
     assert not SiteState.objects.filter(site="oslo").exists()
