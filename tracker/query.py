@@ -129,6 +129,17 @@ class JsonEquals(Func):
         ]
 
 
+def _column_safe(value: Any) -> Any:
+    """Integers beyond 64 bits become floats, so no database driver refuses the parameter."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return float(value)
+    if isinstance(value, list):
+        return [_column_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _column_safe(v) for k, v in value.items()}
+    return value
+
+
 def _has_key(key: str) -> Q:
     if key == "_id":
         return ~NOTHING
@@ -136,6 +147,7 @@ def _has_key(key: str) -> Q:
 
 
 def _equals(key: str, value: Any) -> Q:
+    value = _column_safe(value)
     if isinstance(value, str) and value.startswith("REGEX_"):
         return _regex(key, value[len("REGEX_") :], "")
     if key == "_id":
@@ -190,6 +202,7 @@ def _compare(key: str, op: str, value: Any) -> Q:
         raise QueryError(f"{op} needs a number or a string")
     if key == "_id":
         return Q(lookup(F("node_id"), Value(str(value)))) if isinstance(value, str) else NOTHING
+    value = _column_safe(value)
     if isinstance(value, int | float):
         if key == "time":
             return Q(lookup(F("time"), Value(int(value) if float(value).is_integer() else value)))

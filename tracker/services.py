@@ -190,10 +190,18 @@ def new_child_id() -> str:
     return secrets.token_hex(12)
 
 
-def _int_or_none(value: object) -> int | None:
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+
+
+def _int_or_none(value: object, bound: int = INT64_MAX) -> int | None:
+    """An integer column copy of a JSON number; values the column cannot hold are clamped (the JSON keeps
+    the original), non-numbers are None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return max(-bound - 1, min(bound, int(value)))
 
 
 def _kind_of(node_id: str, data: dict, previous: str | None = None) -> str:
@@ -227,7 +235,7 @@ def _set_columns(node: Node) -> Node:
     origin = data.get("origin")
     node.origin = origin if isinstance(origin, str) else None
     node.time = _int_or_none(data.get("time"))
-    node.sync_priority = _int_or_none(data.get("sync_priority")) or 0
+    node.sync_priority = _int_or_none(data.get("sync_priority"), INT32_MAX) or 0
     node.deleted = data.get("deleted") is True
     node.authors = _authors_of(data)
     return node
@@ -274,7 +282,7 @@ def _state_for(node: Node, site: str) -> SiteState:
         wanted=_wanted_flag(data, site),
         synced=synced,
         syncing=_int_or_none(data.get(f"syncing_{site}")),
-        error=_int_or_none(data.get(f"syncError_{site}")),
+        error=_int_or_none(data.get(f"syncError_{site}"), INT32_MAX),
         last_attempt=_int_or_none(data.get(f"syncLastAttempt_{site}")),
         failures=1 if data.get(f"syncError_{site}") is not None else 0,
     )
@@ -317,15 +325,17 @@ def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, 
         SiteState.objects.filter(node_id__in=ids, error__isnull=False, failures=0).update(failures=1)
 
 
-def _pg_key_number(prefix: str) -> str:
+def _pg_key_number(prefix: str, bound: int = INT64_MAX) -> str:
+    """SQL for a per-site key as a clamped integer (the same rule as _int_or_none)."""
     key = f"('{prefix}_' || s.site)"
-    return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN (n.data ->> {key})::numeric::bigint END)"
+    value = f"LEAST(GREATEST((n.data ->> {key})::numeric, {-bound - 1}), {bound})"
+    return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN {value}::bigint END)"
 
 
 def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_conflict: bool = True) -> None:
     """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
     synced, syncing = _pg_key_number("synced"), _pg_key_number("syncing")
-    error, attempt = _pg_key_number("syncError"), _pg_key_number("syncLastAttempt")
+    error, attempt = _pg_key_number("syncError", INT32_MAX), _pg_key_number("syncLastAttempt")
     wanted = (
         "(CASE WHEN jsonb_typeof(n.data -> ('sync_' || s.site)) = 'boolean'"
         " THEN (n.data ->> ('sync_' || s.site))::boolean"
@@ -758,6 +768,8 @@ def comment_nodes(keys: dict, actor: Actor) -> list[dict | TrackerError]:
     parent_list = parents if isinstance(parents, list) else [parents]
     if not parent_list or not all(isinstance(p, str) and p for p in parent_list):
         raise InvalidInput("#parent must be an id or a list of ids")
+    if len(parent_list) > conf.max_body_items():
+        raise InvalidInput(f"at most {conf.max_body_items()} parents per comment")
     if not isinstance(keys.get("comment", ""), str):
         raise InvalidInput("comment must be a string")
     _check_protected(actor, keys, None)
@@ -916,7 +928,8 @@ def mark_error_many(errors: list[tuple[str, int, str]], site: str) -> int:
         groups.setdefault((int(code), message or ""), []).append(path)
     found = 0
     with transaction.atomic():
-        for (code, message), paths in groups.items():
+        for (raw_code, message), paths in groups.items():
+            code = max(-INT32_MAX - 1, min(INT32_MAX, raw_code))
             rows = _file_rows(paths)
             pks = [r[0] for r in rows]
             found += len(pks)

@@ -435,3 +435,18 @@ def test_publish_and_multi_calls_use_a_constant_number_of_queries(damas, three_s
         assert api.comment({"#parent": [f"/qc/{i:03d}" for i in range(300)], "comment": "all"})[0] == 201
     with django_assert_max_num_queries(bound):
         assert api.delete([f"/qc/{i:03d}" for i in range(300)])[0] == 200
+
+
+def test_out_of_range_numbers_are_never_500(damas, client):
+    api = damas("boss", "admin")
+    services.create_volume("x", url="ssh://x/p/")
+    status, node = api.create(
+        {"_id": "/big", "sync_priority": 10**20, "time": 10**30, "syncError_x": 10**12, "synced_x": 1e300}
+    )
+    assert status == 201 and node["sync_priority"] == 10**20
+    assert api.search_mongo({"sync_priority": 10**30})[0] == 200
+    assert api.search_mongo({"sync_priority": {"$gt": -(10**30)}})[1]["ids"] == ["/big"]
+    assert api.search_mongo({}, None, 10**30, 0)[0] == 400
+    assert api.search("sync_priority>100000000000000000000000")[0] == 200
+    response = client.post("/api/signIn/", {"username": "boss", "password": "pw-Secret-123", "expiresIn": "9" * 30})
+    assert response.status_code == 400

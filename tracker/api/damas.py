@@ -26,6 +26,7 @@ from tracker.query import mongo_order, mongo_query, text_query
 logger = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 GRAPH_MAX_NODES = 10000
+MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
 
 
 class ApiError(Exception):
@@ -229,8 +230,8 @@ def _count(value: Any, name: str) -> int:
         number = int(value)
     except ValueError as exc:
         raise ApiError(400, f"{name} must be a non-negative integer.") from exc
-    if number < 0:
-        raise ApiError(400, f"{name} must be a non-negative integer.")
+    if number < 0 or number > 2**31:
+        raise ApiError(400, f"{name} must be an integer between 0 and 2^31.")
     return number
 
 
@@ -251,7 +252,7 @@ def search_mongo(request, actor):
 def graph(request, actor, depth: str = "0"):
     node_ids, _ = _ids(_body(request))
     try:
-        max_depth = int(depth)
+        max_depth = min(int(depth), 1000)
     except ValueError as exc:
         raise ApiError(400, "depth must be an integer (0 = unlimited).") from exc
     if max_depth < 0:
@@ -354,8 +355,8 @@ def sign_in(request, actor):
             seconds = int(expires_in)
         except (TypeError, ValueError) as exc:
             raise ApiError(400, "expiresIn must be a number of seconds (0 = never).") from exc
-        if seconds < 0:
-            raise ApiError(400, "expiresIn must be a number of seconds (0 = never).")
+        if seconds < 0 or seconds > MAX_TOKEN_SECONDS:
+            raise ApiError(400, f"expiresIn must be between 0 (never) and {MAX_TOKEN_SECONDS} seconds.")
     result = services.sign_in(username, password, seconds, request=request)
     if result is None:
         return _error(401, "Bad username or password.")
