@@ -638,7 +638,7 @@ def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = Fals
 
 def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
     """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten."""
-    ids = [item.get("_id") if isinstance(item, dict) else None for item in items]
+    ids = [item.get("_id") if isinstance(item, dict) and isinstance(item.get("_id"), str) else None for item in items]
     if actor is not None and not actor.is_admin:
         # Clients upsert nodes they read back, author and time included: those keys are the server's.
         items = [

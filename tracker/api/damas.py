@@ -102,11 +102,30 @@ def _body(request: HttpRequest) -> Any:
     if not raw.strip():
         raise ApiError(400, "Empty body: send JSON.")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        data = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"Invalid JSON: {exc}") from exc
     except RecursionError as exc:
         raise ApiError(400, "Invalid JSON: nested too deeply.") from exc
+    if (b"\\u0000" in raw or b"\x00" in raw) and _has_nul(data):
+        raise ApiError(400, "NUL characters (\\u0000) are not allowed in keys or values.")
+    return data
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any("\x00" in k or _has_nul(v) for k, v in value.items())
+    return False
+
+
+def _path_text(value: str) -> str:
+    if "\x00" in value:
+        raise ApiError(400, "NUL characters are not allowed.")
+    return value
 
 
 def _refuse_constant(name: str):
@@ -168,7 +187,7 @@ def read(request, actor, ids: str | None = None):
     if request.method == "GET":
         if not ids:
             raise ApiError(400, "Give ids in the path: read/<id>,<id>.")
-        node_ids = ids.split(",")
+        node_ids = _path_text(ids).split(",")
         return _read_response(node_ids, len(node_ids) > 1, actor)
     body = _body(request)
     if isinstance(body, dict) and isinstance(body.get("id"), str):  # older clients: {"id": "a,b"}
@@ -206,7 +225,7 @@ def _search_ids(q, actor, order=("node_id",)) -> list[str]:
 def _path_query(request, query: str) -> str:
     """The query is the rest of the path; a `?` in a regex was taken for a query string, so put it back."""
     extra = request.META.get("QUERY_STRING", "")
-    return f"{query}?{unquote(extra)}" if extra else query
+    return _path_text(f"{query}?{unquote(extra)}" if extra else query)
 
 
 @damas_view(("GET",), read_only=True)
@@ -329,6 +348,7 @@ def comment(request, actor):
 def version(request, actor, node_id: str = ""):
     if not node_id:
         raise ApiError(400, "Give the id in the path: version/<id>.")
+    _path_text(node_id)
     body = _body(request)
     return _json(services.version_node(node_id, body, actor), 201)
 
@@ -347,6 +367,7 @@ def sign_in(request, actor):
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ApiError(400, "Send username and password (form fields).")
+    _path_text(username + password)
     expires_in = data.get("expiresIn")
     if expires_in in (None, ""):
         seconds = None
