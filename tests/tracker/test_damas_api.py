@@ -450,3 +450,22 @@ def test_out_of_range_numbers_are_never_500(damas, client):
     assert api.search("sync_priority>100000000000000000000000")[0] == 200
     response = client.post("/api/signIn/", {"username": "boss", "password": "pw-Secret-123", "expiresIn": "9" * 30})
     assert response.status_code == 400
+
+
+def test_volumes_and_global_parameters_are_nodes_clients_edit(damas, three_sites):
+    services.publish_many([{"_id": "/gp/a", "origin": "paris"}, {"_id": "/gp/b", "origin": "paris"}], author="x")
+    api = damas("boss", "editor")
+    status, volume = api.read("tokyo")
+    assert status == 200 and volume["url"].startswith("ssh://")
+    assert api.update({"_id": "tokyo", "syncAmountReception": 1, "agentStatus": "on"})[0] == 200
+    assert len(services.pending_for_site("tokyo")) == 1
+    assert api.upsert({"_id": "rsyncGlobalParameters", "syncEverywhere": False})[0] == 200
+    assert services.global_parameters()["syncEverywhere"] is False
+    assert services.pending_for_site("lima") == []
+    assert api.update({"_id": "/gp/b", "sync_lima": True})[0] == 200
+    assert [n["_id"] for n in services.pending_for_site("lima")] == ["/gp/b"]
+    # A volume created through the API is a new site at once.
+    assert api.create({"_id": "sit/oslo", "name": "oslo", "url": "ssh://oslo/p/"})[0] == 201
+    assert "oslo" in services.sites() and services.pending_count("oslo") == 0  # nothing opted in
+    assert api.update({"_id": "/gp/a", "sync_oslo": True})[0] == 200
+    assert [n["_id"] for n in services.pending_for_site("oslo")] == ["/gp/a"]
