@@ -575,16 +575,21 @@ def _after_volume_write(before_sites: set[str], nodes: Iterable[Node]) -> set[st
 
 
 def update_node(node_id: str, changes: dict, *, author: str | None = None) -> dict:
-    """Set keys on one node (None removes a key). `author`, when given, is the actor for authorMode."""
+    """Set keys on one node (None removes a key). `author`, when given, is the actor for authorMode; code
+    calling services is trusted with protected keys."""
     actor = Actor(author) if author else None
-    result = update_nodes([{"_id": node_id, **changes}], actor)[0]
+    result = update_nodes([{"_id": node_id, **changes}], actor, trusted=True)[0]
     if isinstance(result, TrackerError):
         raise result
     return result
 
 
-def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = False) -> list[dict | TrackerError]:
-    """`/api/update/` (and the update half of upsert): merge keys, None removes; input order."""
+def update_nodes(
+    items: list, actor: Actor | None = None, *, upsert: bool = False, trusted: bool = False
+) -> list[dict | TrackerError]:
+    """`/api/update/` (and the update half of upsert): merge keys, None removes; input order.
+
+    `trusted` (calls from code, not from the API) skips the protected-keys check, not authorMode."""
     results: list[dict | TrackerError | None] = [None] * len(items)
     parsed: list[tuple[int, str, dict]] = []
     for index, item in enumerate(items):
@@ -594,7 +599,8 @@ def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = Fals
             if upsert:
                 changes.pop("author", None)
                 changes.pop("time", None)
-            _check_protected(actor, changes, node_id)
+            if not trusted:
+                _check_protected(actor, changes, node_id)
             parsed.append((index, node_id, changes))
         except TrackerError as exc:
             results[index] = exc

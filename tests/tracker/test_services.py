@@ -267,3 +267,11 @@ def test_user_nodes_follow_django_users(make_user):
     assert "password" not in node
     user.delete()
     assert services.get_node("@carol") is None
+
+
+@override_settings(TRACKER_AUTHOR_MODE=True)
+def test_update_node_with_author_applies_author_mode_only(three_sites):
+    publish("/am/file")  # author alice
+    assert services.update_node("/am/file", {"time": 5}, author="alice")["time"] == 5
+    with pytest.raises(services.Forbidden):
+        services.update_node("/am/file", {"x": 1}, author="mallory")
