@@ -161,3 +161,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- tracker: damas-core server switches (docs/tracker.md); other tracker defaults live in tracker/conf.py ---
+TRACKER_AUTHOR_MODE = env_bool("TRACKER_AUTHOR_MODE", False)  # non-admins only see and change their own nodes
+TRACKER_ANONYMOUS_READ = env_bool("TRACKER_ANONYMOUS_READ", False)  # read and search without a token

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from django.conf import settings
 from django.db import DatabaseError, DataError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,7 +23,6 @@ from tracker.models import Node, UserClass
 from tracker.query import mongo_order, mongo_query, text_query
 
 logger = logging.getLogger(__name__)
-MAX_BODY_BYTES = 64 * 1024 * 1024
 GRAPH_MAX_NODES = 10000
 MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
 
@@ -95,7 +93,7 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
 
 def _body(request: HttpRequest) -> Any:
     """The JSON body; 400 when missing or not JSON, 413 when too large."""
-    limit = int(getattr(settings, "TRACKER_MAX_BODY_BYTES", MAX_BODY_BYTES))
+    limit = conf.max_body_bytes()
     raw = request.read(limit + 1)
     if len(raw) > limit:
         raise ApiError(413, f"Request body larger than {limit} bytes.")
