@@ -161,3 +161,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- synctools: site-to-site replication (see docs/synctools.md) ---------------------------------
+# SYNCTOOL_API_TOKEN: when set, this site serves its hosts and tracker data under /sync/ to clients
+# that send it (HTTP basic auth). SYNCTOOL_CLIENT_*: where and how this site pulls from another one.
+SYNCTOOL_API_TOKEN = os.environ.get("SYNCTOOL_API_TOKEN", "")
+SYNCTOOL_CLIENT_TOKEN = os.environ.get("SYNCTOOL_CLIENT_TOKEN", "")
+SYNCTOOL_CLIENT_ENDPOINT = os.environ.get("SYNCTOOL_CLIENT_ENDPOINT", "")
+SYNCTOOL_CLIENT_MEDIA_URL = os.environ.get("SYNCTOOL_CLIENT_MEDIA_URL", "")
+
+# --- tracker: damas-core server switches (docs/tracker.md); other tracker defaults live in tracker/conf.py ---
+TRACKER_AUTHOR_MODE = env_bool("TRACKER_AUTHOR_MODE", False)  # non-admins only see and change their own nodes
+TRACKER_ANONYMOUS_READ = env_bool("TRACKER_ANONYMOUS_READ", False)  # read and search without a token

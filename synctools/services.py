@@ -2,10 +2,139 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from synctools import conf
+from synctools.models import ChangeRecord, SyncedFile, SyncRun, SyncState
+
+# --- change records (server side) -------------------------------------------------------------
+
+
+def record_changes(
+    model: type[models.Model], pks: Iterable[Any], *, deleted: bool = False, natural_key: list | None = None
+) -> None:
+    """Note that these rows changed (or were deleted) so the next incremental pull sends them."""
+    label = model._meta.concrete_model._meta.label_lower
+    ChangeRecord.objects.bulk_create(
+        [ChangeRecord(model=label, object_pk=str(pk), deleted=deleted, natural_key=natural_key) for pk in pks]
+    )
+
+
+def current_cursor() -> str:
+    """The cursor a reply hands out: the newest change record's id (0 when none)."""
+    return str(ChangeRecord.objects.aggregate(last=Max("id"))["last"] or 0)
+
+
+def parse_cursor(value: str) -> int:
+    """A cursor from a client; ValueError when it is not one of ours."""
+    cursor = int(value)
+    if cursor < 0:
+        raise ValueError("negative cursor")
+    return cursor
+
+
+def changes_since(model: type[models.Model], cursor: int, upto: int) -> dict[str, list | None]:
+    """object_pk -> natural key of its latest deletion (or None) for rows of `model` changed after `cursor`.
+
+    Records made shortly before the cursor are included too (`SYNCTOOLS_CURSOR_OVERLAP`): a transaction that
+    took its id before the cursor but committed after the previous reply is not lost.
+    """
+    floor = cursor
+    overlap = conf.cursor_overlap_seconds()
+    cursor_time = ChangeRecord.objects.filter(id=cursor).values_list("time", flat=True).first() if overlap else None
+    if cursor_time is not None:
+        since = cursor_time - timedelta(seconds=overlap)
+        first_recent = ChangeRecord.objects.filter(time__gte=since).aggregate(first=Min("id"))["first"]
+        if first_recent is not None:
+            floor = min(cursor, first_recent - 1)
+    rows = (
+        ChangeRecord.objects.filter(model=model._meta.concrete_model._meta.label_lower, id__gt=floor, id__lte=upto)
+        .order_by("id")
+        .values_list("object_pk", "deleted", "natural_key")
+        .iterator(chunk_size=5000)
+    )
+    changed: dict[str, list | None] = {}
+    for object_pk, deleted, natural_key in rows:
+        changed[object_pk] = natural_key if deleted else None
+    return changed
+
+
+def prune_changes(older_than: timedelta) -> int:
+    """Forget change records older than this; clients with older cursors then need a full pull."""
+    return ChangeRecord.objects.filter(time__lt=timezone.now() - older_than).delete()[0]
+
+
+# --- client bookkeeping -----------------------------------------------------------------------
+
+
+def sync_state(url: str) -> SyncState:
+    state, _ = SyncState.objects.get_or_create(url=url)
+    return state
+
+
+def start_run(state: SyncState, *, incremental: bool) -> SyncRun:
+    now = timezone.now()
+    run = SyncRun.objects.create(state=state, started_at=now, incremental=incremental, cursor_before=state.cursor)
+    SyncState.objects.filter(pk=state.pk).update(last_run_at=now, last_outcome=SyncRun.RUNNING)
+    return run
+
+
+def save_cursor(state: SyncState, cursor: str) -> None:
+    """Store the cursor of a pull; called inside the pull's transaction, so it moves only if the rows do."""
+    state.cursor = cursor
+    SyncState.objects.filter(pk=state.pk).update(cursor=cursor)
+
+
+def finish_run(run: SyncRun, *, outcome: str, rows: int = 0, deleted: int = 0, files: int = 0, error: str = "") -> None:
+    now = timezone.now()
+    run.finished_at = now
+    run.outcome = outcome
+    run.rows, run.deleted, run.files, run.error = rows, deleted, files, error
+    run.duration = (now - run.started_at).total_seconds()
+    with transaction.atomic():
+        state = SyncState.objects.select_for_update().get(pk=run.state_id)
+        run.cursor_after = state.cursor
+        run.save()
+        state.last_outcome = outcome
+        state.last_error = error
+        state.last_rows, state.last_deleted, state.last_duration = rows, deleted, run.duration
+        if outcome == SyncRun.SUCCESS:
+            state.last_success_at = now
+        state.save()
+
+
+def file_validator(url: str) -> tuple[int | None, str]:
+    """(size, validator) recorded when this media URL was last downloaded, or (None, "")."""
+    row = SyncedFile.objects.filter(url=url).values_list("size", "validator").first()
+    return row if row else (None, "")
+
+
+def remember_file(url: str, size: int | None, validator: str) -> None:
+    SyncedFile.objects.update_or_create(url=url, defaults={"size": size, "validator": validator})
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
 
 def dashboard_cards() -> list[dict]:
     """Counts for the home page: {"key", "title", "count", "url", "note"} per card."""
-    return []
+    states = SyncState.objects.all()
+    failing = states.filter(last_outcome=SyncRun.FAILED).count()
+    return [
+        {
+            "key": "synctools",
+            "title": "Replicated URLs",
+            "count": states.count(),
+            "url": "/admin/synctools/syncstate/",
+            "note": f"{failing} failing" if failing else "all pulls succeeded",
+        }
+    ]
 
 
 def dashboard_sections() -> list[dict]:

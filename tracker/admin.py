@@ -1,1 +1,490 @@
-"""Admin pages of this app."""
+"""Admin pages of the tracker: a node browser with per-site status, typed volume and global parameter forms,
+user classes and tokens. Every write goes through tracker.services."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from tracker import services
+from tracker.models import AccessToken, GlobalParameters, Node, TrackerProfile, Volume
+from tracker.query import QueryError, text_query
+
+STATUS_COLOURS = {
+    "synced": "#2e7d32",
+    "outdated": "#b8860b",
+    "syncing": "#1565c0",
+    "error": "#c62828",
+    "not wanted": "#777",
+    "missing": "#555",
+    "origin": "#000",
+}
+
+
+def _raise_first(results: list) -> dict:
+    result = results[0]
+    if isinstance(result, services.TrackerError):
+        raise ValidationError(result.detail)
+    return result
+
+
+# --------------------------------------------------------------------------------------------- nodes
+
+
+class NodeForm(forms.ModelForm):
+    """A node is its `_id` plus its keys as one JSON object."""
+
+    keys = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 18, "cols": 100, "style": "font-family: monospace"}),
+        required=False,
+        help_text="The node's keys as a JSON object (without _id). Remove a key to delete it (author and time stay).",
+    )
+
+    class Meta:
+        model = Node
+        fields = ["node_id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["node_id"].disabled = True
+            self.fields["keys"].initial = json.dumps(self.instance.data, indent=2, sort_keys=True, ensure_ascii=False)
+
+    def clean_node_id(self) -> str:
+        node_id = self.cleaned_data["node_id"]
+        if not self.instance.pk:
+            try:
+                services.validate_node_id(node_id)
+            except services.TrackerError as exc:
+                raise ValidationError(exc.detail) from exc
+        return node_id
+
+    def clean_keys(self) -> dict:
+        text = self.cleaned_data.get("keys") or "{}"
+        try:
+            keys = json.loads(text)
+        except ValueError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}") from exc
+        if not isinstance(keys, dict):
+            raise ValidationError("Keys must be a JSON object.")
+        keys.pop("_id", None)
+        return keys
+
+
+class NodeAdmin(admin.ModelAdmin):
+    """Browse nodes: search `/path/prefix` or text-language terms (`origin:paris size>10`)."""
+
+    form = NodeForm
+    list_display = ["node_id", "kind", "origin", "author_display", "time", "lock_display", "site_status"]
+    list_filter = ["kind", "deleted"]
+    search_fields = ["node_id"]
+    search_help_text = "A path prefix (/project/shots/) or key terms: origin:paris size>100 _id:/regex/"
+    readonly_fields = ["kind", "origin", "time", "sync_priority", "deleted", "site_states", "children"]
+    actions = ["lock_nodes", "unlock_nodes"]
+    list_per_page = 100
+    show_full_result_count = False
+
+    def get_fields(self, request, obj=None):
+        return ["node_id", "keys", *(self.readonly_fields if obj else [])]
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.startswith("/") and " " not in term and ":" not in term:
+            return queryset.filter(node_id__startswith=term), False
+        if re.search(r"[:<>]", term):
+            try:
+                return queryset.filter(text_query(term)), False
+            except QueryError as exc:
+                messages.error(request, f"Search not understood: {exc.detail}")
+                return queryset.none(), False
+        return queryset.filter(node_id__startswith=term), False
+
+    @admin.display(description="author")
+    def author_display(self, obj: Node) -> str:
+        author = obj.data.get("author", "")
+        return ", ".join(author) if isinstance(author, list) else str(author)
+
+    @admin.display(description="lock")
+    def lock_display(self, obj: Node) -> str:
+        return str(obj.data.get("lock", ""))
+
+    def _statuses(self, obj: Node, site_names: list[str], everywhere: bool):
+        return [(site, services.site_status(obj, site, everywhere)) for site in site_names]
+
+    @admin.display(description="sites")
+    def site_status(self, obj: Node):
+        if obj.kind not in services.FILE_KINDS:
+            return ""
+        request_sites = getattr(self, "_request_sites", None)
+        site_names, everywhere = request_sites or (services.sites(), True)
+        return format_html_join(
+            " ",
+            '<span title="{}" style="color:{}">{}:&nbsp;{}</span>',
+            (
+                (status, STATUS_COLOURS.get(status, "#000"), site, status)
+                for site, status in self._statuses(obj, site_names, everywhere)
+            ),
+        )
+
+    def get_changelist_instance(self, request):
+        # Two queries per page, not per row: the status column reads only these and each node's own keys.
+        self._request_sites = (
+            services.sites(),
+            services.global_parameters().get("syncEverywhere", True) is not False,
+        )
+        return super().get_changelist_instance(request)
+
+    @admin.display(description="status per site")
+    def site_states(self, obj: Node):
+        if obj.kind not in services.FILE_KINDS:
+            return "—"
+        everywhere = services.global_parameters().get("syncEverywhere", True) is not False
+        rows = self._statuses(obj, services.sites(), everywhere)
+        return format_html(
+            "<table><tr><th>site</th><th>status</th><th>synced</th><th>error</th></tr>{}</table>",
+            format_html_join(
+                "",
+                '<tr><td>{}</td><td style="color:{}">{}</td><td>{}</td><td>{}</td></tr>',
+                (
+                    (
+                        site,
+                        STATUS_COLOURS.get(status, "#000"),
+                        status,
+                        obj.data.get(f"synced_{site}", ""),
+                        obj.data.get(f"syncError_{site}", ""),
+                    )
+                    for site, status in rows
+                ),
+            ),
+        )
+
+    @admin.display(description="child nodes")
+    def children(self, obj: Node):
+        kids = list(Node.objects.filter(parent=obj.node_id).order_by("time", "node_id")[:200])
+        if not kids:
+            return "—"
+        return format_html(
+            "<table><tr><th>_id</th><th>time</th><th>author</th><th>comment / keys</th></tr>{}</table>",
+            format_html_join(
+                "",
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                (
+                    (
+                        reverse("admin:tracker_node_change", args=[kid.pk]),
+                        kid.node_id,
+                        kid.data.get("time", ""),
+                        kid.data.get("author", ""),
+                        kid.data.get("comment")
+                        or json.dumps({k: v for k, v in kid.data.items() if k not in ("#parent", "author", "time")})[
+                            :200
+                        ],
+                    )
+                    for kid in kids
+                ),
+            ),
+        )
+
+    def save_model(self, request, obj: Node, form, change: bool) -> None:
+        keys = form.cleaned_data["keys"]
+        if change:
+            removed = {k: None for k in obj.data if k not in keys and k not in ("author", "time")}
+            node = _raise_first(services.update_nodes([{**removed, **keys, "_id": obj.node_id}]))
+        else:
+            keys.setdefault("author", request.user.get_username())
+            node = _raise_first(services.create_nodes([{**keys, "_id": form.cleaned_data["node_id"]}]))
+        obj.pk = Node.objects.get(node_id=node["_id"]).pk
+
+    def delete_model(self, request, obj: Node) -> None:
+        services.delete_nodes([obj.node_id])
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        services.delete_nodes(list(queryset.values_list("node_id", flat=True)))
+
+    @admin.action(description="Lock selected nodes (in my name)")
+    def lock_nodes(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.force_lock(list(queryset.values_list("node_id", flat=True)), request.user.get_username())
+        self.message_user(request, f"Locked {count} node(s).")
+
+    @admin.action(description="Unlock selected nodes (whoever holds the lock)")
+    def unlock_nodes(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = services.force_unlock(list(queryset.values_list("node_id", flat=True)))
+        self.message_user(request, f"Unlocked {count} node(s).")
+
+
+admin.site.register(Node, NodeAdmin)
+
+
+# --------------------------------------------------------------------------------------------- volumes
+
+
+URL_RE = re.compile(r"^(ssh|rsync|file)://[^\s]+$|^/[^\s]*$")
+VOLUME_BOOLEANS = [
+    "enableEmission",
+    "enableReception",
+    "enableDiscovery",
+    "enableDiscoveryPackages",
+    "enableDiscoveryUpdatedFiles",
+    "enableDiscoveryDeletedFiles",
+]
+VOLUME_STATUS_KEYS = [
+    "agentStatus",
+    "agentVersion",
+    "agentStartTime",
+    "lastConnectionAttempt",
+    "lastConnectionSuccess",
+    "last_emission",
+    "last_reception",
+    "last_scan",
+    "exit_emission",
+    "exit_reception",
+    "exit_scan",
+    "error",
+    "scan_duration",
+]
+
+
+class VolumeForm(forms.ModelForm):
+    """The spec's volume keys, typed and validated; status keys written by agents are shown, not edited."""
+
+    name = forms.SlugField(help_text="The site name used in synced_<name>, sync_<name>, origin...")
+    url = forms.CharField(help_text="ssh://user@host:port/project/, rsync://host/module/ or a local /path.")
+    enableEmission = forms.BooleanField(required=False, initial=True)
+    enableReception = forms.BooleanField(required=False, initial=True)
+    enableDiscovery = forms.BooleanField(required=False, initial=True)
+    enableDiscoveryPackages = forms.BooleanField(required=False, initial=True)
+    enableDiscoveryUpdatedFiles = forms.BooleanField(required=False, initial=True)
+    enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=True)
+    syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=10)
+    syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=10)
+    rsync_args = forms.CharField(required=False, help_text="Extra rsync arguments, e.g. --bwlimit=10000")
+    rsync_env = forms.CharField(required=False, help_text="Environment for rsync: NAME=value NAME2=value")
+    notifiedEmails = forms.CharField(required=False, help_text="Comma separated e-mail addresses.")
+
+    class Meta:
+        model = Volume
+        fields = ["node_id"]
+        labels = {"node_id": "_id"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["node_id"].required = False
+        self.fields["node_id"].help_text = "Defaults to the name, e.g. sit/studio/paris."
+        if self.instance.pk:
+            self.fields["node_id"].disabled = True
+            for name in self.fields:
+                if name in self.instance.data:
+                    self.fields[name].initial = self.instance.data[name]
+
+    def clean_url(self) -> str:
+        url = self.cleaned_data["url"].strip()
+        if not URL_RE.match(url):
+            raise ValidationError("Use ssh://user@host[:port]/path/, rsync://host/module/, file:///path or /path.")
+        return url
+
+    def clean_rsync_args(self) -> str:
+        args = self.cleaned_data["rsync_args"].strip()
+        if re.search(r"[;&|`$<>]", args):
+            raise ValidationError("Shell metacharacters are not allowed in rsync arguments.")
+        for word in args.split():
+            if not word.startswith("-"):
+                raise ValidationError(f"{word!r} is not an option (options start with '-').")
+            if word.split("=")[0] in ("-e", "--rsh", "--rsync-path", "--remove-source-files", "--delete"):
+                raise ValidationError(f"{word} is managed by the agent and cannot be set here.")
+        return args
+
+    def clean_rsync_env(self) -> str:
+        env = self.cleaned_data["rsync_env"].strip()
+        for pair in env.split():
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$", pair):
+                raise ValidationError(f"{pair!r} is not NAME=value.")
+        return env
+
+    def clean_notifiedEmails(self) -> str:
+        emails = [e.strip() for e in self.cleaned_data["notifiedEmails"].split(",") if e.strip()]
+        for email in emails:
+            validate_email(email)
+        return ",".join(emails)
+
+    def clean(self):
+        cleaned = super().clean()
+        name = cleaned.get("name")
+        if name and not self.instance.pk and services.get_volume(name) is not None:
+            self.add_error("name", f"A volume named {name} exists already.")
+        return cleaned
+
+    def volume_keys(self) -> dict:
+        keys = {name: self.cleaned_data[name] for name in ("name", "url", "rsync_args", "rsync_env", "notifiedEmails")}
+        keys.update({name: self.cleaned_data[name] for name in VOLUME_BOOLEANS})
+        keys["syncAmountEmission"] = self.cleaned_data["syncAmountEmission"]
+        keys["syncAmountReception"] = self.cleaned_data["syncAmountReception"]
+        return keys
+
+
+@admin.register(Volume)
+class VolumeAdmin(admin.ModelAdmin):
+    form = VolumeForm
+    list_display = ["volume_name", "node_id", "url_display", "agent_status", "pending"]
+    search_fields = ["node_id"]
+    readonly_fields = ["agent"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["node_id", "name", "url", *VOLUME_BOOLEANS, "syncAmountEmission", "syncAmountReception"]
+        fields += ["rsync_args", "rsync_env", "notifiedEmails"]
+        return [*fields, "agent"] if obj else fields
+
+    @admin.display(description="name")
+    def volume_name(self, obj: Volume) -> str:
+        return str(obj)
+
+    @admin.display(description="url")
+    def url_display(self, obj: Volume) -> str:
+        return obj.data.get("url", "")
+
+    @admin.display(description="agent")
+    def agent_status(self, obj: Volume) -> str:
+        return obj.data.get("agentStatus", "")
+
+    @admin.display(description="files to receive")
+    def pending(self, obj: Volume) -> int:
+        return services.pending_count(str(obj))
+
+    @admin.display(description="agent status keys")
+    def agent(self, obj: Volume):
+        rows = [(key, obj.data[key]) for key in VOLUME_STATUS_KEYS if key in obj.data]
+        if not rows:
+            return "No agent has reported yet."
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+    def save_model(self, request, obj: Volume, form: VolumeForm, change: bool) -> None:
+        keys = form.volume_keys()
+        try:
+            if change:
+                node = services.update_nodes([{**keys, "_id": obj.node_id}])
+                node = _raise_first(node)
+            else:
+                name = keys.pop("name")
+                node = services.create_volume(name, node_id=form.cleaned_data.get("node_id") or None, **keys)
+        except services.TrackerError as exc:
+            raise ValidationError(exc.detail) from exc
+        obj.pk = Node.objects.get(node_id=node["_id"]).pk
+
+    def delete_model(self, request, obj: Volume) -> None:
+        services.delete_nodes([obj.node_id])
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        services.delete_nodes(list(queryset.values_list("node_id", flat=True)))
+
+
+# --------------------------------------------------------------------------------------------- global parameters
+
+
+class GlobalParametersForm(forms.ModelForm):
+    enableScans = forms.BooleanField(required=False, initial=True)
+    syncEverywhere = forms.BooleanField(
+        required=False, initial=True, help_text="Default destination rule: propagate files to every site."
+    )
+    ignoreExistingFiles = forms.BooleanField(required=False)
+    sleepBetweenScans = forms.IntegerField(min_value=1, max_value=86400, initial=60, help_text="Seconds.")
+    includePatternRules = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    excludePatternRules = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    excludedFiles = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    rsaPublicKey = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Public key installed in the volumes' .ssh/authorized_keys.",
+    )
+
+    class Meta:
+        model = GlobalParameters
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = services.global_parameters()
+        for name in self.fields:
+            if name in current:
+                self.fields[name].initial = current[name]
+
+    def clean_rsaPublicKey(self) -> str:
+        key = self.cleaned_data["rsaPublicKey"].strip()
+        if key and not re.match(r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+( \S.*)?$", key):
+            raise ValidationError("Not an OpenSSH public key (ssh-ed25519 AAAA... comment).")
+        return key
+
+    def _clean_patterns(self, name: str) -> str:
+        text = self.cleaned_data[name]
+        for line in text.splitlines():
+            if "\x00" in line:
+                raise ValidationError("Patterns cannot contain NUL characters.")
+        return text
+
+    def clean_includePatternRules(self) -> str:
+        return self._clean_patterns("includePatternRules")
+
+    def clean_excludePatternRules(self) -> str:
+        return self._clean_patterns("excludePatternRules")
+
+
+@admin.register(GlobalParameters)
+class GlobalParametersAdmin(admin.ModelAdmin):
+    form = GlobalParametersForm
+    list_display = ["__str__", "sync_everywhere"]
+
+    @admin.display(description="syncEverywhere", boolean=True)
+    def sync_everywhere(self, obj: GlobalParameters) -> bool:
+        return obj.data.get("syncEverywhere", True) is not False
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not GlobalParameters.objects.exists()
+
+    def save_model(self, request, obj: GlobalParameters, form, change: bool) -> None:
+        node = services.set_global_parameters({name: form.cleaned_data[name] for name in form.fields})
+        obj.pk = Node.objects.get(node_id=node["_id"]).pk
+
+    def delete_model(self, request, obj) -> None:
+        services.delete_nodes([obj.node_id])
+
+
+# --------------------------------------------------------------------------------------------- users
+
+
+@admin.register(TrackerProfile)
+class TrackerProfileAdmin(admin.ModelAdmin):
+    """The tracker class of each user (superusers are always admin)."""
+
+    list_display = ["user", "user_class"]
+    list_filter = ["user_class"]
+    search_fields = ["user__username"]
+    autocomplete_fields = ["user"]
+
+    def save_model(self, request, obj: TrackerProfile, form, change: bool) -> None:
+        services.set_user_class(obj.user, obj.user_class)
+        obj.pk = TrackerProfile.objects.get(user=obj.user).pk
+
+
+@admin.register(AccessToken)
+class AccessTokenAdmin(admin.ModelAdmin):
+    """signIn tokens: only their hashes are stored; delete one to revoke it."""
+
+    list_display = ["user", "created", "expires"]
+    list_filter = ["expires"]
+    search_fields = ["user__username"]
+    readonly_fields = ["user", "created", "expires"]
+    fields = ["user", "created", "expires"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

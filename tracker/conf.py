@@ -41,3 +41,8 @@ def token_default_expiry_seconds() -> int:
 def max_body_items() -> int:
     """Upper bound on the items of one multi-item call, so one request cannot exhaust the server."""
     return int(getattr(settings, "TRACKER_MAX_ITEMS", 10000))
+
+
+def max_body_bytes() -> int:
+    """Largest request body the damas routes read (a publish of 1,000 files is about 100 KB)."""
+    return int(getattr(settings, "TRACKER_MAX_BODY_BYTES", 64 * 1024 * 1024))

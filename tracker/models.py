@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 
 
 class NodeKind(models.TextChoices):
@@ -25,7 +26,7 @@ class NodeKind(models.TextChoices):
 class Node(models.Model):
     """One damas-core node. `data` holds every key except `_id`."""
 
-    node_id = models.TextField("_id", unique=True)  # on PostgreSQL Django adds a text_pattern_ops twin index
+    node_id = models.TextField("_id")
     kind = models.CharField(max_length=8, choices=NodeKind.choices, default=NodeKind.OTHER)
     parent = models.TextField("#parent", null=True, blank=True)
     origin = models.TextField(null=True, blank=True)
@@ -37,11 +38,22 @@ class Node(models.Model):
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        # Few indexes, because every publish pays for each of them: one unique text_pattern_ops index on
+        # _id answers equality, IN and prefix (LIKE 'x%') lookups whatever the database collation is.
+        constraints = [
+            models.UniqueConstraint(fields=["node_id"], name="tracker_node_unique_id", opclasses=["text_pattern_ops"])
+        ]
         indexes = [
-            models.Index(fields=["parent"], name="tracker_node_parent"),
+            models.Index(fields=["parent"], name="tracker_node_parent", condition=Q(parent__isnull=False)),
             models.Index(fields=["origin"], name="tracker_node_origin"),
-            models.Index(fields=["kind", "node_id"], name="tracker_node_kind_id"),
-            models.Index(fields=["time"], name="tracker_node_time"),
+            models.Index(fields=["kind"], name="tracker_node_special", condition=Q(kind__in=["volume", "user"])),
+            # Edge nodes (graph): only nodes that have the key are indexed, so files pay nothing for these.
+            models.Index(
+                KeyTransform("src_id", "data"), name="tracker_node_edge_src", condition=Q(data__has_key="src_id")
+            ),
+            models.Index(
+                KeyTransform("tgt_id", "data"), name="tracker_node_edge_tgt", condition=Q(data__has_key="tgt_id")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -56,7 +68,8 @@ class SiteState(models.Model):
 
     `active` = the site lacks the current version (not deleted, `synced` missing or older than `time`);
     `wanted` = destination filter from the node's keys, None when the node leaves it to the global
-    `syncEverywhere`. `path`, `priority` and `time` are copies of the node's so the queue index alone orders.
+    `syncEverywhere`. `path`, `priority` and `time` are copies of the node's so the queue index alone orders;
+    claimed rows (`syncing` set) leave the queue index, so claims already handed out cost nothing to skip.
     """
 
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="site_states")
@@ -80,10 +93,13 @@ class SiteState(models.Model):
                 models.F("priority").desc(),
                 "time",
                 "path",
-                name="tracker_sitestate_queue",
-                condition=Q(active=True),
+                name="tracker_sitestate_queue_open",
+                condition=Q(active=True, syncing__isnull=True),
             ),
-            models.Index(fields=["site", "path"], name="tracker_sitestate_site_path"),
+            # In-flight claims, so stale ones are found without walking the queue.
+            models.Index(
+                fields=["site", "syncing"], name="tracker_sitestate_claims", condition=Q(syncing__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
@@ -126,3 +142,40 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"token of {self.user} (expires {self.expires or 'never'})"
+
+
+class VolumeManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(kind=NodeKind.VOLUME)
+
+
+class Volume(Node):
+    """Volume nodes (one per site), for their typed admin page."""
+
+    objects = VolumeManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "volume"
+
+    def __str__(self) -> str:
+        return str(self.data.get("name") or self.node_id)
+
+
+class GlobalParametersManager(models.Manager):
+    def get_queryset(self):
+        return super().get_queryset().filter(node_id="rsyncGlobalParameters")
+
+
+class GlobalParameters(Node):
+    """The rsyncGlobalParameters node, for its typed admin page."""
+
+    objects = GlobalParametersManager()
+
+    class Meta:
+        proxy = True
+        verbose_name = "global parameters"
+        verbose_name_plural = "global parameters"
+
+    def __str__(self) -> str:
+        return "rsyncGlobalParameters"

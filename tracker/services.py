@@ -190,10 +190,18 @@ def new_child_id() -> str:
     return secrets.token_hex(12)
 
 
-def _int_or_none(value: object) -> int | None:
+INT64_MAX = 2**63 - 1
+INT32_MAX = 2**31 - 1
+
+
+def _int_or_none(value: object, bound: int = INT64_MAX) -> int | None:
+    """An integer column copy of a JSON number; values the column cannot hold are clamped (the JSON keeps
+    the original), non-numbers are None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return int(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return max(-bound - 1, min(bound, int(value)))
 
 
 def _kind_of(node_id: str, data: dict, previous: str | None = None) -> str:
@@ -218,18 +226,25 @@ def _authors_of(data: dict) -> str:
     return "|" + "|".join(names) + "|" if names else ""
 
 
+def _columns(node_id: str, data: dict, previous_kind: str | None = None) -> dict:
+    """The column copies of a node's hot keys."""
+    parent = data.get("#parent")
+    origin = data.get("origin")
+    return {
+        "kind": _kind_of(node_id, data, previous_kind),
+        "parent": parent if isinstance(parent, str) else None,
+        "origin": origin if isinstance(origin, str) else None,
+        "time": _int_or_none(data.get("time")),
+        "sync_priority": _int_or_none(data.get("sync_priority"), INT32_MAX) or 0,
+        "deleted": data.get("deleted") is True,
+        "authors": _authors_of(data),
+    }
+
+
 def _set_columns(node: Node) -> Node:
     """Copy the hot keys of `data` into their columns."""
-    data = node.data
-    node.kind = _kind_of(node.node_id, data, node.kind if node.pk else None)
-    parent = data.get("#parent")
-    node.parent = parent if isinstance(parent, str) else None
-    origin = data.get("origin")
-    node.origin = origin if isinstance(origin, str) else None
-    node.time = _int_or_none(data.get("time"))
-    node.sync_priority = _int_or_none(data.get("sync_priority")) or 0
-    node.deleted = data.get("deleted") is True
-    node.authors = _authors_of(data)
+    for name, value in _columns(node.node_id, node.data, node.kind if node.pk else None).items():
+        setattr(node, name, value)
     return node
 
 
@@ -274,7 +289,7 @@ def _state_for(node: Node, site: str) -> SiteState:
         wanted=_wanted_flag(data, site),
         synced=synced,
         syncing=_int_or_none(data.get(f"syncing_{site}")),
-        error=_int_or_none(data.get(f"syncError_{site}")),
+        error=_int_or_none(data.get(f"syncError_{site}"), INT32_MAX),
         last_attempt=_int_or_none(data.get(f"syncLastAttempt_{site}")),
         failures=1 if data.get(f"syncError_{site}") is not None else 0,
     )
@@ -286,9 +301,14 @@ def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, 
     if not files:
         return
     site_names = sites() if site_names is None else site_names
+    if not site_names:
+        return
+    if new and connection.vendor == "postgresql":
+        _pg_insert_states("n.id = ANY(%s)", [[n.pk for n in files]], site_names)
+        return
     rows = [_state_for(n, s) for n in files for s in site_names if n.origin != s]
     if new:
-        SiteState.objects.bulk_create(rows, batch_size=5000)
+        SiteState.objects.bulk_create(rows, batch_size=5000, ignore_conflicts=True)
         return
     ids = [n.pk for n in files]
     # The origin never has a row (it may have changed); sites that vanished lose theirs.
@@ -312,41 +332,44 @@ def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, 
         SiteState.objects.filter(node_id__in=ids, error__isnull=False, failures=0).update(failures=1)
 
 
+def _pg_key_number(prefix: str, bound: int = INT64_MAX) -> str:
+    """SQL for a per-site key as a clamped integer (the same rule as _int_or_none)."""
+    key = f"('{prefix}_' || s.site)"
+    value = f"LEAST(GREATEST((n.data ->> {key})::numeric, {-bound - 1}), {bound})"
+    return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN {value}::bigint END)"
+
+
+def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_conflict: bool = True) -> None:
+    """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
+    synced, syncing = _pg_key_number("synced"), _pg_key_number("syncing")
+    error, attempt = _pg_key_number("syncError", INT32_MAX), _pg_key_number("syncLastAttempt")
+    wanted = (
+        "(CASE WHEN jsonb_typeof(n.data -> ('sync_' || s.site)) = 'boolean'"
+        " THEN (n.data ->> ('sync_' || s.site))::boolean"
+        " WHEN jsonb_typeof(n.data -> 'syncEverywhere') = 'boolean' THEN (n.data ->> 'syncEverywhere')::boolean END)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO tracker_sitestate
+                (node_id, site, path, priority, time, active, wanted, synced, syncing, error, last_attempt, failures)
+            SELECT n.id, s.site, n.node_id, n.sync_priority, COALESCE(n.time, 0),
+                NOT n.deleted AND COALESCE({synced} < COALESCE(n.time, 0), TRUE),
+                {wanted}, {synced}, {syncing}, {error}::integer, {attempt},
+                CASE WHEN n.data ? ('syncError_' || s.site) THEN 1 ELSE 0 END
+            FROM tracker_node n CROSS JOIN unnest(%s::text[]) AS s(site)
+            WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site AND {where}
+            {"ON CONFLICT (node_id, site) DO NOTHING" if on_conflict else ""}
+            """,  # noqa: S608 - fixed SQL; values are parameters
+            [list(site_names), *params],
+        )
+
+
 def _backfill_site(site: str) -> None:
     """A new site: every tracked file gets its state row there (SQL on PostgreSQL, batches elsewhere)."""
     if connection.vendor == "postgresql":
-        key = {k: f"{k}_{site}" for k in ("synced", "syncing", "syncError", "syncLastAttempt", "sync")}
-
-        def num(k: str) -> str:
-            return f"CASE WHEN jsonb_typeof(data->'{k}') = 'number' THEN (data->>'{k}')::numeric::bigint END"
-
-        wanted = (
-            f"CASE WHEN jsonb_typeof(data->'{key['sync']}') = 'boolean' THEN (data->>'{key['sync']}')::boolean "
-            "WHEN jsonb_typeof(data->'syncEverywhere') = 'boolean' THEN (data->>'syncEverywhere')::boolean END"
-        )
-        # Site names come from volume nodes; keys are passed as SQL literals only after quoting.
-        for k in key.values():
-            if "'" in k or "\\" in k:
-                break
-        else:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"""
-                    INSERT INTO tracker_sitestate
-                        (node_id, site, path, priority, time, active, wanted, synced, syncing, error,
-                         last_attempt, failures)
-                    SELECT id, %s, node_id, sync_priority, COALESCE(time, 0),
-                        NOT deleted AND COALESCE({num(key["synced"])} < COALESCE(time, 0), TRUE),
-                        {wanted}, {num(key["synced"])}, {num(key["syncing"])}, {num(key["syncError"])}::integer,
-                        {num(key["syncLastAttempt"])},
-                        CASE WHEN data ? '{key["syncError"]}' THEN 1 ELSE 0 END
-                    FROM tracker_node
-                    WHERE kind IN ('file', 'folder') AND origin IS DISTINCT FROM %s
-                    ON CONFLICT (node_id, site) DO NOTHING
-                    """,  # noqa: S608 - identifiers are fixed; the site is a parameter or a checked literal
-                    [site, site],
-                )
-            return
+        _pg_insert_states("TRUE", [], [site])
+        return
     last = 0
     while True:
         batch = list(Node.objects.filter(kind__in=FILE_KINDS, pk__gt=last).order_by("pk")[:5000])
@@ -441,18 +464,19 @@ def visible_nodes(actor: Actor | None):
 
 
 def iter_file_nodes(prefix: str = "/", *, batch_size: int = 2000) -> Iterator[dict]:
-    """Every file and folder node under `prefix`, by `_id`, streamed in keyset pages (constant memory)."""
-    last = None
+    """Every file and folder node under `prefix`, streamed in keyset pages (constant memory).
+
+    Pages follow insertion order (the primary key), which stays an index walk even for the whole tree.
+    """
+    last = 0
     while True:
-        qs = Node.objects.filter(kind__in=FILE_KINDS, node_id__startswith=prefix)
-        if last is not None:
-            qs = qs.filter(node_id__gt=last)
-        batch = list(qs.order_by("node_id")[:batch_size])
+        qs = Node.objects.filter(kind__in=FILE_KINDS, node_id__startswith=prefix, pk__gt=last)
+        batch = list(qs.order_by("pk")[:batch_size])
         if not batch:
             return
         for node in batch:
             yield node.as_wire()
-        last = batch[-1].node_id
+        last = batch[-1].pk
 
 
 def children_of(node_id: str, limit: int = 200) -> list[dict]:
@@ -502,14 +526,44 @@ def create_nodes(items: list, actor: Actor | None = None) -> list[dict | Tracker
 
 
 def _insert_nodes(nodes: list[Node]) -> None:
+    """Insert new nodes and set their pk. On PostgreSQL one statement unpacks a JSON array server-side."""
     if not nodes:
         return
     try:
         with transaction.atomic():
-            Node.objects.bulk_create(nodes, batch_size=2000)
+            if connection.vendor == "postgresql":
+                _pg_insert_nodes(nodes)
+            else:
+                Node.objects.bulk_create(nodes, batch_size=2000)
     except IntegrityError as exc:
         # Another writer created one of these ids between our check and the insert.
         raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
+
+
+def _pg_insert_nodes(nodes: list[Node]) -> None:
+    pks = _pg_insert_rows(
+        [{"node_id": n.node_id, **_columns(n.node_id, n.data, n.kind), "data": n.data} for n in nodes]
+    )
+    for n in nodes:
+        n.pk = pks[n.node_id]
+        n._state.adding = False
+        n._state.db = "default"
+
+
+def _pg_insert_rows(rows: list[dict]) -> dict[str, int]:
+    """Insert node rows (column dicts) in one statement; {node_id: pk}."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracker_node (node_id, kind, parent, origin, time, sync_priority, deleted, authors, data)
+            SELECT node_id, kind, parent, origin, time, sync_priority, deleted, authors, data
+            FROM json_to_recordset(%s::json) AS x(node_id text, kind text, parent text, origin text, time bigint,
+                                                  sync_priority integer, deleted boolean, authors text, data jsonb)
+            RETURNING id, node_id
+            """,
+            [json.dumps(rows, ensure_ascii=False)],
+        )
+        return {node_id: pk for pk, node_id in cursor.fetchall()}
 
 
 def _after_volume_write(before_sites: set[str], nodes: Iterable[Node]) -> set[str]:
@@ -521,16 +575,21 @@ def _after_volume_write(before_sites: set[str], nodes: Iterable[Node]) -> set[st
 
 
 def update_node(node_id: str, changes: dict, *, author: str | None = None) -> dict:
-    """Set keys on one node (None removes a key). `author`, when given, is the actor for authorMode."""
+    """Set keys on one node (None removes a key). `author`, when given, is the actor for authorMode; code
+    calling services is trusted with protected keys."""
     actor = Actor(author) if author else None
-    result = update_nodes([{"_id": node_id, **changes}], actor)[0]
+    result = update_nodes([{"_id": node_id, **changes}], actor, trusted=True)[0]
     if isinstance(result, TrackerError):
         raise result
     return result
 
 
-def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = False) -> list[dict | TrackerError]:
-    """`/api/update/` (and the update half of upsert): merge keys, None removes; input order."""
+def update_nodes(
+    items: list, actor: Actor | None = None, *, upsert: bool = False, trusted: bool = False
+) -> list[dict | TrackerError]:
+    """`/api/update/` (and the update half of upsert): merge keys, None removes; input order.
+
+    `trusted` (calls from code, not from the API) skips the protected-keys check, not authorMode."""
     results: list[dict | TrackerError | None] = [None] * len(items)
     parsed: list[tuple[int, str, dict]] = []
     for index, item in enumerate(items):
@@ -540,7 +599,8 @@ def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = Fals
             if upsert:
                 changes.pop("author", None)
                 changes.pop("time", None)
-            _check_protected(actor, changes, node_id)
+            if not trusted:
+                _check_protected(actor, changes, node_id)
             parsed.append((index, node_id, changes))
         except TrackerError as exc:
             results[index] = exc
@@ -584,7 +644,7 @@ def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = Fals
 
 def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
     """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten."""
-    ids = [item.get("_id") if isinstance(item, dict) else None for item in items]
+    ids = [item.get("_id") if isinstance(item, dict) and isinstance(item.get("_id"), str) else None for item in items]
     if actor is not None and not actor.is_admin:
         # Clients upsert nodes they read back, author and time included: those keys are the server's.
         items = [
@@ -683,15 +743,14 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
             results[index] = exc
     with transaction.atomic():
         existing = set(Node.objects.filter(node_id__in=[c[1] for c in candidates]).values_list("node_id", flat=True))
-        files: list[Node] = []
-        children: list[Node] = []
+        files: list[tuple[str, dict]] = []
+        children: list[tuple[str, dict]] = []
         for index, node_id, data in candidates:
             if node_id in existing:
                 results[index] = AlreadyExists(f"{node_id} is already tracked", node_id)
                 continue
             existing.add(node_id)
-            node = _make_node(node_id, data)
-            files.append(node)
+            files.append((node_id, data))
             child = {
                 "#parent": node_id,
                 "comment": data.get("comment", ""),
@@ -699,10 +758,23 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
                 "author": data["author"],
                 "time": data["time"],
             }
-            children.append(_make_node(new_child_id(), child))
+            children.append((new_child_id(), child))
             results[index] = {"_id": node_id, **data}
-        _insert_nodes(files + children)
-        _refresh_states(files, new=True)
+        if connection.vendor == "postgresql":
+            # The hot path: plain dicts, one INSERT for files and children, state rows built in SQL.
+            rows = [{"node_id": i, **_columns(i, d), "data": d} for i, d in files + children]
+            try:
+                with transaction.atomic():
+                    pks = _pg_insert_rows(rows)
+            except IntegrityError as exc:
+                raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
+            site_names = sites()
+            if files and site_names:
+                _pg_insert_states("n.id = ANY(%s)", [[pks[i] for i, _ in files]], site_names)
+        else:
+            file_nodes = [_make_node(i, d) for i, d in files]
+            _insert_nodes(file_nodes + [_make_node(i, d) for i, d in children])
+            _refresh_states(file_nodes, new=True)
     return results  # type: ignore[return-value]
 
 
@@ -714,6 +786,8 @@ def comment_nodes(keys: dict, actor: Actor) -> list[dict | TrackerError]:
     parent_list = parents if isinstance(parents, list) else [parents]
     if not parent_list or not all(isinstance(p, str) and p for p in parent_list):
         raise InvalidInput("#parent must be an id or a list of ids")
+    if len(parent_list) > conf.max_body_items():
+        raise InvalidInput(f"at most {conf.max_body_items()} parents per comment")
     if not isinstance(keys.get("comment", ""), str):
         raise InvalidInput("comment must be a string")
     _check_protected(actor, keys, None)
@@ -872,7 +946,8 @@ def mark_error_many(errors: list[tuple[str, int, str]], site: str) -> int:
         groups.setdefault((int(code), message or ""), []).append(path)
     found = 0
     with transaction.atomic():
-        for (code, message), paths in groups.items():
+        for (raw_code, message), paths in groups.items():
+            code = max(-INT32_MAX - 1, min(INT32_MAX, raw_code))
             rows = _file_rows(paths)
             pks = [r[0] for r in rows]
             found += len(pks)
@@ -953,20 +1028,29 @@ def _backoff_q(now: int) -> Q:
         failures += 1
 
 
-def _queue(site: str, now: int):
+def _queue(site: str, now: int, *, open_only: bool = False):
+    """State rows `site` should fetch now. `open_only`: unclaimed rows only (after _release_stale)."""
     wanted = Q(wanted=True)
     if global_parameters().get("syncEverywhere", True) is not False:
         wanted |= Q(wanted__isnull=True)
+    if open_only:
+        claim = Q(syncing__isnull=True)
+    else:
+        claim = Q(syncing__isnull=True) | Q(syncing__lt=now - conf.syncing_stale_seconds() * 1000)
+    return SiteState.objects.filter(wanted & claim & _backoff_q(now), site=site, active=True)
+
+
+def _release_stale(site: str, now: int) -> None:
+    """Claims older than TRACKER_SYNCING_STALE_SECONDS are given back (their agent is presumed gone)."""
     stale = now - conf.syncing_stale_seconds() * 1000
-    return SiteState.objects.filter(
-        wanted & (Q(syncing__isnull=True) | Q(syncing__lt=stale)) & _backoff_q(now), site=site, active=True
-    )
+    rows = list(SiteState.objects.filter(site=site, syncing__lt=stale).values_list("pk", "node_id"))
+    if rows:
+        SiteState.objects.filter(pk__in=[r[0] for r in rows]).update(syncing=None)
+        _json_patch([r[1] for r in rows], {}, [f"syncing_{site}"])
 
 
 def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     qs = qs.order_by("-priority", "time", "path")
-    if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
     rows = list(qs.values_list("pk", "node_id")[:limit])
     if not rows:
         return []
@@ -976,6 +1060,77 @@ def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     _json_patch(node_pks, {f"syncing_{site}": now})
     nodes = {n.pk: n for n in Node.objects.filter(pk__in=node_pks)}
     return [nodes[pk].as_wire() for pk in node_pks if pk in nodes]
+
+
+_PG_RELEASE_SQL = """
+WITH released AS (
+    UPDATE tracker_sitestate SET syncing = NULL
+    WHERE site = %(site)s AND syncing IS NOT NULL AND syncing < %(stale)s
+    RETURNING node_id
+), unstamped AS (
+    UPDATE tracker_node SET data = data - %(key)s WHERE id IN (SELECT node_id FROM released) RETURNING id
+)
+SELECT set_config('synchronous_commit', 'off', true), (SELECT count(*) FROM unstamped)
+"""
+
+_PG_CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE tracker_sitestate SET syncing = %(now)s
+    WHERE id IN (
+        SELECT id FROM tracker_sitestate
+        WHERE site = %(site)s AND active AND syncing IS NULL
+          AND (wanted OR (wanted IS NULL AND COALESCE(
+                (SELECT (data ->> 'syncEverywhere')::boolean FROM tracker_node
+                 WHERE node_id = 'rsyncGlobalParameters' AND jsonb_typeof(data -> 'syncEverywhere') = 'boolean'),
+                TRUE)))
+          AND (error IS NULL OR last_attempt IS NULL
+               OR last_attempt + LEAST(%(base)s * power(2, GREATEST(failures, 1) - 1), %(ceiling)s)::bigint
+                  <= %(now)s)
+          {origin}
+        ORDER BY priority DESC, time, path
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING node_id, priority, time, path
+), stamped AS (
+    UPDATE tracker_node SET data = data || %(stamp)s::jsonb
+    WHERE id IN (SELECT node_id FROM claimed)
+    RETURNING id, node_id, data
+)
+SELECT stamped.node_id, stamped.data FROM stamped JOIN claimed ON claimed.node_id = stamped.id
+ORDER BY claimed.priority DESC, claimed.time, claimed.path
+"""
+
+
+def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> list[dict]:
+    """The PostgreSQL work queue in two statements: give back stale claims, then claim and stamp.
+
+    A claim is soft state (a lost one only means the file is offered again), so its commit does not wait
+    for the WAL flush: that wait is most of a claim's latency on a busy disk.
+    """
+    key = f"syncing_{site}"
+    params = {
+        "now": now,
+        "site": site,
+        "limit": limit,
+        "base": conf.retry_base_seconds() * 1000,
+        "ceiling": conf.retry_max_seconds() * 1000,
+        "origin": origin,
+        "key": key,
+        "stale": now - conf.syncing_stale_seconds() * 1000,
+        "stamp": json.dumps({key: now}),
+    }
+    origin_sql = (
+        "AND node_id IN (SELECT id FROM tracker_node WHERE origin = %(origin)s AND kind IN ('file', 'folder'))"
+        if origin is not None
+        else ""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_RELEASE_SQL, params)
+        cursor.fetchall()
+        cursor.execute(_PG_CLAIM_SQL.format(origin=origin_sql), params)
+        rows = cursor.fetchall()
+    return [{"_id": node_id, **(json.loads(data) if isinstance(data, str) else data)} for node_id, data in rows]
 
 
 def _batch_size(volume: dict | None, key: str) -> int:
@@ -998,7 +1153,10 @@ def pending_for_site(site: str, limit: int | None = None) -> list[dict]:
             limit = _batch_size(get_volume(site), "syncAmountReception")
         if limit <= 0:
             return []
-        return _claim(_queue(site, now), site, limit, now)
+        if connection.vendor == "postgresql":
+            return _pg_pending(site, limit, now)
+        _release_stale(site, now)
+        return _claim(_queue(site, now, open_only=True), site, limit, now)
 
 
 def pending_count(site: str) -> int:
@@ -1014,8 +1172,12 @@ def emission_for_site(site: str, destination: str, limit: int | None = None) -> 
             limit = _batch_size(get_volume(site), "syncAmountEmission")
         if limit <= 0:
             return []
+        if connection.vendor == "postgresql":
+            return _pg_pending(destination, limit, now, origin=site)
+        _release_stale(destination, now)
         origin_pks = Node.objects.filter(origin=site, kind__in=FILE_KINDS).values("pk")
-        return _claim(_queue(destination, now).filter(node_id__in=origin_pks), destination, limit, now)
+        queue = _queue(destination, now, open_only=True).filter(node_id__in=origin_pks)
+        return _claim(queue, destination, limit, now)
 
 
 def release_claims(paths: list[str], site: str) -> int:
@@ -1070,13 +1232,31 @@ def volumes() -> list[dict]:
     return [n.as_wire() for n in Node.objects.filter(kind=NodeKind.VOLUME).order_by("node_id")]
 
 
+def sites_overview() -> list[dict]:
+    """One row per site for monitoring: name, _id, url, agentStatus and the pending count."""
+    rows = []
+    for volume in volumes():
+        name = _volume_name(volume["_id"], volume)
+        rows.append(
+            {
+                "name": name,
+                "_id": volume["_id"],
+                "url": str(volume.get("url", "")),
+                "agentStatus": str(volume.get("agentStatus", "")),
+                "pending": pending_count(name),
+            }
+        )
+    return rows
+
+
 def create_volume(name: str, *, url: str = "", node_id: str | None = None, **keys) -> dict:
     """A new site. Every tracked file gets a state row there (it is wanted unless filters say otherwise)."""
     if not isinstance(name, str) or not name or "/" in name or any(c.isspace() for c in name):
         raise InvalidInput("a volume name is a non-empty word without '/' or spaces")
     if _volume_node(name) is not None:
         raise AlreadyExists(f"volume {name} already exists", name)
-    result = create_nodes([{**keys, "_id": node_id or name, "name": name, "url": url}])[0]
+    node_id = node_id or keys.pop("_id", None) or name
+    result = create_nodes([{**keys, "_id": node_id, "name": name, "url": url}])[0]
     if isinstance(result, TrackerError):
         raise result
     return result
@@ -1187,6 +1367,34 @@ def user_for_token(token: str):
     if row is None or (row.expires is not None and row.expires <= timezone.now()) or not row.user.is_active:
         return None
     return row.user
+
+
+def _actor_from_row(row) -> Actor | None:
+    username, is_active, is_superuser, user_class = row
+    if not is_active:
+        return None
+    if is_superuser:
+        return Actor(username, UserClass.ADMIN)
+    return Actor(username, user_class or UserClass.USER)
+
+
+_ACTOR_COLUMNS = ("user__username", "user__is_active", "user__is_superuser", "user__tracker_profile__user_class")
+
+
+def actor_for_token(token: str) -> Actor | None:
+    """Who a signIn token (or a DRF token) speaks for, in one light query per kind; None when invalid or expired."""
+    if not token:
+        return None
+    rows = list(AccessToken.objects.filter(key_hash=_hash_token(token)).values_list("expires", *_ACTOR_COLUMNS)[:1])
+    if rows:
+        expires, *rest = rows[0]
+        if expires is not None and expires <= timezone.now():
+            return None
+        return _actor_from_row(rest)
+    from rest_framework.authtoken.models import Token
+
+    rows = list(Token.objects.filter(key=token).values_list(*_ACTOR_COLUMNS)[:1])
+    return _actor_from_row(rows[0]) if rows else None
 
 
 def revoke_tokens(user) -> int:

@@ -231,6 +231,7 @@ def test_volumes_sites_and_new_site_backfill(three_sites):
         services.create_volume("oslo")
     with pytest.raises(services.NotFound):
         services.update_volume("nowhere", {})
+    assert services.create_volume("bergen", **{"_id": "sit/studio/bergen"})["_id"] == "sit/studio/bergen"
     services.delete_nodes(["sit/studio/oslo"])
     assert "oslo" not in services.sites()
     assert not SiteState.objects.filter(site="oslo").exists()
@@ -240,7 +241,8 @@ def test_iter_file_nodes_streams_by_prefix(three_sites):
     services.publish_many([{"_id": f"/it/{i:03d}", "origin": "paris"} for i in range(25)], author="x")
     publish("/other/x")
     got = [n["_id"] for n in services.iter_file_nodes("/it/", batch_size=7)]
-    assert got == [f"/it/{i:03d}" for i in range(25)]
+    assert sorted(got) == [f"/it/{i:03d}" for i in range(25)]
+    assert len(list(services.iter_file_nodes())) == 26
 
 
 def test_update_node_removes_null_keys_and_keeps_state(three_sites):
@@ -265,3 +267,11 @@ def test_user_nodes_follow_django_users(make_user):
     assert "password" not in node
     user.delete()
     assert services.get_node("@carol") is None
+
+
+@override_settings(TRACKER_AUTHOR_MODE=True)
+def test_update_node_with_author_applies_author_mode_only(three_sites):
+    publish("/am/file")  # author alice
+    assert services.update_node("/am/file", {"time": 5}, author="alice")["time"] == 5
+    with pytest.raises(services.Forbidden):
+        services.update_node("/am/file", {"x": 1}, author="mallory")

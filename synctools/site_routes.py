@@ -1,0 +1,34 @@
+"""Routes for Syncsite's own data, so a second site can replicate this one (mounted under /sync/).
+
+Only imported when `SYNCTOOL_API_TOKEN` is set: without a token nothing is served or recorded.
+Every model of the hosts and tracker apps is served except site-local state (locks, job runs, sign-in
+tokens, per-user classes that point at users, which are not replicated); encrypted fields (account
+passwords) are never sent: the receiving site keeps its own. Both apps change rows in bulk, which
+sends no signals, so their routes answer every request in full.
+"""
+
+from django.apps import apps
+
+from syncsite.fields import EncryptedTextField
+from synctools.routing import Route
+
+
+def secret_fields(label: str) -> list[str]:
+    return [
+        f"{model._meta.label}.{field.name}"
+        for model in apps.get_app_config(label).get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
+
+
+LOCAL_ONLY = {
+    "hosts": ["hosts.CronjobLock", "hosts.CronjobRun"],
+    "tracker": ["tracker.AccessToken", "tracker.TrackerProfile"],
+}
+
+route = Route()
+for _label in ("hosts", "tracker"):
+    # Both apps write in bulk (bulk_create/bulk_update/update()), which sends no signals: their changes
+    # cannot be tracked, so these routes always answer in full (clients asking for increments then clean).
+    route.app(_label, _label, exclude=LOCAL_ONLY[_label], omit_fields=secret_fields(_label), incremental=False)

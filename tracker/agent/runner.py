@@ -1,0 +1,431 @@
+"""The site agent: reception, emission, discovery and heartbeat for one volume, through `tracker.services` only.
+
+A round claims a batch with `pending_for_site` (which also marks `syncing_<site>` and skips files in error
+backoff or claimed by another agent), copies it with one rsync per origin volume, then records the outcome in
+bulk (`mark_synced_many` / `mark_error_many`). Claims of a killed agent go stale and are offered again by
+`pending_for_site`; a stopped agent gives its claims back with `release_claims`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import close_old_connections
+
+from tracker import services
+from tracker.agent import AGENT_VERSION, conf
+from tracker.agent.known import iter_scan_nodes
+from tracker.agent.rsync import CONFIG_ERROR, MESSAGE_LIMIT, BatchResult, copy_batch
+from tracker.agent.scanner import PatternRules, compare, walk_volume
+from tracker.agent.volumes import VolumeLocation, VolumeURLError, parse_volume_url
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCHES_PER_ROUND = 10_000  # a guard: every claimed file leaves the queue (synced, or backing off)
+
+
+class AgentError(Exception):
+    """The agent cannot run for this site at all (no volume node, unusable url)."""
+
+
+def flag(value: object, default: bool) -> bool:
+    """Volume and global switches arrive as JSON booleans, but people also type "true"/"0" in the admin."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+def _int(value: object, default: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default
+
+
+@dataclass
+class PhaseReport:
+    """What one phase did in a round."""
+
+    batches: int = 0
+    synced: int = 0
+    errors: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+    skipped: str = ""
+
+
+@dataclass
+class ScanReport:
+    files: int = 0
+    new: int = 0
+    published: int = 0
+    modified: int = 0
+    deleted: int = 0
+    duration: float = 0.0
+    skipped: str = ""
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RoundReport:
+    reception: PhaseReport = field(default_factory=PhaseReport)
+    emission: PhaseReport = field(default_factory=PhaseReport)
+    scan: ScanReport = field(default_factory=ScanReport)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.reception.batches or self.emission.batches or self.scan.published or self.scan.modified)
+
+    def as_dict(self) -> dict:
+        return {
+            "reception": vars(self.reception),
+            "emission": vars(self.emission),
+            "scan": vars(self.scan),
+        }
+
+
+def _stderr_summary(results: list[BatchResult]) -> str:
+    text = "\n".join(r.stderr.strip() for r in results if r.stderr.strip())
+    if not text:
+        text = "\n".join(f"{path}: {message}" for r in results for path, _code, message in r.errors[:20])
+    return text[-MESSAGE_LIMIT:]
+
+
+def _exit_code(results: list[BatchResult]) -> int:
+    """The volume's exit_* key: 0 when every file made it, else the first failure's code."""
+    for result in results:
+        if result.errors:
+            return result.errors[0][1] if result.returncode == 0 else result.returncode
+    return 0
+
+
+class SiteAgent:
+    """One site's agent. Not thread-safe; run one per process (several processes per site are fine)."""
+
+    def __init__(self, site: str, *, log: Callable[[str], None] | None = None) -> None:
+        self.site = site
+        self.log = log or logger.info
+        self.started_ms = services.now_ms()
+        self.claimed: dict[str, set[str]] = {}  # destination site -> paths claimed and not yet recorded
+        self.stop_event = threading.Event()
+        self.volume = self._load_volume()
+
+    # ------------------------------------------------------------------ configuration
+
+    def _load_volume(self) -> dict:
+        volume = services.get_volume(self.site)
+        if volume is None:
+            raise AgentError(f"no volume named {self.site!r} in the tracker")
+        return volume
+
+    def location(self) -> VolumeLocation:
+        try:
+            return parse_volume_url(self.volume.get("url") or "")
+        except VolumeURLError as exc:
+            raise AgentError(f"volume {self.site}: {exc}") from exc
+
+    def _rsync_options(self) -> dict:
+        parameters = services.global_parameters()
+        return {
+            "rsync_args": self.volume.get("rsync_args") or "",
+            "rsync_env": self.volume.get("rsync_env") or "",
+            "excludes": PatternRules.from_parameters(parameters).exclude_patterns,
+        }
+
+    # ------------------------------------------------------------------ heartbeat
+
+    def heartbeat(self, status: str = "on") -> None:
+        """Agent keys on the volume node; the connection keys say whether the volume root is reachable."""
+        now = services.now_ms()
+        self.volume = self._load_volume()
+        changes: dict = {
+            "agentStatus": status,
+            "agentVersion": AGENT_VERSION,
+            "agentStartTime": self.started_ms,
+            "lastConnectionAttempt": now,
+        }
+        reachable = None
+        try:
+            location = self.location()
+            if not location.is_remote:
+                reachable = os.path.isdir(location.path) and os.access(location.path, os.R_OK | os.X_OK)
+        except AgentError:
+            reachable = False
+        if reachable is not None:
+            previous_ok = (self.volume.get("lastConnectionSuccess") or 0) >= (
+                self.volume.get("lastConnectionAttempt") or 0
+            ) and self.volume.get("lastConnectionAttempt") is not None
+            if reachable:
+                changes["lastConnectionSuccess"] = now
+            if self.volume.get("lastConnectionAttempt") is None or previous_ok != reachable:
+                changes["lastConnectionStatusChange"] = now
+        if self.volume.get("agentStatus") != status and "lastConnectionStatusChange" not in changes:
+            changes["lastConnectionStatusChange"] = now
+        self.volume = services.update_volume(self.site, changes)
+
+    # ------------------------------------------------------------------ copying
+
+    def _record(self, result: BatchResult, destination_site: str) -> None:
+        if result.synced:
+            services.mark_synced_many(result.synced, destination_site)
+        if result.errors:
+            services.mark_error_many(result.errors, destination_site)
+        claimed = self.claimed.get(destination_site, set())
+        claimed.difference_update(result.synced)
+        claimed.difference_update(path for path, _c, _m in result.errors)
+
+    def _claim(self, destination_site: str, nodes: list[dict]) -> None:
+        self.claimed.setdefault(destination_site, set()).update(n["_id"] for n in nodes)
+
+    def release(self) -> int:
+        """Give back every claim not recorded yet (on a clean stop), so no file waits for the stale timeout."""
+        released = 0
+        for destination_site, paths in self.claimed.items():
+            if paths:
+                released += services.release_claims(sorted(paths), destination_site)
+                paths.clear()
+        return released
+
+    def receive_batch(self) -> PhaseReport:
+        """One batch of reception: claim, copy from each origin volume to here, record."""
+        report = PhaseReport()
+        if not flag(self.volume.get("enableReception"), True):
+            report.skipped = "reception disabled"
+            return report
+        try:
+            here = self.location()
+        except AgentError as exc:
+            services.update_volume(self.site, {"exit_reception": CONFIG_ERROR, "stderr_reception": str(exc)})
+            report.skipped = str(exc)
+            return report
+        limit = _int(self.volume.get("syncAmountReception"), 100)
+        nodes = services.pending_for_site(self.site, limit)
+        if not nodes:
+            return report
+        self._claim(self.site, nodes)
+        report.batches = 1
+        report.batch_sizes.append(len(nodes))
+        options = self._rsync_options()
+        groups: dict[str, list[str]] = {}
+        for node in nodes:
+            groups.setdefault(node.get("origin") or "", []).append(node["_id"])
+        results: list[BatchResult] = []
+        for origin, paths in groups.items():
+            origin_volume = services.get_volume(origin) if origin else None
+            if origin_volume is None:
+                message = f"origin volume {origin!r} not found" if origin else "the file has no origin"
+                result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+            else:
+                try:
+                    source = parse_volume_url(origin_volume.get("url") or "")
+                except VolumeURLError as exc:
+                    message = f"origin volume {origin}: {exc}"
+                    result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+                else:
+                    result = copy_batch(source, here, paths, **options)
+            self._record(result, self.site)
+            results.append(result)
+            report.synced += len(result.synced)
+            report.errors += len(result.errors)
+            self.log(
+                f"reception {self.site} <- {origin or '?'}: {len(result.synced)} synced, {len(result.errors)} failed"
+                f" in {result.duration:.2f}s"
+            )
+        changes: dict = {"exit_reception": _exit_code(results), "stderr_reception": _stderr_summary(results)}
+        if report.synced:
+            changes["last_reception"] = services.now_ms()
+        self.volume = services.update_volume(self.site, changes)
+        return report
+
+    def emission_destinations(self) -> list[dict]:
+        """Volumes that cannot pull (reception off): this agent pushes this site's files to them."""
+        destinations = []
+        for name in services.sites():
+            if name == self.site:
+                continue
+            volume = services.get_volume(name)
+            if volume and not flag(volume.get("enableReception"), True) and volume.get("url"):
+                destinations.append(volume)
+        return destinations
+
+    def emit_batch(self) -> PhaseReport:
+        """One batch per destination that cannot pull: claim for it, push from here, record for it."""
+        report = PhaseReport()
+        if not flag(self.volume.get("enableEmission"), False):
+            report.skipped = "emission disabled"
+            return report
+        try:
+            here = self.location()
+        except AgentError as exc:
+            services.update_volume(self.site, {"exit_emission": CONFIG_ERROR, "stderr_emission": str(exc)})
+            report.skipped = str(exc)
+            return report
+        limit = _int(self.volume.get("syncAmountEmission"), 100)
+        options = self._rsync_options()
+        results: list[BatchResult] = []
+        for volume in self.emission_destinations():
+            destination_site = volume.get("name") or volume["_id"]
+            nodes = services.emission_for_site(self.site, destination_site, limit)
+            if not nodes:
+                continue
+            self._claim(destination_site, nodes)
+            paths = [n["_id"] for n in nodes]
+            try:
+                destination = parse_volume_url(volume.get("url") or "")
+            except VolumeURLError as exc:
+                message = f"destination volume {destination_site}: {exc}"
+                result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+            else:
+                result = copy_batch(here, destination, paths, **options)
+            self._record(result, destination_site)
+            results.append(result)
+            report.batches += 1
+            report.batch_sizes.append(len(paths))
+            report.synced += len(result.synced)
+            report.errors += len(result.errors)
+            self.log(
+                f"emission {self.site} -> {destination_site}: {len(result.synced)} synced,"
+                f" {len(result.errors)} failed in {result.duration:.2f}s"
+            )
+        if results:
+            changes: dict = {"exit_emission": _exit_code(results), "stderr_emission": _stderr_summary(results)}
+            if report.synced:
+                changes["last_emission"] = services.now_ms()
+            self.volume = services.update_volume(self.site, changes)
+        return report
+
+    # ------------------------------------------------------------------ discovery
+
+    def scan(self, *, force: bool = False) -> ScanReport:
+        """Walk the volume and tell the tracker what is new, modified or deleted here."""
+        report = ScanReport()
+        parameters = services.global_parameters()
+        if not flag(parameters.get("enableScans"), True) or not flag(self.volume.get("enableDiscovery"), False):
+            report.skipped = "discovery disabled"
+            return report
+        started_ms = services.now_ms()
+        last_scan = self.volume.get("last_scan")
+        interval_ms = _int(parameters.get("sleepBetweenScans"), 60) * 1000
+        if not force and isinstance(last_scan, int | float) and started_ms - last_scan < interval_ms:
+            report.skipped = "scanned recently (sleepBetweenScans)"
+            return report
+        started = time.monotonic()
+        try:
+            here = self.location()
+            if here.is_remote:
+                raise AgentError(f"volume {self.site} is remote ({here.url}): scans run on the volume's own machine")
+            if not os.path.isdir(here.path):
+                raise AgentError(f"volume root {here.path} is not a readable folder")
+        except AgentError as exc:
+            self.volume = services.update_volume(
+                self.site, {"exit_scan": CONFIG_ERROR, "stderr_scan": str(exc), "last_scan": started_ms}
+            )
+            report.skipped = str(exc)
+            return report
+        nodes = list(iter_scan_nodes(self.site))
+        packages = {n["_id"] for n in nodes if n["_id"].endswith("/")}
+        walk = walk_volume(
+            here.path,
+            PatternRules.from_parameters(parameters),
+            packages=packages,
+            scan_packages=flag(self.volume.get("enableDiscoveryPackages"), True),
+            skip_names={conf.partial_dir()},
+        )
+        report.files = len(walk.files)
+        new_since = None
+        if flag(parameters.get("ignoreExistingFiles"), False):
+            new_since = int(last_scan) if isinstance(last_scan, int | float) else started_ms
+        diff = compare(
+            walk.files,
+            nodes,
+            self.site,
+            detect_modified=flag(self.volume.get("enableDiscoveryUpdatedFiles"), True),
+            detect_deleted=flag(self.volume.get("enableDiscoveryDeletedFiles"), False),
+            new_since_ms=new_since,
+        )
+        del nodes
+        report.new = len(diff.new)
+        comment = f"scanned at {self.site}"
+        chunk = conf.publish_chunk()
+        for start in range(0, len(diff.new), chunk):
+            items = [
+                {"_id": path, "origin": self.site, "comment": comment, "file_mtime": mtime, "file_size": size}
+                for path, mtime, size in diff.new[start : start + chunk]
+            ]
+            results = services.publish_many(items, author=conf.scan_author())
+            report.published += sum(1 for r in results if r is not None)
+            report.errors += [f"{item['_id']}: not published" for item, r in zip(items, results, strict=True) if not r]
+        for path, mtime, size in diff.modified:
+            services.mark_modified(path, self.site, file_mtime=mtime, file_size=size)
+            report.modified += 1
+        for path, mtime, size in diff.baseline[: conf.publish_chunk()]:
+            services.update_node(path, {"file_mtime": mtime, "file_size": size})
+        if diff.deleted:
+            report.deleted = services.mark_deleted_many(diff.deleted, self.site)
+        report.errors = walk.errors + report.errors
+        report.duration = time.monotonic() - started
+        self.volume = services.update_volume(
+            self.site,
+            {
+                "last_scan": started_ms,
+                "scan_duration": round(report.duration, 3),
+                "exit_scan": 1 if report.errors else 0,
+                "stderr_scan": "\n".join(report.errors)[-MESSAGE_LIMIT:],
+            },
+        )
+        self.log(
+            f"scan {self.site}: {report.files} files, {report.published} new, {report.modified} modified,"
+            f" {report.deleted} deleted in {report.duration:.2f}s"
+        )
+        return report
+
+    # ------------------------------------------------------------------ rounds
+
+    def run_once(self, *, force_scan: bool = True) -> RoundReport:
+        """Drain the reception and emission queues batch by batch, then scan once."""
+        report = RoundReport()
+        self.heartbeat("on")
+        for phase, total in ((self.receive_batch, report.reception), (self.emit_batch, report.emission)):
+            for _ in range(MAX_BATCHES_PER_ROUND):
+                if self.stop_event.is_set():
+                    break
+                step = phase()
+                total.batches += step.batches
+                total.synced += step.synced
+                total.errors += step.errors
+                total.batch_sizes += step.batch_sizes
+                total.skipped = step.skipped
+                if not step.batches:
+                    break
+        if not self.stop_event.is_set():
+            report.scan = self.scan(force=force_scan)
+        return report
+
+    def run_forever(self) -> None:
+        """Rounds until stop_event is set; claims are given back and the status set to off on the way out."""
+        try:
+            while not self.stop_event.is_set():
+                close_old_connections()
+                try:
+                    report = self.run_once(force_scan=False)
+                except AgentError:
+                    raise
+                except Exception:  # a lost database or a full disk must not end the agent: log, wait, retry
+                    logger.exception("agent round for %s failed", self.site)
+                    self.stop_event.wait(conf.poll_seconds())
+                    continue
+                if not report.busy:
+                    self.stop_event.wait(conf.poll_seconds())
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        self.release()
+        self.heartbeat("off")

@@ -1,0 +1,52 @@
+"""`manage.py tracker_agent --site NAME [--once]`: run a site's agent (reception, emission, discovery)."""
+
+from __future__ import annotations
+
+import json
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tracker.agent.runner import AgentError, SiteAgent
+
+
+class Command(BaseCommand):
+    help = "Run the agent of one site: receive and emit files with rsync, scan the volume, report on the volume node."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--site", required=True, help="the volume's name (its node in the tracker)")
+        parser.add_argument(
+            "--once", action="store_true", help="one round (drain the queues, scan once) and exit, for cron"
+        )
+
+    def handle(self, *args, site: str, once: bool, **options) -> None:
+        verbosity = options.get("verbosity", 1)
+
+        def log(message: str) -> None:
+            if verbosity >= 1:
+                self.stdout.write(message)
+
+        try:
+            agent = SiteAgent(site, log=log)
+        except AgentError as exc:
+            raise CommandError(str(exc)) from exc
+
+        def stop(signum, _frame) -> None:
+            log(f"signal {signum}: finishing the current batch, then stopping")
+            agent.stop_event.set()
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            if once:
+                try:
+                    report = agent.run_once(force_scan=True)
+                finally:
+                    agent.shutdown()
+                if verbosity >= 1:
+                    self.stdout.write(json.dumps(report.as_dict(), sort_keys=True))
+            else:
+                log(f"agent for {site} started")
+                agent.run_forever()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

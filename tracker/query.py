@@ -1,0 +1,350 @@
+"""The two search languages of the damas API, compiled to Django filters over `Node`.
+
+Text: `key:value key:/regex/flags key<v key<=v key>v key>=v`, all terms must match; numbers compare as
+numbers when the value is numeric. Mongo: a query object with the operators listed in TRACKER.md, plus
+`"REGEX_<pattern>"` string values. `_id`, `#parent`, `origin` and `time` use their indexed columns; an
+anchored `_id` regex (`^/shots/`) becomes an index range scan.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.db.models import BooleanField, F, FloatField, Func, OrderBy, Q, TextField, Value
+from django.db.models.fields.json import HasKey
+from django.db.models.lookups import (
+    GreaterThan,
+    GreaterThanOrEqual,
+    IRegex,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    Regex,
+)
+
+from tracker.services import InvalidInput, _sqlite_path
+
+NUMBER_RE = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+TERM_RE = re.compile(r"^([^:<>=]+?)(<=|>=|<|>|:)(.*)$", re.S)
+REGEX_VALUE_RE = re.compile(r"^/(.*)/([a-z]*)$", re.S)
+REGEX_META = set(".^$*+?()[]{}|\\")
+MAX_DEPTH = 32
+NOTHING = Q(pk__in=[])
+
+
+class QueryError(InvalidInput):
+    """A query the languages cannot express; answered with 400."""
+
+
+class JsonNumber(Func):
+    """The numeric value of a top-level key, NULL when the key is missing or not a number."""
+
+    output_field = FloatField()
+
+    def __init__(self, key: str):
+        super().__init__(F("data"))
+        self.key = key
+
+    def as_postgresql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        sql = f"(CASE WHEN jsonb_typeof({lhs} -> %s) = 'number' THEN ({lhs} ->> %s)::double precision END)"
+        return sql, [*params, self.key, *params, self.key]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        path = _sqlite_path(self.key)
+        sql = f"(CASE WHEN json_type({lhs}, %s) IN ('integer', 'real') THEN json_extract({lhs}, %s) END)"
+        return sql, [*params, path, *params, path]
+
+
+class JsonText(Func):
+    """The string value of a top-level key, NULL when the key is missing or not a string."""
+
+    output_field = TextField()
+
+    def __init__(self, key: str):
+        super().__init__(F("data"))
+        self.key = key
+
+    def as_postgresql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        sql = f"(CASE WHEN jsonb_typeof({lhs} -> %s) = 'string' THEN {lhs} ->> %s END)"
+        return sql, [*params, self.key, *params, self.key]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        path = _sqlite_path(self.key)
+        sql = f"(CASE WHEN json_type({lhs}, %s) = 'text' THEN json_extract({lhs}, %s) END)"
+        return sql, [*params, path, *params, path]
+
+
+class JsonEquals(Func):
+    """Top-level key equal to a JSON value (type-aware: 5 matches 5.0, "5" does not match 5)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, key: str, value: Any):
+        super().__init__(F("data"))
+        self.key = key
+        self.value = value
+
+    def as_postgresql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE(({lhs} -> %s) = %s::jsonb, FALSE)", [*params, self.key, json.dumps(self.value)]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = self._sqlite_sql(compiler)
+        return f"COALESCE({sql}, 0)", params
+
+    def _sqlite_sql(self, compiler):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        path = _sqlite_path(self.key)
+        value = self.value
+        if isinstance(value, dict | list):
+            return f"(json(json_extract({lhs}, %s)) = json(%s) AND json_type({lhs}, %s) IN ('object', 'array'))", [
+                *params,
+                path,
+                json.dumps(value, separators=(",", ":")),
+                *params,
+                path,
+            ]
+        if isinstance(value, bool):
+            return f"(json_type({lhs}, %s) = %s)", [*params, path, "true" if value else "false"]
+        if isinstance(value, str):
+            return f"(json_type({lhs}, %s) = 'text' AND json_extract({lhs}, %s) = %s)", [
+                *params,
+                path,
+                *params,
+                path,
+                value,
+            ]
+        return f"(json_type({lhs}, %s) IN ('integer', 'real') AND json_extract({lhs}, %s) = %s)", [
+            *params,
+            path,
+            *params,
+            path,
+            value,
+        ]
+
+
+def _column_safe(value: Any) -> Any:
+    """Integers beyond 64 bits become floats, so no database driver refuses the parameter."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return float(value)
+    if isinstance(value, list):
+        return [_column_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _column_safe(v) for k, v in value.items()}
+    return value
+
+
+def _has_key(key: str) -> Q:
+    if key == "_id":
+        return ~NOTHING
+    return Q(HasKey(F("data"), key))
+
+
+def _equals(key: str, value: Any) -> Q:
+    value = _column_safe(value)
+    if isinstance(value, str) and value.startswith("REGEX_"):
+        return _regex(key, value[len("REGEX_") :], "")
+    if key == "_id":
+        return Q(node_id=value) if isinstance(value, str) else NOTHING
+    if value is None:
+        return ~_has_key(key)
+    if key == "#parent" and isinstance(value, str):
+        return Q(parent=value)
+    if key == "origin" and isinstance(value, str):
+        return Q(origin=value)
+    return Q(JsonEquals(key, value))
+
+
+def _literal_prefix(pattern: str) -> tuple[str, bool]:
+    """The fixed text an anchored pattern starts with, and whether that text is the whole pattern."""
+    prefix: list[str] = []
+    i = 1
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern) and not pattern[i + 1].isalnum():
+            nxt, step = pattern[i + 1], 2
+        elif char in REGEX_META:
+            break
+        else:
+            nxt, step = char, 1
+        if i + step < len(pattern) and pattern[i + step] in "*?{":
+            break  # the character is quantified: it may be absent or repeated
+        prefix.append(nxt)
+        i += step
+    return "".join(prefix), i == len(pattern)
+
+
+def _regex(key: str, pattern: str, flags: str) -> Q:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    lookup = IRegex if "i" in flags else Regex
+    if key == "_id":
+        condition = Q(lookup(F("node_id"), pattern))
+        if pattern.startswith("^") and "i" not in flags and "|" not in pattern:
+            prefix, whole = _literal_prefix(pattern)
+            if prefix:
+                return Q(node_id__startswith=prefix) if whole else Q(node_id__startswith=prefix) & condition
+        return condition
+    return _defined(lookup(JsonText(key), pattern), JsonText(key))
+
+
+def _compare(key: str, op: str, value: Any) -> Q:
+    lookup = {"$gt": GreaterThan, "$gte": GreaterThanOrEqual, "$lt": LessThan, "$lte": LessThanOrEqual}[op]
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        raise QueryError(f"{op} needs a number or a string")
+    if key == "_id":
+        return Q(lookup(F("node_id"), Value(str(value)))) if isinstance(value, str) else NOTHING
+    value = _column_safe(value)
+    if isinstance(value, int | float):
+        if key == "time":
+            return Q(lookup(F("time"), Value(int(value) if float(value).is_integer() else value)))
+        return _defined(lookup(JsonNumber(key), Value(float(value))), JsonNumber(key))
+    return _defined(lookup(JsonText(key), Value(value)), JsonText(key))
+
+
+def _defined(condition, expression) -> Q:
+    """FALSE instead of NULL when the key is missing or of another type, so that $not negates cleanly."""
+    return Q(condition) & Q(IsNull(expression, False))
+
+
+def _in(key: str, values: Any) -> Q:
+    if not isinstance(values, list):
+        raise QueryError("$in and $nin need a list")
+    if key == "_id":
+        return Q(node_id__in=[v for v in values if isinstance(v, str)])
+    q = NOTHING
+    for value in values:
+        q |= _equals(key, value)
+    return q
+
+
+def _operators(key: str, spec: dict, depth: int) -> Q:
+    q = Q()
+    options = spec.get("$options", "")
+    for op, value in spec.items():
+        if op == "$options":
+            continue
+        if op == "$eq":
+            q &= _equals(key, value)
+        elif op == "$ne":
+            q &= ~_equals(key, value) | ~_has_key(key) if value is not None else _has_key(key)
+        elif op == "$exists":
+            q &= _has_key(key) if value else ~_has_key(key)
+        elif op in ("$gt", "$gte", "$lt", "$lte"):
+            q &= _compare(key, op, value)
+        elif op == "$in":
+            q &= _in(key, value)
+        elif op == "$nin":
+            q &= ~_in(key, value) | ~_has_key(key)
+        elif op == "$regex":
+            if not isinstance(value, str):
+                raise QueryError("$regex needs a string")
+            q &= _regex(key, value, options if isinstance(options, str) else "")
+        elif op == "$not":
+            if isinstance(value, dict):
+                q &= ~_operators(key, value, depth + 1)
+            elif isinstance(value, str):
+                match = REGEX_VALUE_RE.match(value)
+                q &= ~(_regex(key, match[1], match[2]) if match else _regex(key, value, ""))
+            else:
+                raise QueryError("$not needs an operator object or a regex")
+        else:
+            raise QueryError(f"unsupported operator {op}")
+    return q
+
+
+def mongo_query(query: Any, depth: int = 0) -> Q:
+    """Compile a Mongo-style query object."""
+    if depth > MAX_DEPTH:
+        raise QueryError("query nested too deeply")
+    if query is None:
+        return Q()
+    if not isinstance(query, dict):
+        raise QueryError("query must be a JSON object")
+    q = Q()
+    for key, value in query.items():
+        if key in ("$and", "$or", "$nor"):
+            if not isinstance(value, list) or not value:
+                raise QueryError(f"{key} needs a non-empty list")
+            parts = [mongo_query(v, depth + 1) for v in value]
+            combined = parts[0]
+            for part in parts[1:]:
+                combined = combined & part if key == "$and" else combined | part
+            q &= ~combined if key == "$nor" else combined
+        elif key.startswith("$"):
+            raise QueryError(f"unsupported operator {key}")
+        elif isinstance(value, dict) and value and all(k.startswith("$") for k in value):
+            q &= _operators(key, value, depth + 1)
+        else:
+            q &= _equals(key, value)
+    return q
+
+
+def mongo_order(sort: Any) -> list:
+    """`{key: 1 | -1}` to order_by() arguments, `_id` last as the tie-breaker."""
+    if sort in (None, {}):
+        return ["node_id"]
+    if not isinstance(sort, dict):
+        raise QueryError('sort must be an object like {"time": -1}')
+    order: list = []
+    for key, direction in sort.items():
+        if direction not in (1, -1, "1", "-1", "asc", "desc"):
+            raise QueryError(f"sort direction of {key} must be 1 or -1")
+        descending = direction in (-1, "-1", "desc")
+        if key == "_id":
+            order.append("-node_id" if descending else "node_id")
+            continue
+        if key == "time":
+            order.append(OrderBy(F("time"), descending=descending, nulls_last=True))
+            continue
+        # Numbers before strings (reversed when descending), the same on PostgreSQL and SQLite.
+        by_type = [
+            OrderBy(JsonNumber(key), descending=descending, nulls_last=True),
+            OrderBy(JsonText(key), descending=descending, nulls_last=True),
+        ]
+        order.extend(reversed(by_type) if descending else by_type)
+    if not any(o in ("node_id", "-node_id") for o in order):
+        order.append("node_id")
+    return order
+
+
+def _number(text: str) -> float | None:
+    return float(text) if NUMBER_RE.match(text) else None
+
+
+def text_query(query: str) -> Q:
+    """Compile the text language; every term must match."""
+    terms = query.split()
+    if not terms:
+        raise QueryError("empty query")
+    q = Q()
+    for term in terms:
+        match = TERM_RE.match(term)
+        if not match:
+            raise QueryError(f"cannot read term {term!r}: expected key:value, key<value, key>=value...")
+        key, op, value = match.groups()
+        if op == ":":
+            regex = REGEX_VALUE_RE.match(value)
+            if regex and len(value) > 1:
+                q &= _regex(key, regex[1], regex[2])
+                continue
+            alternatives = _equals(key, value)
+            number = _number(value)
+            if number is not None and key != "_id":
+                alternatives |= _equals(key, int(number) if number.is_integer() else number)
+            if value in ("true", "false") and key != "_id":
+                alternatives |= _equals(key, value == "true")
+            q &= alternatives
+            continue
+        mongo_op = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}[op]
+        number = _number(value)
+        q &= _compare(key, mongo_op, number if number is not None and key != "_id" else value)
+    return q

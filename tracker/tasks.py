@@ -1,0 +1,51 @@
+"""django-q2 tasks that drive site agents from a schedule or a long-running worker."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from django.db import transaction
+from django_q.tasks import async_task
+
+from tracker import services
+from tracker.agent.runner import AgentError, SiteAgent
+from tracker.agent.volumes import VolumeURLError, parse_volume_url
+
+logger = logging.getLogger(__name__)
+
+
+def agent_round(site: str) -> dict:
+    """One agent round for `site` (as `tracker_agent --once`, but scans wait for sleepBetweenScans)."""
+    agent = SiteAgent(site)
+    try:
+        report = agent.run_once(force_scan=False)
+    finally:
+        agent.shutdown()
+    return report.as_dict()
+
+
+def agent_rounds(sites: list[str] | None = None) -> dict:
+    """A round for each site (all volumes by default) whose volume lives on this machine, for one schedule."""
+    reports: dict = {}
+    for site in sites or services.sites():
+        volume = services.get_volume(site) or {}
+        try:
+            location = parse_volume_url(volume.get("url") or "")
+        except VolumeURLError as exc:
+            reports[site] = {"skipped": str(exc)}
+            continue
+        if location.is_remote or not os.path.isdir(location.path):
+            reports[site] = {"skipped": "the volume is not on this machine"}
+            continue
+        try:
+            reports[site] = agent_round(site)
+        except AgentError as exc:
+            logger.warning("agent round for %s skipped: %s", site, exc)
+            reports[site] = {"skipped": str(exc)}
+    return reports
+
+
+def enqueue_agent_round(site: str) -> None:
+    """Queue a round once the current transaction commits (e.g. right after a publish)."""
+    transaction.on_commit(lambda: async_task("tracker.tasks.agent_round", site, task_name=f"tracker agent {site}"))
