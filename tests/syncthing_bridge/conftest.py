@@ -71,7 +71,14 @@ def write_and_wait(cluster):
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_text(content)
         target = cluster.path(cluster.b) / name
-        wait_for(lambda: target.exists() and target.read_text() == content, timeout, what=f"{name} at b")
+
+        def arrived() -> bool:
+            try:
+                return target.read_text() == content
+            except OSError:  # not there yet, or being replaced by the daemon right now
+                return False
+
+        wait_for(arrived, timeout, what=f"{name} at b")
         return target
 
     return write
