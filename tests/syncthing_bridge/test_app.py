@@ -220,16 +220,16 @@ def test_listener_marks_files_synced_at_the_right_site_and_publishes_local_files
         (cluster.path(cluster.a) / sub).mkdir()
         (cluster.path(cluster.a) / sub / "shot.exr").write_text("pixels")
         path = f"/proj/{sub}/shot.exr"
-        node = wait_for(lambda: _tracked(path, "synced_siteB"), 30, what="synced_siteB")
+        node = wait_for(lambda: _tracked(path, "synced_siteB"), 45, what="synced_siteB")
         assert node
         first = tracker.get_node(path)
         assert first["origin"] == "siteA" and first["file_size"] == 6
         assert "modified at siteA" in [child.get("comment") for child in tracker.children_of(path)]
         # changed at B: B becomes the origin ("modified at siteB"), then A has it again
         (cluster.path(cluster.b) / sub / "shot.exr").write_text("pixels, retouched")
-        wait_for(lambda: _tracked(path, "origin") == "siteB", 30, what="origin siteB after the change at B")
+        wait_for(lambda: _tracked(path, "origin") == "siteB", 45, what="origin siteB after the change at B")
         try:
-            wait_for(lambda: (_tracked(path, "synced_siteA") or 0) >= _tracked(path, "time"), 30, what="A has it again")
+            wait_for(lambda: (_tracked(path, "synced_siteA") or 0) >= _tracked(path, "time"), 45, what="A has it again")
         except TimeoutError:
             print(
                 "DEBUG", tracker.get_node(path), [(c.get("comment"), c.get("time")) for c in tracker.children_of(path)]
@@ -239,7 +239,7 @@ def test_listener_marks_files_synced_at_the_right_site_and_publishes_local_files
         assert "modified at siteB" in [child.get("comment") for child in tracker.children_of(path)]
         # deleted at A
         (cluster.path(cluster.a) / sub / "shot.exr").unlink()
-        wait_for(lambda: _tracked(path, "deleted"), 30, what="deleted")
+        wait_for(lambda: _tracked(path, "deleted"), 45, what="deleted")
     finally:
         stop.set()
         listener.join(30)
