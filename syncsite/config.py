@@ -88,3 +88,28 @@ def secret_key(var_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value)
     return value
+
+
+def q_cluster(redis_url: str | None, *, workers: int, timeout: int, sync: bool) -> dict[str, Any]:
+    """django-q2 settings: Redis is the broker when REDIS_URL is set, the database otherwise.
+
+    With the database broker a fresh install needs no server; Redis is for scaling out.
+    """
+    config: dict[str, Any] = {
+        "name": "syncsite",
+        "workers": workers,
+        "timeout": timeout,
+        "retry": timeout + 60,  # django-q2 requires retry > timeout, or a long task runs twice
+        "max_attempts": 1,
+        "save_limit": 1000,
+        "ack_failures": True,
+        "catch_up": False,
+        "sync": sync,
+        "label": "Task queue",
+    }
+    if redis_url:
+        config["redis"] = redis_url
+    else:
+        config["orm"] = "default"
+        config["poll"] = 1
+    return config

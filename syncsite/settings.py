@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from syncsite.config import database_config, env_bool, env_int, env_list, secret_key
+from syncsite.config import database_config, env_bool, env_int, env_list, q_cluster, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SYNCSITE_VAR_DIR", BASE_DIR / "var"))
@@ -146,23 +146,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-Q_CLUSTER = {
-    "name": "syncsite",
-    "workers": env_int("Q_WORKERS", 2),
-    "timeout": env_int("Q_TIMEOUT", 3600),
-    "retry": env_int("Q_TIMEOUT", 3600) + 60,
-    "max_attempts": 1,
-    "save_limit": 1000,
-    "ack_failures": True,
-    "catch_up": False,
-    "sync": env_bool("Q_SYNC", False),
-    "label": "Task queue",
-}
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
-    Q_CLUSTER["poll"] = 1
+Q_CLUSTER = q_cluster(
+    REDIS_URL, workers=env_int("Q_WORKERS", 2), timeout=env_int("Q_TIMEOUT", 3600), sync=env_bool("Q_SYNC", False)
+)
 
 # Where a schedule's "func" may point: the cronjob registry (hosts) lists the ones offered in the admin.
 SYNCSITE_PLUGINS = env_list("SYNCSITE_PLUGINS", [])

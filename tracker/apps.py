@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class TrackerConfig(AppConfig):
     name = "tracker"
     verbose_name = "Tracker"
+
+    def ready(self) -> None:
+        from tracker import signals  # noqa: F401 - connects the user node handlers

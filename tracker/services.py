@@ -1,11 +1,1219 @@
-"""The only door into tracker: other apps and the views call these functions, never the models directly."""
+"""The only door into tracker: other apps and the views call these functions, never the models directly.
+
+Times are epoch milliseconds. Every public function runs in one transaction. Node dicts are the wire JSON
+(`{"_id": ..., **keys}`). A site is a volume's `name` (falling back to the volume's `_id`).
+
+The JSON keys are the truth clients see; the columns of `Node` and the rows of `SiteState` are copies that
+this module keeps in step so that the hot queries (work queue, prefix search, children) use indexes.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time as _time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import authenticate, get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tracker import conf
+from tracker.models import CLASS_RANK, AccessToken, Node, NodeKind, SiteState, TrackerProfile, UserClass
+
+GLOBAL_PARAMETERS_ID = "rsyncGlobalParameters"
+GLOBAL_DEFAULTS = {
+    "enableScans": True,
+    "excludePatternRules": "",
+    "excludedFiles": "",
+    "ignoreExistingFiles": False,
+    "includePatternRules": "",
+    "rsaPublicKey": "",
+    "sleepBetweenScans": 60,
+    "syncEverywhere": True,
+}
+VOLUME_MARKER_KEYS = frozenset(
+    {"url", "enableEmission", "enableReception", "syncAmountEmission", "syncAmountReception", "rsync_args"}
+)
+PROTECTED_KEYS = frozenset({"author", "time", "class", "username"})
+MAX_ID_LENGTH = 4096
+FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
+_STATE_UPDATE_FIELDS = ["path", "priority", "time", "active", "wanted", "synced", "syncing", "error", "last_attempt"]
+
+
+# --------------------------------------------------------------------------------------------- errors
+
+
+class TrackerError(Exception):
+    """Base of every error this module raises; `status` is the HTTP status the API answers with."""
+
+    status = 400
+
+    def __init__(self, message: str = "", node_id: str | None = None):
+        super().__init__(message)
+        self.node_id = node_id
+
+    @property
+    def detail(self) -> str:
+        return str(self)
+
+
+class InvalidId(TrackerError, ValueError):
+    status = 400
+
+
+class InvalidInput(TrackerError, ValueError):
+    status = 400
+
+
+class AlreadyExists(TrackerError):
+    status = 409
+
+
+class Conflict(TrackerError):
+    status = 409
+
+
+class NotFound(TrackerError):
+    status = 404
+
+
+class Forbidden(TrackerError):
+    status = 403
+
+
+# --------------------------------------------------------------------------------------------- actors
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is calling: a user name and a class. `None` where an actor is optional means the system itself."""
+
+    name: str
+    user_class: str = UserClass.USER
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user_class == UserClass.ADMIN
+
+    def at_least(self, user_class: str) -> bool:
+        return CLASS_RANK.get(self.user_class, -1) >= CLASS_RANK[user_class]
+
+
+def user_class_of(user) -> str:
+    """Superusers are admin; others take their profile's class, `user` when they have none."""
+    if user is None or not user.is_authenticated:
+        return UserClass.GUEST
+    if user.is_superuser:
+        return UserClass.ADMIN
+    try:
+        return user.tracker_profile.user_class
+    except TrackerProfile.DoesNotExist:
+        return UserClass.USER
+
+
+def actor_for(user) -> Actor:
+    return Actor(name=user.get_username(), user_class=user_class_of(user))
+
+
+def _is_author(actor: Actor | None, data: dict) -> bool:
+    if actor is None or actor.is_admin:
+        return True
+    author = data.get("author")
+    if isinstance(author, list):
+        return actor.name in author
+    return author == actor.name
+
+
+def _may_change(actor: Actor | None, node: Node) -> None:
+    if node.node_id.startswith("@"):
+        raise Forbidden(f"{node.node_id} is a user node; edit users in the admin", node.node_id)
+    if conf.author_mode() and not _is_author(actor, node.data):
+        raise Forbidden(f"only the author of {node.node_id} may change it", node.node_id)
+
+
+def _may_see(actor: Actor | None, node: Node) -> bool:
+    return not conf.author_mode() or _is_author(actor, node.data)
+
+
+def _check_protected(actor: Actor | None, keys: dict, node_id: str | None) -> None:
+    if actor is None or actor.is_admin:
+        return
+    protected = sorted(PROTECTED_KEYS.intersection(keys))
+    if protected:
+        raise Forbidden(f"keys {', '.join(protected)} can only be set by an admin", node_id)
+
+
+# --------------------------------------------------------------------------------------------- ids, columns
+
+
+def now_ms() -> int:
+    return int(_time.time() * 1000)
+
+
+def validate_file_id(node_id: str) -> str:
+    """A file `_id` is a project-relative path; anything that could escape the project is refused."""
+    if not isinstance(node_id, str):
+        raise InvalidId("a file _id must be a string")
+    if not node_id.startswith("/"):
+        raise InvalidId(f"a file _id must start with '/': {node_id[:200]!r}", node_id)
+    if "\x00" in node_id:
+        raise InvalidId("a file _id must not contain NUL characters", node_id)
+    if len(node_id) > MAX_ID_LENGTH:
+        raise InvalidId(f"a file _id must be at most {MAX_ID_LENGTH} characters", node_id[:200])
+    if "//" in node_id:
+        raise InvalidId(f"a file _id must not contain '//': {node_id!r}", node_id)
+    if ".." in node_id.split("/"):
+        raise InvalidId(f"a file _id must not contain '..' segments: {node_id!r}", node_id)
+    return node_id
+
+
+def validate_node_id(node_id: object) -> str:
+    """Any `_id`: a non-empty string; paths follow the file rules."""
+    if not isinstance(node_id, str) or not node_id:
+        raise InvalidId("_id must be a non-empty string")
+    if node_id.startswith("/"):
+        return validate_file_id(node_id)
+    if "\x00" in node_id:
+        raise InvalidId("_id must not contain NUL characters", node_id)
+    if len(node_id) > MAX_ID_LENGTH:
+        raise InvalidId(f"_id must be at most {MAX_ID_LENGTH} characters", node_id[:200])
+    return node_id
+
+
+def new_child_id() -> str:
+    """24 lowercase hex characters, like the ObjectIds damas-core clients are used to."""
+    return secrets.token_hex(12)
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def _kind_of(node_id: str, data: dict, previous: str | None = None) -> str:
+    if "#parent" in data:
+        return NodeKind.CHILD
+    if node_id.startswith("@"):
+        return NodeKind.USER
+    if node_id.startswith("/"):
+        return NodeKind.FOLDER if node_id.endswith("/") else NodeKind.FILE
+    # A volume is named and has a volume key; once a volume, removing such a key does not demote it.
+    if "name" in data and (
+        previous == NodeKind.VOLUME or data.get("type") == "volume" or VOLUME_MARKER_KEYS.intersection(data)
+    ):
+        return NodeKind.VOLUME
+    return NodeKind.OTHER
+
+
+def _authors_of(data: dict) -> str:
+    author = data.get("author")
+    names = [a for a in author if isinstance(a, str)] if isinstance(author, list) else [author]
+    names = [n for n in names if isinstance(n, str) and n]
+    return "|" + "|".join(names) + "|" if names else ""
+
+
+def _set_columns(node: Node) -> Node:
+    """Copy the hot keys of `data` into their columns."""
+    data = node.data
+    node.kind = _kind_of(node.node_id, data, node.kind if node.pk else None)
+    parent = data.get("#parent")
+    node.parent = parent if isinstance(parent, str) else None
+    origin = data.get("origin")
+    node.origin = origin if isinstance(origin, str) else None
+    node.time = _int_or_none(data.get("time"))
+    node.sync_priority = _int_or_none(data.get("sync_priority")) or 0
+    node.deleted = data.get("deleted") is True
+    node.authors = _authors_of(data)
+    return node
+
+
+def _make_node(node_id: str, data: dict) -> Node:
+    return _set_columns(Node(node_id=node_id, data=data))
+
+
+def _split_wire(item: object) -> tuple[str | None, dict]:
+    if not isinstance(item, dict):
+        raise InvalidInput("each item must be a JSON object")
+    data = dict(item)
+    node_id = data.pop("_id", None)
+    return node_id, data
+
+
+# --------------------------------------------------------------------------------------------- site state
+
+
+def _wanted_flag(data: dict, site: str) -> bool | None:
+    """Destination filter from the node's own keys: an explicit `sync_<site>` wins, then `syncEverywhere`;
+    None leaves it to the global parameter."""
+    explicit = data.get(f"sync_{site}")
+    if isinstance(explicit, bool):
+        return explicit
+    everywhere = data.get("syncEverywhere")
+    if isinstance(everywhere, bool):
+        return everywhere
+    return None
+
+
+def _state_for(node: Node, site: str) -> SiteState:
+    data = node.data
+    synced = _int_or_none(data.get(f"synced_{site}"))
+    node_time = node.time or 0
+    return SiteState(
+        node_id=node.pk,
+        site=site,
+        path=node.node_id,
+        priority=node.sync_priority,
+        time=node_time,
+        active=not node.deleted and (synced is None or synced < node_time),
+        wanted=_wanted_flag(data, site),
+        synced=synced,
+        syncing=_int_or_none(data.get(f"syncing_{site}")),
+        error=_int_or_none(data.get(f"syncError_{site}")),
+        last_attempt=_int_or_none(data.get(f"syncLastAttempt_{site}")),
+        failures=1 if data.get(f"syncError_{site}") is not None else 0,
+    )
+
+
+def _refresh_states(nodes: Iterable[Node], site_names: list[str] | None = None, *, new: bool = False) -> None:
+    """Make the SiteState rows of these nodes match their JSON keys (new nodes: plain insert)."""
+    files = [n for n in nodes if n.kind in FILE_KINDS]
+    if not files:
+        return
+    site_names = sites() if site_names is None else site_names
+    rows = [_state_for(n, s) for n in files for s in site_names if n.origin != s]
+    if new:
+        SiteState.objects.bulk_create(rows, batch_size=5000)
+        return
+    ids = [n.pk for n in files]
+    # The origin never has a row (it may have changed); sites that vanished lose theirs.
+    SiteState.objects.filter(node_id__in=ids).exclude(site__in=site_names).delete()
+    by_origin: dict[str, list[int]] = {}
+    for n in files:
+        if n.origin:
+            by_origin.setdefault(n.origin, []).append(n.pk)
+    for origin, pks in by_origin.items():
+        SiteState.objects.filter(node_id__in=pks, site=origin).delete()
+    if rows:
+        SiteState.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["node", "site"],
+            update_fields=_STATE_UPDATE_FIELDS,
+        )
+        # The failure count survives rewrites of the JSON; it restarts when the error goes away.
+        SiteState.objects.filter(node_id__in=ids, error__isnull=True, failures__gt=0).update(failures=0)
+        SiteState.objects.filter(node_id__in=ids, error__isnull=False, failures=0).update(failures=1)
+
+
+def _backfill_site(site: str) -> None:
+    """A new site: every tracked file gets its state row there (SQL on PostgreSQL, batches elsewhere)."""
+    if connection.vendor == "postgresql":
+        key = {k: f"{k}_{site}" for k in ("synced", "syncing", "syncError", "syncLastAttempt", "sync")}
+
+        def num(k: str) -> str:
+            return f"CASE WHEN jsonb_typeof(data->'{k}') = 'number' THEN (data->>'{k}')::numeric::bigint END"
+
+        wanted = (
+            f"CASE WHEN jsonb_typeof(data->'{key['sync']}') = 'boolean' THEN (data->>'{key['sync']}')::boolean "
+            "WHEN jsonb_typeof(data->'syncEverywhere') = 'boolean' THEN (data->>'syncEverywhere')::boolean END"
+        )
+        # Site names come from volume nodes; keys are passed as SQL literals only after quoting.
+        for k in key.values():
+            if "'" in k or "\\" in k:
+                break
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    INSERT INTO tracker_sitestate
+                        (node_id, site, path, priority, time, active, wanted, synced, syncing, error,
+                         last_attempt, failures)
+                    SELECT id, %s, node_id, sync_priority, COALESCE(time, 0),
+                        NOT deleted AND COALESCE({num(key["synced"])} < COALESCE(time, 0), TRUE),
+                        {wanted}, {num(key["synced"])}, {num(key["syncing"])}, {num(key["syncError"])}::integer,
+                        {num(key["syncLastAttempt"])},
+                        CASE WHEN data ? '{key["syncError"]}' THEN 1 ELSE 0 END
+                    FROM tracker_node
+                    WHERE kind IN ('file', 'folder') AND origin IS DISTINCT FROM %s
+                    ON CONFLICT (node_id, site) DO NOTHING
+                    """,  # noqa: S608 - identifiers are fixed; the site is a parameter or a checked literal
+                    [site, site],
+                )
+            return
+    last = 0
+    while True:
+        batch = list(Node.objects.filter(kind__in=FILE_KINDS, pk__gt=last).order_by("pk")[:5000])
+        if not batch:
+            return
+        last = batch[-1].pk
+        rows = [_state_for(n, site) for n in batch if n.origin != site]
+        SiteState.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _volume_name(node_id: str, data: dict) -> str:
+    name = data.get("name")
+    return name if isinstance(name, str) and name else node_id
+
+
+def _sites_changed(before: set[str], after: set[str]) -> None:
+    for gone in before - after:
+        SiteState.objects.filter(site=gone).delete()
+    for added in after - before:
+        _backfill_site(added)
+
+
+# --------------------------------------------------------------------------------------------- JSON patches
+
+
+def _json_patch(pks: list[int], set_keys: dict, remove_keys: Iterable[str] = ()) -> None:
+    """Set and remove top-level keys on many nodes in one statement, without reading them into Python."""
+    remove_keys = [k for k in remove_keys if k not in set_keys]
+    if not pks or (not set_keys and not remove_keys):
+        return
+    table = Node._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} SET data = (data - %s::text[]) || %s::jsonb WHERE id = ANY(%s)",  # noqa: S608
+                [remove_keys, json.dumps(set_keys), pks],
+            )
+            return
+        expr = "data"
+        params: list = []
+        if remove_keys:
+            expr = f"json_remove({expr}, {', '.join('%s' for _ in remove_keys)})"
+            params += [_sqlite_path(k) for k in remove_keys]
+        if set_keys:
+            pairs = ", ".join("%s, json(%s)" for _ in set_keys)
+            expr = f"json_set({expr}, {pairs})"
+            for k, v in set_keys.items():
+                params += [_sqlite_path(k), json.dumps(v)]
+        for start in range(0, len(pks), 500):
+            chunk = pks[start : start + 500]
+            cursor.execute(
+                f"UPDATE {table} SET data = {expr} WHERE id IN ({', '.join('%s' for _ in chunk)})",  # noqa: S608
+                [*params, *chunk],
+            )
+
+
+def _sqlite_path(key: str) -> str:
+    return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def get_node(node_id: str) -> dict | None:
+    node = Node.objects.filter(node_id=node_id).first()
+    return node.as_wire() if node else None
+
+
+def get_nodes(node_ids: list[str]) -> list[dict | None]:
+    """Nodes in input order; None where missing."""
+    found = {n.node_id: n for n in Node.objects.filter(node_id__in=set(node_ids))}
+    return [found[i].as_wire() if i in found else None for i in node_ids]
+
+
+def read_nodes(node_ids: list[object], actor: Actor | None = None) -> list[dict | None]:
+    """`/api/read/`: like get_nodes, with authorMode hiding other people's nodes."""
+    valid = [i for i in node_ids if isinstance(i, str)]
+    found = {n.node_id: n for n in Node.objects.filter(node_id__in=set(valid))}
+    out: list[dict | None] = []
+    for node_id in node_ids:
+        node = found.get(node_id) if isinstance(node_id, str) else None
+        out.append(node.as_wire() if node is not None and _may_see(actor, node) else None)
+    return out
+
+
+def visible_nodes(actor: Actor | None):
+    """Queryset of the nodes this actor may see (authorMode)."""
+    qs = Node.objects.all()
+    if conf.author_mode() and actor is not None and not actor.is_admin:
+        qs = qs.filter(authors__contains=f"|{actor.name}|")
+    return qs
+
+
+def iter_file_nodes(prefix: str = "/", *, batch_size: int = 2000) -> Iterator[dict]:
+    """Every file and folder node under `prefix`, by `_id`, streamed in keyset pages (constant memory)."""
+    last = None
+    while True:
+        qs = Node.objects.filter(kind__in=FILE_KINDS, node_id__startswith=prefix)
+        if last is not None:
+            qs = qs.filter(node_id__gt=last)
+        batch = list(qs.order_by("node_id")[:batch_size])
+        if not batch:
+            return
+        for node in batch:
+            yield node.as_wire()
+        last = batch[-1].node_id
+
+
+def children_of(node_id: str, limit: int = 200) -> list[dict]:
+    return [n.as_wire() for n in Node.objects.filter(parent=node_id).order_by("time", "node_id")[:limit]]
+
+
+# --------------------------------------------------------------------------------------------- generic writes
+
+
+def create_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
+    """`/api/create/`: new nodes in input order; an error object in place of each one that failed."""
+    now = now_ms()
+    results: list[dict | TrackerError | None] = [None] * len(items)
+    pending: list[tuple[int, Node]] = []
+    wanted_ids: list[str] = []
+    for index, item in enumerate(items):
+        try:
+            node_id, data = _split_wire(item)
+            node_id = new_child_id() if node_id is None else validate_node_id(node_id)
+            if node_id.startswith("@"):
+                raise Forbidden("user nodes are made from Django users, not created through the API", node_id)
+            _check_protected(actor, data, node_id)
+            data = {k: v for k, v in data.items() if v is not None}
+            if "author" not in data:
+                data["author"] = actor.name if actor else "system"
+            if "time" not in data:
+                data["time"] = now
+            pending.append((index, _make_node(node_id, data)))
+            wanted_ids.append(node_id)
+        except TrackerError as exc:
+            results[index] = exc
+    with transaction.atomic():
+        before_sites = set(sites())
+        existing = set(Node.objects.filter(node_id__in=wanted_ids).values_list("node_id", flat=True))
+        to_insert: list[Node] = []
+        for index, node in pending:
+            if node.node_id in existing:
+                results[index] = AlreadyExists(f"{node.node_id} already exists", node.node_id)
+                continue
+            existing.add(node.node_id)
+            to_insert.append(node)
+            results[index] = node
+        _insert_nodes(to_insert)
+        after_sites = _after_volume_write(before_sites, to_insert)
+        _refresh_states(to_insert, sorted(after_sites), new=True)
+    return [r.as_wire() if isinstance(r, Node) else r for r in results]
+
+
+def _insert_nodes(nodes: list[Node]) -> None:
+    if not nodes:
+        return
+    try:
+        with transaction.atomic():
+            Node.objects.bulk_create(nodes, batch_size=2000)
+    except IntegrityError as exc:
+        # Another writer created one of these ids between our check and the insert.
+        raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
+
+
+def _after_volume_write(before_sites: set[str], nodes: Iterable[Node]) -> set[str]:
+    if not any(n.kind == NodeKind.VOLUME for n in nodes):
+        return before_sites
+    after = set(sites())
+    _sites_changed(before_sites, after)
+    return after
+
+
+def update_node(node_id: str, changes: dict, *, author: str | None = None) -> dict:
+    """Set keys on one node (None removes a key). `author`, when given, is the actor for authorMode."""
+    actor = Actor(author) if author else None
+    result = update_nodes([{"_id": node_id, **changes}], actor)[0]
+    if isinstance(result, TrackerError):
+        raise result
+    return result
+
+
+def update_nodes(items: list, actor: Actor | None = None, *, upsert: bool = False) -> list[dict | TrackerError]:
+    """`/api/update/` (and the update half of upsert): merge keys, None removes; input order."""
+    results: list[dict | TrackerError | None] = [None] * len(items)
+    parsed: list[tuple[int, str, dict]] = []
+    for index, item in enumerate(items):
+        try:
+            node_id, changes = _split_wire(item)
+            node_id = validate_node_id(node_id)
+            if upsert:
+                changes.pop("author", None)
+                changes.pop("time", None)
+            _check_protected(actor, changes, node_id)
+            parsed.append((index, node_id, changes))
+        except TrackerError as exc:
+            results[index] = exc
+    with transaction.atomic():
+        before_sites = set(sites())
+        nodes = {n.node_id: n for n in Node.objects.select_for_update().filter(node_id__in={p[1] for p in parsed})}
+        changed: dict[str, Node] = {}
+        touched_volume = False
+        for index, node_id, changes in parsed:
+            node = nodes.get(node_id)
+            if node is None:
+                results[index] = NotFound(f"{node_id} not found", node_id)
+                continue
+            try:
+                _may_change(actor, node)
+            except TrackerError as exc:
+                results[index] = exc
+                continue
+            touched_volume |= node.kind == NodeKind.VOLUME
+            for key, value in changes.items():
+                if value is None:
+                    node.data.pop(key, None)
+                else:
+                    node.data[key] = value
+            _set_columns(node)
+            touched_volume |= node.kind == NodeKind.VOLUME
+            changed[node_id] = node
+            results[index] = node
+        if changed:
+            Node.objects.bulk_update(
+                list(changed.values()),
+                ["data", "kind", "parent", "origin", "time", "sync_priority", "deleted", "authors"],
+                batch_size=500,
+            )
+            after_sites = set(sites()) if touched_volume else before_sites
+            if touched_volume:
+                _sites_changed(before_sites, after_sites)
+            _refresh_states(changed.values(), sorted(after_sites))
+    return [r.as_wire() if isinstance(r, Node) else r for r in results]
+
+
+def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
+    """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten."""
+    ids = [item.get("_id") if isinstance(item, dict) else None for item in items]
+    if actor is not None and not actor.is_admin:
+        # Clients upsert nodes they read back, author and time included: those keys are the server's.
+        items = [
+            {k: v for k, v in i.items() if k not in ("author", "time")} if isinstance(i, dict) else i for i in items
+        ]
+    with transaction.atomic():
+        existing = set(
+            Node.objects.filter(node_id__in=[i for i in ids if isinstance(i, str)]).values_list("node_id", flat=True)
+        )
+        create_idx = [i for i, node_id in enumerate(ids) if node_id not in existing]
+        update_idx = [i for i, node_id in enumerate(ids) if node_id in existing]
+        results: list = [None] * len(items)
+        for i, r in zip(create_idx, create_nodes([items[i] for i in create_idx], actor), strict=True):
+            results[i] = r
+        for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
+            results[i] = r
+    return results
+
+
+def delete_nodes(node_ids: list, actor: Actor | None = None) -> list[str | TrackerError]:
+    """`/api/delete/`: removes the nodes (their sync state goes with them); input order."""
+    results: list = [None] * len(node_ids)
+    with transaction.atomic():
+        before_sites = set(sites())
+        valid = [i for i in node_ids if isinstance(i, str)]
+        nodes = {n.node_id: n for n in Node.objects.select_for_update().filter(node_id__in=valid)}
+        doomed: list[Node] = []
+        for index, node_id in enumerate(node_ids):
+            node = nodes.get(node_id) if isinstance(node_id, str) else None
+            if node is None:
+                results[index] = (
+                    NotFound(f"{node_id} not found", node_id) if isinstance(node_id, str) else InvalidId("bad _id")
+                )
+                continue
+            try:
+                _may_change(actor, node)
+            except TrackerError as exc:
+                results[index] = exc
+                continue
+            if node not in doomed:
+                doomed.append(node)
+            results[index] = node_id
+        pks = [n.pk for n in doomed]
+        SiteState.objects.filter(node_id__in=pks).delete()
+        Node.objects.filter(pk__in=pks).delete()
+        if any(n.kind == NodeKind.VOLUME for n in doomed):
+            _sites_changed(before_sites, set(sites()))
+    return results
+
+
+# --------------------------------------------------------------------------------------------- publish
+
+
+def publish(path: str, *, origin: str, author: str, comment: str = "", **keys) -> dict:
+    """Track a new file: the file node plus a child node recording the publication. AlreadyExists if tracked."""
+    trusted = Actor(author, UserClass.ADMIN)  # code calling services is trusted with author and time
+    result = _publish_items([{**keys, "_id": path, "origin": origin, "comment": comment}], trusted)[0]
+    if isinstance(result, TrackerError):
+        raise result
+    return result
+
+
+def publish_many(items: list[dict], *, author: str) -> list[dict | None]:
+    """Bulk publish in input order; None for each item that failed (bad id, already tracked)."""
+    results = _publish_items(items, Actor(author, UserClass.ADMIN))
+    return [None if isinstance(r, TrackerError) else r for r in results]
+
+
+def publish_nodes(items: list, actor: Actor) -> list[dict | TrackerError]:
+    """`/api/publish/` with the reason of each failure."""
+    return _publish_items(items, actor)
+
+
+def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
+    now = now_ms()
+    results: list[dict | TrackerError | None] = [None] * len(items)
+    candidates: list[tuple[int, str, dict]] = []
+    for index, item in enumerate(items):
+        try:
+            node_id, data = _split_wire(item)
+            if node_id is None:
+                raise InvalidId("publish needs an _id (the file's path)")
+            validate_file_id(node_id)
+            _check_protected(actor, data, node_id)
+            origin = data.get("origin")
+            if not isinstance(origin, str) or not origin:
+                raise InvalidInput("publish needs an origin (the site the file comes from)", node_id)
+            comment = data.get("comment", "")
+            if not isinstance(comment, str):
+                raise InvalidInput("comment must be a string", node_id)
+            data = {k: v for k, v in data.items() if v is not None}
+            data.setdefault("author", actor.name)
+            data.setdefault("time", now)
+            candidates.append((index, node_id, data))
+        except TrackerError as exc:
+            results[index] = exc
+    with transaction.atomic():
+        existing = set(Node.objects.filter(node_id__in=[c[1] for c in candidates]).values_list("node_id", flat=True))
+        files: list[Node] = []
+        children: list[Node] = []
+        for index, node_id, data in candidates:
+            if node_id in existing:
+                results[index] = AlreadyExists(f"{node_id} is already tracked", node_id)
+                continue
+            existing.add(node_id)
+            node = _make_node(node_id, data)
+            files.append(node)
+            child = {
+                "#parent": node_id,
+                "comment": data.get("comment", ""),
+                "origin": data["origin"],
+                "author": data["author"],
+                "time": data["time"],
+            }
+            children.append(_make_node(new_child_id(), child))
+            results[index] = {"_id": node_id, **data}
+        _insert_nodes(files + children)
+        _refresh_states(files, new=True)
+    return results  # type: ignore[return-value]
+
+
+def comment_nodes(keys: dict, actor: Actor) -> list[dict | TrackerError]:
+    """`/api/comment/`: one child node per parent in `#parent` (a string or a list)."""
+    if not isinstance(keys, dict):
+        raise InvalidInput("comment expects a JSON object")
+    parents = keys.get("#parent")
+    parent_list = parents if isinstance(parents, list) else [parents]
+    if not parent_list or not all(isinstance(p, str) and p for p in parent_list):
+        raise InvalidInput("#parent must be an id or a list of ids")
+    if not isinstance(keys.get("comment", ""), str):
+        raise InvalidInput("comment must be a string")
+    _check_protected(actor, keys, None)
+    existing = set(Node.objects.filter(node_id__in=parent_list).values_list("node_id", flat=True))
+    now = now_ms()
+    results: list[dict | TrackerError] = []
+    children: list[Node] = []
+    for parent in parent_list:
+        if parent not in existing:
+            results.append(NotFound(f"{parent} not found", parent))
+            continue
+        data = {k: v for k, v in keys.items() if k != "_id" and v is not None}
+        data.update({"#parent": parent, "author": actor.name, "time": now})
+        node = _make_node(new_child_id(), data)
+        children.append(node)
+        results.append(node)  # type: ignore[arg-type]
+    with transaction.atomic():
+        _insert_nodes(children)
+    return [r.as_wire() if isinstance(r, Node) else r for r in results]
+
+
+def version_node(node_id: str, keys: dict, actor: Actor) -> dict:
+    """`/api/version/<id>`: keep the current state as a child node, apply `keys`, increment `version`."""
+    if not isinstance(keys, dict):
+        raise InvalidInput("version expects a JSON object")
+    validate_node_id(node_id)
+    keys = {k: v for k, v in keys.items() if k != "_id"}
+    _check_protected(actor, keys, node_id)
+    with transaction.atomic():
+        node = Node.objects.select_for_update().filter(node_id=node_id).first()
+        if node is None:
+            raise NotFound(f"{node_id} not found", node_id)
+        _may_change(actor, node)
+        previous = _int_or_none(node.data.get("version")) or 1
+        snapshot = {k: v for k, v in node.data.items() if k != "#parent"}
+        snapshot.update({"#parent": node_id, "version": previous})
+        Node.objects.bulk_create([_make_node(new_child_id(), snapshot)])
+        for key, value in keys.items():
+            if value is None:
+                node.data.pop(key, None)
+            else:
+                node.data[key] = value
+        node.data.update({"version": previous + 1, "author": actor.name, "time": now_ms()})
+        _set_columns(node)
+        node.save()
+        _refresh_states([node])
+    return node.as_wire()
+
+
+def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
+    """Set `lock` to the actor on every node, or on none: Conflict when one is locked by someone else."""
+    with transaction.atomic():
+        nodes = list(Node.objects.select_for_update().filter(node_id__in=node_ids))
+        missing = set(node_ids) - {n.node_id for n in nodes}
+        if missing:
+            raise NotFound(f"not found: {', '.join(sorted(missing))}", sorted(missing)[0])
+        for node in nodes:
+            _may_change(actor, node)
+            holder = node.data.get("lock")
+            if holder is not None and holder != actor.name:
+                raise Conflict(f"{node.node_id} is locked by {holder}", node.node_id)
+        _json_patch([n.pk for n in nodes], {"lock": actor.name})
+    return True
+
+
+def unlock_nodes(node_ids: list[str], actor: Actor) -> bool:
+    """Remove the actor's locks; False (and nothing changed) when one is not locked by the actor."""
+    with transaction.atomic():
+        nodes = list(Node.objects.select_for_update().filter(node_id__in=node_ids))
+        missing = set(node_ids) - {n.node_id for n in nodes}
+        if missing:
+            raise NotFound(f"not found: {', '.join(sorted(missing))}", sorted(missing)[0])
+        for node in nodes:
+            holder = node.data.get("lock")
+            if holder != actor.name and not (actor.is_admin and holder is not None):
+                return False
+        _json_patch([n.pk for n in nodes], {}, ["lock"])
+    return True
+
+
+def force_unlock(node_ids: list[str]) -> int:
+    """Admin action: remove locks whoever holds them."""
+    with transaction.atomic():
+        pks = list(Node.objects.filter(node_id__in=node_ids, data__has_key="lock").values_list("pk", flat=True))
+        _json_patch(pks, {}, ["lock"])
+    return len(pks)
+
+
+def force_lock(node_ids: list[str], holder: str) -> int:
+    """Admin action: lock nodes in someone's name."""
+    with transaction.atomic():
+        pks = list(Node.objects.filter(node_id__in=node_ids).values_list("pk", flat=True))
+        _json_patch(pks, {"lock": holder})
+    return len(pks)
+
+
+# --------------------------------------------------------------------------------------------- sync state
+
+
+def _file_rows(paths: list[str]) -> list[tuple[int, int, bool]]:
+    return list(Node.objects.filter(node_id__in=set(paths)).values_list("pk", "time", "deleted"))
+
+
+def mark_syncing(path: str, site: str, when: int | None = None) -> None:
+    """An agent started copying `path` to `site`."""
+    when = now_ms() if when is None else int(when)
+    with transaction.atomic():
+        rows = _file_rows([path])
+        if not rows:
+            raise NotFound(f"{path} not found", path)
+        pks = [r[0] for r in rows]
+        _json_patch(pks, {f"syncing_{site}": when})
+        SiteState.objects.filter(node_id__in=pks, site=site).update(syncing=when)
+
+
+def mark_synced(path: str, site: str, when: int | None = None) -> None:
+    """`path` is now at `site` as of `when`; clears the claim and any error."""
+    with transaction.atomic():
+        if not mark_synced_many([path], site, when):
+            raise NotFound(f"{path} not found", path)
+
+
+def mark_synced_many(paths: list[str], site: str, when: int | None = None) -> int:
+    """Bulk mark_synced in a few queries; returns how many nodes were found."""
+    when = now_ms() if when is None else int(when)
+    with transaction.atomic():
+        rows = _file_rows(paths)
+        pks = [r[0] for r in rows]
+        _json_patch(
+            pks,
+            {f"synced_{site}": when},
+            [f"syncing_{site}", f"syncError_{site}", f"syncLastAttempt_{site}", f"syncErrorMessage_{site}"],
+        )
+        cleared = {"synced": when, "syncing": None, "error": None, "last_attempt": None, "failures": 0}
+        outdated = [pk for pk, t, deleted in rows if not deleted and (t or 0) > when]
+        current = [pk for pk, t, deleted in rows if deleted or (t or 0) <= when]
+        if outdated:
+            SiteState.objects.filter(node_id__in=outdated, site=site).update(active=True, **cleared)
+        if current:
+            SiteState.objects.filter(node_id__in=current, site=site).update(active=False, **cleared)
+    return len(rows)
+
+
+def mark_error(path: str, site: str, code: int, message: str = "") -> None:
+    """Copying `path` to `site` failed with `code` (rsync's exit status); the file backs off before retrying."""
+    with transaction.atomic():
+        if not mark_error_many([(path, code, message)], site):
+            raise NotFound(f"{path} not found", path)
+
+
+def mark_error_many(errors: list[tuple[str, int, str]], site: str) -> int:
+    """Bulk mark_error: grouped by (code, message) so it stays a few queries."""
+    now = now_ms()
+    groups: dict[tuple[int, str], list[str]] = {}
+    for path, code, message in errors:
+        groups.setdefault((int(code), message or ""), []).append(path)
+    found = 0
+    with transaction.atomic():
+        for (code, message), paths in groups.items():
+            rows = _file_rows(paths)
+            pks = [r[0] for r in rows]
+            found += len(pks)
+            set_keys: dict = {f"syncError_{site}": code, f"syncLastAttempt_{site}": now}
+            remove = [f"syncing_{site}"]
+            if message:
+                set_keys[f"syncErrorMessage_{site}"] = message[:2000]
+            else:
+                remove.append(f"syncErrorMessage_{site}")
+            _json_patch(pks, set_keys, remove)
+            SiteState.objects.filter(node_id__in=pks, site=site).update(
+                error=code, last_attempt=now, syncing=None, failures=F("failures") + 1
+            )
+    return found
+
+
+def mark_modified(path: str, site: str, *, file_mtime: int, file_size: int) -> None:
+    """A scan at `site` saw `path` change: it becomes the source (origin), every other site is outdated."""
+    now = now_ms()
+    with transaction.atomic():
+        node = Node.objects.select_for_update().filter(node_id=path).first()
+        if node is None:
+            raise NotFound(f"{path} not found", path)
+        node.data.update(
+            {
+                f"modified_{site}": now,
+                "file_mtime": int(file_mtime),
+                "file_size": int(file_size),
+                "time": now,
+                "origin": site,
+                f"synced_{site}": now,
+            }
+        )
+        for key in (f"syncing_{site}", f"syncError_{site}", f"syncLastAttempt_{site}"):
+            node.data.pop(key, None)
+        _set_columns(node)
+        node.save()
+        Node.objects.bulk_create(
+            [
+                _make_node(
+                    new_child_id(),
+                    {
+                        "#parent": path,
+                        "comment": f"modified at {site}",
+                        "origin": site,
+                        "author": node.data.get("author", "system"),
+                        "time": now,
+                    },
+                )
+            ]
+        )
+        _refresh_states([node])
+
+
+def mark_deleted_many(paths: list[str], site: str) -> int:
+    """Files removed at `site` (`deleted: true`): no site is asked to fetch them any more."""
+    now = now_ms()
+    with transaction.atomic():
+        pks = list(Node.objects.filter(node_id__in=set(paths)).values_list("pk", flat=True))
+        _json_patch(pks, {"deleted": True, f"deleted_{site}": now})
+        Node.objects.filter(pk__in=pks).update(deleted=True)
+        SiteState.objects.filter(node_id__in=pks).update(active=False)
+    return len(pks)
+
+
+def _backoff_q(now: int) -> Q:
+    """Files whose last failure is old enough for another try (exponential backoff per failure count)."""
+    base = conf.retry_base_seconds() * 1000
+    ceiling = conf.retry_max_seconds() * 1000
+    q = Q(error__isnull=True) | Q(last_attempt__isnull=True)
+    failures = 1
+    while True:
+        delay = min(base * 2 ** (failures - 1), ceiling)
+        if delay >= ceiling or failures > 30:
+            q |= Q(failures__gte=failures, last_attempt__lte=now - delay)
+            return q | Q(failures__lt=1, last_attempt__lte=now - base)
+        q |= Q(failures=failures, last_attempt__lte=now - delay)
+        failures += 1
+
+
+def _queue(site: str, now: int):
+    wanted = Q(wanted=True)
+    if global_parameters().get("syncEverywhere", True) is not False:
+        wanted |= Q(wanted__isnull=True)
+    stale = now - conf.syncing_stale_seconds() * 1000
+    return SiteState.objects.filter(
+        wanted & (Q(syncing__isnull=True) | Q(syncing__lt=stale)) & _backoff_q(now), site=site, active=True
+    )
+
+
+def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
+    qs = qs.order_by("-priority", "time", "path")
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    rows = list(qs.values_list("pk", "node_id")[:limit])
+    if not rows:
+        return []
+    state_pks = [r[0] for r in rows]
+    node_pks = [r[1] for r in rows]
+    SiteState.objects.filter(pk__in=state_pks).update(syncing=now)
+    _json_patch(node_pks, {f"syncing_{site}": now})
+    nodes = {n.pk: n for n in Node.objects.filter(pk__in=node_pks)}
+    return [nodes[pk].as_wire() for pk in node_pks if pk in nodes]
+
+
+def _batch_size(volume: dict | None, key: str) -> int:
+    if volume:
+        amount = _int_or_none(volume.get(key))
+        if amount and amount > 0:
+            return amount
+    return conf.default_batch_size()
+
+
+def pending_for_site(site: str, limit: int | None = None) -> list[dict]:
+    """The work queue and a claim: files `site` must fetch, best first, marked `syncing_<site>` = now.
+
+    Two agents never get the same file: rows are locked with SKIP LOCKED on PostgreSQL, and the claim
+    (`syncing_<site>`) hides them from later calls until they are synced, failed, released or stale.
+    """
+    now = now_ms()
+    with transaction.atomic():
+        if limit is None:
+            limit = _batch_size(get_volume(site), "syncAmountReception")
+        if limit <= 0:
+            return []
+        return _claim(_queue(site, now), site, limit, now)
+
+
+def pending_count(site: str) -> int:
+    """How many files pending_for_site would offer right now (nothing is claimed)."""
+    return _queue(site, now_ms()).count()
+
+
+def emission_for_site(site: str, destination: str, limit: int | None = None) -> list[dict]:
+    """Files originating at `site` that `destination` wants and lacks, claimed for `destination`."""
+    now = now_ms()
+    with transaction.atomic():
+        if limit is None:
+            limit = _batch_size(get_volume(site), "syncAmountEmission")
+        if limit <= 0:
+            return []
+        origin_pks = Node.objects.filter(origin=site, kind__in=FILE_KINDS).values("pk")
+        return _claim(_queue(destination, now).filter(node_id__in=origin_pks), destination, limit, now)
+
+
+def release_claims(paths: list[str], site: str) -> int:
+    """Give claimed files back to the queue (an agent shutting down)."""
+    with transaction.atomic():
+        pks = list(Node.objects.filter(node_id__in=set(paths)).values_list("pk", flat=True))
+        _json_patch(pks, {}, [f"syncing_{site}"])
+        SiteState.objects.filter(node_id__in=pks, site=site).update(syncing=None)
+    return len(pks)
+
+
+def site_status(node: Node | dict, site: str, global_everywhere: bool | None = None) -> str:
+    """One word per site for people: origin, synced, outdated, syncing, error, not wanted, missing."""
+    data = node.data if isinstance(node, Node) else {k: v for k, v in node.items() if k != "_id"}
+    if data.get("origin") == site:
+        return "origin"
+    wanted = _wanted_flag(data, site)
+    if wanted is None:
+        wanted = (global_parameters() if global_everywhere is None else {"syncEverywhere": global_everywhere}).get(
+            "syncEverywhere", True
+        ) is not False
+    if data.get(f"syncing_{site}") is not None:
+        return "syncing"
+    if data.get(f"syncError_{site}") is not None:
+        return "error"
+    synced = _int_or_none(data.get(f"synced_{site}"))
+    if synced is not None:
+        return "synced" if synced >= (_int_or_none(data.get("time")) or 0) else "outdated"
+    return "missing" if wanted else "not wanted"
+
+
+# --------------------------------------------------------------------------------------------- volumes
+
+
+def sites() -> list[str]:
+    """Names of all volumes, sorted."""
+    rows = Node.objects.filter(kind=NodeKind.VOLUME).values_list("node_id", "data")
+    return sorted({_volume_name(node_id, data) for node_id, data in rows})
+
+
+def _volume_node(site: str) -> Node | None:
+    vols = Node.objects.filter(kind=NodeKind.VOLUME)
+    return vols.filter(data__name=site).order_by("pk").first() or vols.filter(node_id=site).first()
+
+
+def get_volume(site: str) -> dict | None:
+    node = _volume_node(site)
+    return node.as_wire() if node else None
+
+
+def volumes() -> list[dict]:
+    return [n.as_wire() for n in Node.objects.filter(kind=NodeKind.VOLUME).order_by("node_id")]
+
+
+def create_volume(name: str, *, url: str = "", node_id: str | None = None, **keys) -> dict:
+    """A new site. Every tracked file gets a state row there (it is wanted unless filters say otherwise)."""
+    if not isinstance(name, str) or not name or "/" in name or any(c.isspace() for c in name):
+        raise InvalidInput("a volume name is a non-empty word without '/' or spaces")
+    if _volume_node(name) is not None:
+        raise AlreadyExists(f"volume {name} already exists", name)
+    result = create_nodes([{**keys, "_id": node_id or name, "name": name, "url": url}])[0]
+    if isinstance(result, TrackerError):
+        raise result
+    return result
+
+
+def update_volume(site: str, changes: dict) -> dict:
+    """Agent heartbeat and status keys on a volume node (None removes a key)."""
+    node = _volume_node(site)
+    if node is None:
+        raise NotFound(f"volume {site} not found", site)
+    result = update_nodes([{**changes, "_id": node.node_id}])[0]
+    if isinstance(result, TrackerError):
+        raise result
+    return result
+
+
+def global_parameters() -> dict:
+    """The rsyncGlobalParameters node over the defaults."""
+    node = Node.objects.filter(node_id=GLOBAL_PARAMETERS_ID).only("data").first()
+    return {**GLOBAL_DEFAULTS, **(node.data if node else {})}
+
+
+def set_global_parameters(changes: dict) -> dict:
+    """Create or update the rsyncGlobalParameters node (None removes a key)."""
+    with transaction.atomic():
+        if Node.objects.filter(node_id=GLOBAL_PARAMETERS_ID).exists():
+            result = update_nodes([{**changes, "_id": GLOBAL_PARAMETERS_ID}])[0]
+        else:
+            result = create_nodes([{**changes, "_id": GLOBAL_PARAMETERS_ID}])[0]
+    if isinstance(result, TrackerError):
+        raise result
+    return result
+
+
+# --------------------------------------------------------------------------------------------- users, tokens
+
+
+def user_node(user) -> dict:
+    """The read-only `@username` node of a Django user (never any password)."""
+    return {
+        "_id": f"@{user.get_username()}",
+        "username": user.get_username(),
+        "class": user_class_of(user),
+        "email": user.email or "",
+        "fullname": user.get_full_name(),
+        "active": user.is_active,
+    }
+
+
+def sync_user_node(user) -> None:
+    """Keep the `@username` node in step with the Django user (called on user and profile saves)."""
+    wire = user_node(user)
+    node_id = wire.pop("_id")
+    with transaction.atomic():
+        node = Node.objects.filter(node_id=node_id).first()
+        if node is None:
+            wire["time"] = now_ms()
+            Node.objects.bulk_create([_make_node(node_id, wire)])
+        elif any(node.data.get(k) != v for k, v in wire.items()):
+            node.data.update(wire)
+            _set_columns(node)
+            node.save()
+
+
+def remove_user_node(username: str) -> None:
+    with transaction.atomic():
+        Node.objects.filter(node_id=f"@{username}").delete()
+
+
+def set_user_class(user, user_class: str) -> None:
+    if user_class not in UserClass.values:
+        raise InvalidInput(f"unknown class {user_class!r}")
+    with transaction.atomic():
+        TrackerProfile.objects.update_or_create(user=user, defaults={"user_class": user_class})
+        sync_user_node(user)
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def sign_in(username: str, password: str, expires_in: int | None = None, request=None) -> dict | None:
+    """Check the credentials and issue a token; None on bad credentials. `expires_in` 0 = never."""
+    user = authenticate(request, username=username, password=password)
+    if user is None or not user.is_active:
+        return None
+    if expires_in is None:
+        expires_in = conf.token_default_expiry_seconds()
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        AccessToken.objects.create(
+            user=user,
+            key_hash=_hash_token(token),
+            expires=timezone.now() + timedelta(seconds=expires_in) if expires_in > 0 else None,
+        )
+        AccessToken.objects.filter(user=user, expires__lt=timezone.now()).delete()
+    node = user_node(user)
+    return {"_id": node["_id"], "user": node, "token": token}
+
+
+def user_for_token(token: str):
+    """The active user a signIn token belongs to, or None (unknown, expired, inactive)."""
+    if not token:
+        return None
+    row = (
+        AccessToken.objects.select_related("user", "user__tracker_profile").filter(key_hash=_hash_token(token)).first()
+    )
+    if row is None or (row.expires is not None and row.expires <= timezone.now()) or not row.user.is_active:
+        return None
+    return row.user
+
+
+def revoke_tokens(user) -> int:
+    with transaction.atomic():
+        return AccessToken.objects.filter(user=user).delete()[0]
+
+
+def user_model():
+    return get_user_model()
+
+
+# --------------------------------------------------------------------------------------------- dashboard
 
 
 def dashboard_cards() -> list[dict]:
     """Counts for the home page: {"key", "title", "count", "url", "note"} per card."""
-    return []
+    files = Node.objects.filter(kind__in=FILE_KINDS).count()
+    site_names = sites()
+    return [
+        {
+            "key": "tracker-files",
+            "title": "Tracked files",
+            "count": files,
+            "url": "/admin/tracker/node/?kind__exact=file",
+            "note": f"{len(site_names)} site{'s' if len(site_names) != 1 else ''}",
+        }
+    ]
 
 
 def dashboard_sections() -> list[dict]:

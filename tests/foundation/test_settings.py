@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from syncsite.config import database_config, env_bool, secret_key
+from syncsite.config import database_config, env_bool, q_cluster, secret_key
 
 
 def test_sqlite_default_lives_under_var(tmp_path: Path):
@@ -49,3 +49,17 @@ def test_secret_key_is_generated_once_and_kept_private(monkeypatch, tmp_path: Pa
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("SECRET_KEY", "from-env")
     assert secret_key(tmp_path) == "from-env"
+
+
+def test_task_broker_is_the_database_without_redis_url():
+    config = q_cluster(None, workers=2, timeout=600, sync=False)
+    assert config["orm"] == "default"
+    assert "redis" not in config
+    assert config["retry"] > config["timeout"]
+
+
+def test_task_broker_is_redis_with_redis_url():
+    config = q_cluster("redis://127.0.0.1:6379/3", workers=4, timeout=60, sync=False)
+    assert config["redis"] == "redis://127.0.0.1:6379/3"
+    assert "orm" not in config
+    assert config["workers"] == 4

@@ -25,6 +25,30 @@ def test_readme_has_exactly_the_two_setup_commands():
     assert readme_commands()[:2] == ["make run", "make test"]
 
 
+def manage(env: dict, code: str) -> str:
+    proc = subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "manage.py", "shell", "--no-imports", "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout.strip()
+
+
+def assert_worker_runs_queued_task(env: dict) -> None:
+    """Queue a task through the database broker; the worker started by the run command must execute it."""
+    task_id = manage(env, "from django_q.tasks import async_task; print(async_task('math.floor', 4.5))")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if manage(env, f"from django_q.tasks import result; print(result({task_id!r}))") == "4":
+            return
+        time.sleep(1)
+    raise AssertionError("the worker did not run the queued task within 60 s")
+
+
 def test_run_command_serves_home_and_admin(tmp_path):
     port = free_port()
     env = {**os.environ, "PORT": str(port), "SYNCSITE_VAR_DIR": str(tmp_path), "ADMIN_PASSWORD": "first-admin-pw-1"}
@@ -65,6 +89,7 @@ def test_run_command_serves_home_and_admin(tmp_path):
         assert signed_in.status_code == 200
         assert "Site administration" in signed_in.text
         assert session.get(base + "/", timeout=5).status_code == 200
+        assert_worker_runs_queued_task(env)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
