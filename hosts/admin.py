@@ -1,1 +1,353 @@
-"""Admin pages of this app."""
+"""Admin pages of hosts: inventory, accounts (write-only passwords), run log, rules and cronjobs."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+from croniter import croniter
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+from django.utils.html import format_html, format_html_join
+
+from hosts import cronjobs, models
+from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
+from syncsite.forms import SecretFieldMixin
+
+# --- accounts ------------------------------------------------------------------------------------------------
+
+
+class AccountForm(SecretFieldMixin, forms.ModelForm):
+    secret_fields = ("password",)
+
+    class Meta:
+        model = models.Account
+        fields = [
+            "name",
+            "type",
+            "address",
+            "username",
+            "password",
+            "is_master",
+            "enabled",
+            "verify_ssl",
+            "request_timeout",
+        ]
+
+
+class AccountCustomFieldInline(admin.TabularInline):
+    model = models.AccountCustomField
+    extra = 1
+
+
+@admin.register(models.Account)
+class AccountAdmin(admin.ModelAdmin):
+    form = AccountForm
+    inlines = [AccountCustomFieldInline]
+    list_display = ["name", "type", "address", "is_master", "enabled", "host_count"]
+    list_filter = ["type", "is_master", "enabled"]
+    search_fields = ["name", "address", "type"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_host_count=Count("hosts"))
+
+    @admin.display(description="hosts", ordering="_host_count")
+    def host_count(self, obj) -> int:
+        return obj._host_count
+
+
+# --- hosts ---------------------------------------------------------------------------------------------------
+
+
+class LabelFilter(admin.SimpleListFilter):
+    """Filter on a label key (hosts that have it); search `key:value` for a value."""
+
+    title = "label"
+    parameter_name = "label"
+    sample = 500
+
+    def lookups(self, request, model_admin):
+        keys: set[str] = set()
+        for labels in models.Host.objects.values_list("labels", flat=True)[: self.sample]:
+            keys.update((labels or {}).keys())
+        return [(key, key) for key in sorted(keys)[:50]]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(labels__has_key=self.value())
+        return queryset
+
+
+def _pretty(value: Any) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@admin.register(models.Host)
+class HostAdmin(admin.ModelAdmin):
+    list_display = [
+        "hostname",
+        "account",
+        "is_object",
+        "object_type",
+        "disabled",
+        "last_import_seen",
+        "last_import_sync",
+    ]
+    list_filter = ["account", LabelFilter, "is_object", "object_type", "disabled", "locked"]
+    list_select_related = ["account"]
+    search_fields = ["hostname"]
+    readonly_fields = ["created", "last_import_seen", "last_import_sync", "host_log", "attribute_cache"]
+    fieldsets = [
+        (None, {"fields": ["hostname", "account", "is_object", "object_type", "locked", "disabled"]}),
+        ("Data", {"fields": ["labels", "inventory"]}),
+        ("History", {"fields": ["created", "last_import_seen", "last_import_sync", "host_log", "attribute_cache"]}),
+    ]
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        """`key:value` terms search label values (exact), other terms the hostname."""
+        plain: list[str] = []
+        for term in search_term.split():
+            key, sep, value = term.partition(":")
+            if sep and key:
+                queryset = queryset.filter(Q(**{f"labels__{key.lower()}": value}))
+            else:
+                plain.append(term)
+        return super().get_search_results(request, queryset, " ".join(plain))
+
+    @admin.display(description="log (newest first)")
+    def host_log(self, obj) -> str:
+        return format_html_join("\n", "<div><code>{}</code> {}</div>", ((e["time"], e["message"]) for e in obj.log))
+
+    @admin.display(description="attribute cache")
+    def attribute_cache(self, obj) -> str:
+        return _pretty(obj.cache) if obj.cache else "-"
+
+
+# --- run log -------------------------------------------------------------------------------------------------
+
+
+@admin.register(models.LogEntry)
+class LogEntryAdmin(admin.ModelAdmin):
+    list_display = ["created", "source", "name", "has_error", "duration"]
+    list_filter = ["has_error", "source"]
+    search_fields = ["name", "source"]
+    date_hierarchy = "created"
+    readonly_fields = ["created", "source", "name", "has_error", "duration", "detail_table"]
+    exclude = ["details"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="details")
+    def detail_table(self, obj) -> str:
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in obj.details))
+        return format_html("<table>{}</table>", rows)
+
+
+# --- rules ---------------------------------------------------------------------------------------------------
+
+
+class ConditionForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        defaults = {f.name: f.get_default() for f in self._meta.model._meta.concrete_fields}
+        probe = SimpleNamespace(**{**defaults, **{k: v for k, v in cleaned.items() if v is not None}})
+        try:
+            compile_condition(probe)
+        except RuleError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
+
+class RewriteOutcomeForm(forms.ModelForm):
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            _rewriter(cleaned.get("key_mode", "keep"), cleaned.get("new_key", ""))
+            _rewriter(cleaned.get("value_mode", "keep"), cleaned.get("new_value", ""))
+        except RuleError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return cleaned
+
+
+class CustomAttributeOutcomeForm(forms.ModelForm):
+    def clean_value(self):
+        value = self.cleaned_data.get("value", "")
+        try:
+            _text_or_template(value)
+        except RuleError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return value
+
+
+def _condition_inline(model_class):
+    return type(
+        f"{model_class.__name__}Inline",
+        (admin.StackedInline,),
+        {"model": model_class, "form": ConditionForm, "extra": 0},
+    )
+
+
+class RuleAdmin(admin.ModelAdmin):
+    list_display = ["name", "enabled", "sort_order", "condition_type", "last_match", "updated"]
+    list_editable = ["enabled", "sort_order"]
+    list_filter = ["enabled", "condition_type", "last_match"]
+    search_fields = ["name"]
+    actions = ["enable", "disable"]
+
+    @admin.action(description="Enable selected rules")
+    def enable(self, request, queryset):
+        for rule in queryset:
+            rule.enabled = True
+            rule.save(update_fields=["enabled", "updated"])
+        messages.success(request, f"{queryset.count()} rules enabled")
+
+    @admin.action(description="Disable selected rules")
+    def disable(self, request, queryset):
+        for rule in queryset:
+            rule.enabled = False
+            rule.save(update_fields=["enabled", "updated"])
+        messages.success(request, f"{queryset.count()} rules disabled")
+
+
+class CustomAttributeOutcomeInline(admin.TabularInline):
+    model = models.CustomAttributeOutcome
+    form = CustomAttributeOutcomeForm
+    extra = 1
+
+
+@admin.register(models.CustomAttributeRule)
+class CustomAttributeRuleAdmin(RuleAdmin):
+    inlines = [_condition_inline(models.CustomAttributeCondition), CustomAttributeOutcomeInline]
+
+
+class RewriteOutcomeInline(admin.TabularInline):
+    model = models.RewriteOutcome
+    form = RewriteOutcomeForm
+    extra = 1
+
+
+@admin.register(models.RewriteRule)
+class RewriteRuleAdmin(RuleAdmin):
+    inlines = [_condition_inline(models.RewriteCondition), RewriteOutcomeInline]
+
+
+class FilterOutcomeInline(admin.TabularInline):
+    model = models.FilterOutcome
+    extra = 1
+
+
+@admin.register(models.FilterRule)
+class FilterRuleAdmin(RuleAdmin):
+    inlines = [_condition_inline(models.FilterCondition), FilterOutcomeInline]
+
+
+# --- cronjobs ------------------------------------------------------------------------------------------------
+
+CRONJOB_FUNC = "hosts.tasks.run_cronjob"
+
+
+class CronjobScheduleForm(forms.ModelForm):
+    """A django-q2 schedule whose job is picked from the registered cronjobs, with an optional account."""
+
+    job = forms.ChoiceField(choices=())
+    account = forms.ModelChoiceField(
+        queryset=models.Account.objects.all(), required=False, to_field_name="name", empty_label="(none)"
+    )
+
+    class Meta:
+        model = models.CronjobSchedule
+        fields = ["name", "schedule_type", "minutes", "cron", "next_run", "repeats"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        jobs = list(cronjobs.registered_cronjobs())
+        current = self._current_kwargs()
+        if current.get("job") and current["job"] not in jobs:
+            jobs.append(current["job"])
+        self.fields["job"].choices = [(name, name) for name in jobs]
+        if current:
+            self.fields["job"].initial = current.get("job")
+            self.fields["account"].initial = current.get("account")
+
+    def _current_kwargs(self) -> dict[str, Any]:
+        import ast
+
+        if not (self.instance.pk and self.instance.kwargs):
+            return {}
+        try:
+            value = ast.literal_eval(self.instance.kwargs)
+        except (ValueError, SyntaxError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def clean(self):
+        cleaned = super().clean()
+        schedule_type = cleaned.get("schedule_type")
+        if schedule_type == models.CronjobSchedule.CRON:
+            cron = cleaned.get("cron")
+            if not cron or not croniter.is_valid(cron):
+                self.add_error("cron", f"{cron!r} is not a valid cron expression.")
+        if schedule_type == models.CronjobSchedule.MINUTES and not cleaned.get("minutes"):
+            self.add_error("minutes", "A MINUTES schedule needs a number of minutes.")
+        return cleaned
+
+    def save(self, commit=True):
+        schedule = super().save(commit=False)
+        account = self.cleaned_data.get("account")
+        schedule.func = CRONJOB_FUNC
+        schedule.args = None
+        schedule.kwargs = repr({"job": self.cleaned_data["job"], "account": account.name if account else None})
+        if not schedule.name:
+            schedule.name = self.cleaned_data["job"]
+        if commit:
+            schedule.save()
+        return schedule
+
+
+@admin.register(models.CronjobSchedule)
+class CronjobScheduleAdmin(admin.ModelAdmin):
+    form = CronjobScheduleForm
+    list_display = ["name", "job_name", "schedule_type", "minutes", "cron", "next_run"]
+    fields = ["name", "job", "account", "schedule_type", "minutes", "cron", "next_run", "repeats"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(func=CRONJOB_FUNC)
+
+    @admin.display(description="job")
+    def job_name(self, obj) -> str:
+        import ast
+
+        try:
+            return ast.literal_eval(obj.kwargs).get("job", "")
+        except (ValueError, SyntaxError, AttributeError):
+            return ""
+
+
+@admin.register(models.CronjobRun)
+class CronjobRunAdmin(admin.ModelAdmin):
+    list_display = ["job", "account", "status", "started", "ended"]
+    list_filter = ["status", "job"]
+    search_fields = ["job", "account"]
+    readonly_fields = ["job", "account", "status", "started", "ended", "log_text", "traceback_text"]
+    exclude = ["log", "traceback"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="log")
+    def log_text(self, obj) -> str:
+        return format_html("<pre>{}</pre>", obj.log or "-")
+
+    @admin.display(description="traceback")
+    def traceback_text(self, obj) -> str:
+        return format_html("<pre>{}</pre>", obj.traceback or "-")

@@ -1,13 +1,121 @@
-"""The only door into hosts: other apps and the views call these functions, never the models directly."""
+"""The only door into hosts: other apps and the views call these functions, never the models directly.
+
+Plugins use syncerapi.v1 (which re-exports from here and from hosts.models/hosts.plugin).
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from hosts import conf
+from hosts.models import Account, Host, LogEntry, RulesState, detail_is_error
+
+logger = logging.getLogger(__name__)
+
+
+def _admin_url(name: str) -> str:
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return ""
 
 
 def dashboard_cards() -> list[dict]:
     """Counts for the home page: {"key", "title", "count", "url", "note"} per card."""
-    return []
+    hosts = Host.objects.filter(is_object=False).count()
+    objects = Host.objects.filter(is_object=True).count()
+    accounts = Account.objects.count()
+    errors = LogEntry.objects.filter(has_error=True, created__gte=timezone.now() - timedelta(days=1)).count()
+    return [
+        {
+            "key": "hosts",
+            "title": "Hosts",
+            "count": hosts,
+            "url": _admin_url("admin:hosts_host_changelist"),
+            "note": f"{objects} other objects" if objects else "",
+        },
+        {
+            "key": "accounts",
+            "title": "Accounts",
+            "count": accounts,
+            "url": _admin_url("admin:hosts_account_changelist"),
+            "note": f"{errors} failed runs in 24 h" if errors else "",
+        },
+    ]
 
 
 def dashboard_sections() -> list[dict]:
     """Extra home page sections: {"template", "data"} each."""
     return []
+
+
+# --- accounts --------------------------------------------------------------------------------------------
+
+
+def get_account(name: str) -> dict[str, Any] | None:
+    """The config dict of an enabled account (custom fields flattened, "true"/"false" as booleans), or None."""
+    if not name:
+        return None
+    account = Account.objects.filter(name=name, enabled=True).prefetch_related("custom_fields").first()
+    return account.as_config() if account else None
+
+
+# --- run log ---------------------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+def write_log(
+    name: str, source: str, details: Iterable[tuple[Any, Any]] = (), duration: float | None = None
+) -> LogEntry:
+    """Record a run; has_error is set when any detail's name contains "error" or "exception"."""
+    pairs = [[str(k), _json_safe(v)] for k, v in details]
+    return LogEntry.objects.create(
+        name=str(name)[:200],
+        source=str(source)[:100],
+        details=pairs,
+        has_error=any(detail_is_error(k) for k, _ in pairs),
+        duration=duration,
+    )
+
+
+def purge_log_entries(days: int | None = None) -> int:
+    """Delete run log entries older than the retention (HOSTS_LOG_RETENTION_DAYS); returns how many."""
+    days = conf.log_retention_days() if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted, _ = LogEntry.objects.filter(created__lt=cutoff).delete()
+    logger.info("purged %d log entries older than %d days", deleted, days)
+    return deleted
+
+
+# --- rules -----------------------------------------------------------------------------------------------
+
+
+def rules_version() -> int:
+    return RulesState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+
+def bump_rules_version() -> None:
+    """Any rule change moves the counter, so every cached attribute set computed before becomes stale."""
+    with transaction.atomic():
+        if not RulesState.objects.filter(pk=1).update(version=F("version") + 1):
+            RulesState.objects.get_or_create(pk=1, defaults={"version": 1})

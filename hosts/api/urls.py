@@ -1,3 +1,12 @@
-"""REST endpoints of hosts, mounted by syncsite.urls under /api/v1/."""
+"""REST endpoints of hosts, mounted by syncsite.urls under /api/v1/.
 
-urlpatterns: list = []
+Plugins add theirs through syncerapi.v1.rest.API (a live list included here).
+"""
+
+from django.urls import include, path
+
+from hosts.api.registry import API
+
+urlpatterns: list = [
+    path("", include(API.urlpatterns)),
+]
