@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTransform
 
 from hosts.models import CronjobRun, Host, LogEntry
 
@@ -30,9 +30,11 @@ class HostFilter(django_filters.FilterSet):
             raise ValidationError({"label_value": "label_value needs label_key"})
         if name == "label_key":
             return queryset.filter(labels__has_key=value)
-        return queryset.annotate(_label_value=KT(f"labels__{key}")).filter(
-            Q(labels__has_key=key) & Q(_label_value=value)
-        )
+        # KeyTransform (not `labels__<key>`) so a key named like a lookup ("contains", "in") is still a key.
+        candidates = Q(_label_value=value)
+        if value.lstrip("-").isdigit():
+            candidates |= Q(_label_value=int(value))  # numbers imported from JSON/YAML match their text
+        return queryset.alias(_label_value=KeyTransform(key, "labels")).filter(candidates)
 
 
 class LogEntryFilter(django_filters.FilterSet):

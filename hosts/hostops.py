@@ -51,7 +51,7 @@ def upsert_host(account_name: str, hostname: str, labels: dict[str, Any]) -> tup
         raise ValidationError({"hostname": f"invalid hostname {hostname!r}"})
     created = host.pk is None
     if not created:
-        host = Host.objects.select_for_update().select_related("account").get(pk=host.pk)
+        host = Host.objects.select_for_update(of=("self",)).select_related("account").get(pk=host.pk)
     account_before = host.account_id
     if not host.set_account(account_dict=account.as_config()):
         raise OwnershipError(ownership_refusal(host, account))

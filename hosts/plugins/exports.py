@@ -1,5 +1,8 @@
 """Export plugins: Ansible dynamic inventory, CSV and JSON of the filtered attributes of export hosts.
 
+Host vars and exported columns are the *filtered* attributes (what the filter rules whitelist); the
+Ansible groups are read from the group label among *all* attributes, so it need not be whitelisted.
+
 Written against `syncerapi.v1` only: hosts come from `Host.get_export_hosts()` and their attributes from
 `Plugin.get_attributes` (custom attributes -> rewrite -> filter, cached per host). Hosts a rule ignores
 are left out. Also `debug-host` (which rules hit a host, and the result).
@@ -38,14 +41,18 @@ class ExportPlugin(Plugin):
         self.exported = 0
         self.ignored = 0
 
-    def hosts(self) -> Iterator[tuple[str, dict[str, Any]]]:
+    def hosts(self, with_all: bool = False) -> Iterator[tuple[Any, ...]]:
+        """(hostname, filtered attributes), plus all attributes as a third element with `with_all`."""
         for db_host in Host.get_export_hosts().iterator(chunk_size=2000):
             attributes = self.get_attributes(db_host, CACHE_KEY)
             if attributes is False:
                 self.ignored += 1
                 continue
             self.exported += 1
-            yield db_host.hostname, attributes["filtered"]
+            if with_all:
+                yield db_host.hostname, attributes["filtered"], attributes["all"]
+            else:
+                yield db_host.hostname, attributes["filtered"]
 
     def attributes_of(self, hostname: str) -> dict[str, Any] | None:
         db_host = Host.get_host(hostname, create=False)
@@ -71,7 +78,7 @@ def ansible_inventory(*, group_label: str | None = None, host: str | None = None
     try:
         if host is not None:
             return host_inventory(plugin.attributes_of(host))
-        return build_inventory(plugin.hosts(), group_label=group_label or default_group_label())
+        return build_inventory(plugin.hosts(with_all=True), group_label=group_label or default_group_label())
     finally:
         plugin.finish()
 
