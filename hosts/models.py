@@ -108,6 +108,9 @@ class Host(models.Model):
     disabled = models.BooleanField(default=False, help_text="Disabled hosts are not exported.")
     last_import_seen = models.DateTimeField(null=True, blank=True, help_text="Last time an import saw the host.")
     last_import_sync = models.DateTimeField(null=True, blank=True, help_text="Last time an import changed its labels.")
+    stale = models.BooleanField(
+        default=False, db_index=True, help_text="The last import of its account did not see the host."
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
     cache = models.JSONField(default=dict, blank=True, editable=False)
     log = models.JSONField(default=list, blank=True, editable=False)

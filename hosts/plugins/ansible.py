@@ -38,13 +38,17 @@ def host_groups(attributes: Mapping[str, Any], group_label: str) -> list[str]:
     return sorted(names)
 
 
-def build_inventory(hosts: Iterable[tuple[str, Mapping[str, Any]]], *, group_label: str = "ansible_group") -> dict:
-    """The `--list` document for (hostname, filtered attributes) pairs."""
+def build_inventory(hosts: Iterable[tuple[Any, ...]], *, group_label: str = "ansible_group") -> dict:
+    """The `--list` document for (hostname, host vars) pairs or (hostname, host vars, all attributes) triples.
+
+    The groups are read from the third element when given (a group label need not be a host var), else
+    from the host vars.
+    """
     hostvars: dict[str, dict[str, Any]] = {}
     groups: dict[str, list[str]] = {}
-    for hostname, attributes in hosts:
+    for hostname, attributes, *rest in hosts:
         hostvars[hostname] = dict(attributes)
-        for group in host_groups(attributes, group_label) or [UNGROUPED]:
+        for group in host_groups(rest[0] if rest else attributes, group_label) or [UNGROUPED]:
             groups.setdefault(group, []).append(hostname)
     inventory: dict[str, Any] = {"_meta": {"hostvars": hostvars}}
     children = sorted(name for name in groups if name != UNGROUPED)

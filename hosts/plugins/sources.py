@@ -23,7 +23,7 @@ Row = tuple[str, dict[str, Any]]
 HOSTNAME_PATTERN = re.compile(r"^[\w][\w.\-:@]{0,252}$")
 
 
-class SourceError(Exception):
+class SourceError(ValueError):
     """An import source cannot be used as it is; the message says where and why."""
 
 

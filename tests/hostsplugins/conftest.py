@@ -119,3 +119,54 @@ def source_server() -> Iterator[SourceServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _no_run_logs_at_exit():
+    """Plugins left open by a test would write their run log at interpreter exit, after the test DB is gone."""
+    yield
+    from hosts import plugin
+
+    with plugin._pending_lock:
+        pending = list(plugin._pending)
+    for item in pending:
+        item.discard()
+
+
+@pytest.fixture
+def make_account(db):
+    """make_account(name, address=..., is_master=False, password="", username="", **custom_fields)."""
+    from hosts.models import Account
+
+    def make(
+        name: str = "src",
+        *,
+        address: str = "",
+        is_master: bool = False,
+        username: str = "",
+        password: str = "",
+        **fields,
+    ):
+        account = Account.objects.create(
+            name=name, type="import", address=address, is_master=is_master, username=username, password=password
+        )
+        for key, value in fields.items():
+            account.custom_fields.create(name=key, value=str(value))
+        return account
+
+    return make
+
+
+@pytest.fixture
+def run_command():
+    """run_command("import-csv", "--account", "x") -> (stdout, stderr); CommandError propagates."""
+    import io
+
+    from django.core.management import call_command
+
+    def run(*args: str) -> tuple[str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        call_command("hosts", *args, stdout=out, stderr=err)
+        return out.getvalue(), err.getvalue()
+
+    return run
