@@ -3,22 +3,33 @@
 `import_rows(account, rows)` is what every import plugin calls (through `hosts.services.import_rows`).
 Per host it does what the per-host plugin API does (normalise the name and labels, claim the host for
 the account unless it is locked or owned by a master account, set `last_import_seen`, and only when the
-labels really changed set `last_import_sync` and clear the attribute cache), but it reads existing hosts
-in batches, writes with `bulk_create`/`bulk_update` and marks unchanged hosts seen with one UPDATE per
-batch. The whole run is one transaction: an invalid row aborts it and nothing is written.
+labels really changed set `last_import_sync` and clear the attribute cache), but in batches:
+
+1. hosts of this account whose stored labels equal the new ones are marked seen by one
+   `UPDATE ... FROM (rows) ... RETURNING hostname` per chunk of 50,000, so the database compares and nothing is
+   loaded into Python (an unchanged re-import is mostly this statement);
+2. the rest are read with one query per batch (only the columns the decision needs) and decided in
+   Python exactly like `set_account` + `update_host`: changed hosts are written with `bulk_update`;
+3. new hosts are inserted with one multi-row statement per batch (PostgreSQL: COPY), values prepared
+   by the model's own fields so the stored form is the ORM's.
+
+The whole run is one transaction: an invalid row aborts it and nothing is written.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
+from hosts import conf
 from hosts.models import Account, Host
-from hosts.normalize import normalize_hostname, normalize_labels, normalize_value
+from hosts.normalize import normalize_key, normalize_value
 
 Progress = Callable[[int], Any]
 
@@ -107,21 +118,85 @@ def batch_size() -> int:
     return int(getattr(settings, "HOSTS_IMPORT_BATCH_SIZE", 1000))
 
 
-def _normalised_rows(rows: Iterable[tuple[Any, Any]], result: ImportResult, strict: bool) -> dict[str, dict[str, Any]]:
-    """hostname -> labels: empty names skipped (an error when strict), invalid ones abort, the last duplicate wins."""
+class Normaliser:
+    """`normalize_hostname` and `normalize_labels` with the settings read once per run and label keys memoised.
+
+    Same rules as hosts.normalize (the tests compare both on the same inputs); a big import repeats the
+    same few label keys on every row, and reading Django settings per call dominated the run time.
+    """
+
+    def __init__(self) -> None:
+        self.lowercase = conf.lowercase_hostnames()
+        self.match = re.compile(conf.hostname_pattern()).match
+        self.replacers = conf.label_replacers()
+        self.keys: dict[Any, str] = {}
+        self.plans: dict[tuple[Any, ...], tuple[str, ...] | bool] = {}
+
+    def hostname(self, hostname: Any) -> str | None:
+        if hostname is None or isinstance(hostname, bool):
+            return None
+        name = str(hostname).strip()
+        if self.lowercase:
+            name = name.lower()
+        if not name or not self.match(name):
+            return None
+        return name
+
+    def labels(self, labels: dict[Any, Any]) -> dict[str, Any]:
+        keys = tuple(labels)
+        plan = self.plans.get(keys)
+        if plan is None:
+            plan = self.plans[keys] = self._plan(keys)
+        if plan is not False:  # every key normalises to a distinct non-empty key: map the values only
+            try:
+                return dict(zip(plan, map(str.strip, labels.values()), strict=True))
+            except TypeError:  # a value that is not a string
+                pass
+        return self._labels(labels)
+
+    def _plan(self, keys: tuple[Any, ...]) -> tuple[str, ...] | bool:
+        if len(self.plans) > 1000:  # rows with ever new key sets: stop memoising
+            self.plans.clear()
+        normalised = tuple(self._key(key) for key in keys)
+        if not all(normalised) or len(set(normalised)) != len(normalised):
+            return False
+        return normalised
+
+    def _key(self, key: Any) -> str:
+        if key is None:
+            return ""
+        norm = self.keys.get(key)
+        if norm is None:
+            norm = self.keys[key] = normalize_key(key, self.replacers)
+        return norm
+
+    def _labels(self, labels: dict[Any, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in labels.items():
+            norm = self._key(key)
+            if norm:
+                result[norm] = value.strip() if type(value) is str else normalize_value(value)
+        return result
+
+
+def _normalised_rows(
+    rows: Iterable[tuple[Any, Any]], result: ImportResult, strict: bool, normaliser: Normaliser
+) -> dict[str, dict[str, Any]]:
+    """hostname -> raw labels: empty names skipped (error when strict), invalid ones abort, the last duplicate wins."""
     prepared: dict[str, dict[str, Any]] = {}
+    hostname = normaliser.hostname
     for index, (raw_name, labels) in enumerate(rows):
-        if raw_name is None or not str(raw_name).strip():
-            if strict:
-                result.errors += 1
-                raise ImportRowsError(f"row {index + 1}: empty hostname")
-            result.skipped += 1
-            continue
-        name = normalize_hostname(raw_name)
+        name = hostname(raw_name)
         if not name:
+            if raw_name is None or not str(raw_name).strip():
+                if strict:
+                    result.errors += 1
+                    raise ImportRowsError(f"row {index + 1}: empty hostname")
+                result.skipped += 1
+                continue
             result.errors += 1
             raise ImportRowsError(f"row {index + 1}: invalid hostname {raw_name!r}")
-        if labels is not None and not isinstance(labels, dict):
+        if labels is not None and type(labels) is not dict and not isinstance(labels, dict):
             result.errors += 1
             raise ImportRowsError(f"row {index + 1} ({name}): labels must be an object, got {type(labels).__name__}")
         if name in prepared:
@@ -162,102 +237,221 @@ def import_rows(
         raise ValueError("on_conflict is 'skip' or 'fail'")
     owner = _account(account) if account is not None or inventory_key is None else None
     result = ImportResult(dry_run=dry_run)
-    prepared = _normalised_rows(rows, result, strict)
+    normaliser = Normaliser()
+    prepared = _normalised_rows(rows, result, strict, normaliser)
     now = timezone.now()
     size = batch_size()
     with transaction.atomic():
-        for names in _chunks(list(prepared), size):
-            hosts = Host.objects.filter(hostname__in=names).order_by()
-            if inventory_key is None:
-                hosts = hosts.select_related("account").defer("inventory", "cache")
+        if inventory_key is None:
+            labels = {name: normaliser.labels(raw) for name, raw in prepared.items()}
+            rest = list(labels)
+            # The database-side shortcut for unchanged hosts only pays when the account already has hosts. It runs
+            # over big chunks: one join per chunk instead of one scan of the account's hosts per small batch.
+            if not dry_run and Host.objects.filter(account=owner).exists():
+                seen: set[str] = set()
+                for names in _chunks(rest, SHORTCUT_CHUNK):
+                    seen |= _mark_unchanged_seen(owner, {name: labels[name] for name in names}, now)
+                result.unchanged += len(seen)
+                result.seen_owned += len(seen)
+                if progress is not None and seen:
+                    progress(len(seen))
+                rest = [name for name in rest if name not in seen]
+            inserter = _Inserter(now) if not dry_run else None
+            for names in _chunks(rest, size):
+                _import_labels_batch(
+                    owner, {name: labels[name] for name in names}, now, result, dry_run, on_conflict, inserter
+                )
+                if progress is not None:
+                    progress(len(names))
+        else:
+            for names in _chunks(list(prepared), size):
+                hosts = Host.objects.filter(hostname__in=names).order_by().only("id", "hostname", "inventory")
                 existing = {host.hostname: host for host in hosts}
-                _import_labels_batch(owner, names, prepared, existing, now, result, dry_run, on_conflict)
-            else:
-                existing = {host.hostname: host for host in hosts.defer("labels", "cache", "log")}
                 _import_inventory_batch(inventory_key, names, prepared, existing, result, dry_run)
-            if progress is not None:
-                progress(len(names))
+                if progress is not None:
+                    progress(len(names))
         if inventory_key is None and mark_stale:
             _mark_stale(owner, now, result, dry_run, force_delete)
     return result
 
 
-LABEL_FIELDS = ["labels", "account", "last_import_seen", "last_import_sync", "cache", "log", "stale"]
+SHORTCUT_CHUNK = 50_000
+LABEL_FIELDS = ["labels", "last_import_seen", "last_import_sync", "cache", "stale"]
 OWNER_FIELDS = ["account", "last_import_seen", "log", "stale"]
+DECISION_COLUMNS = ("id", "hostname", "labels", "account_id", "locked", "stale", "account__is_master", "account__name")
+
+
+def _dumps(value: Any) -> str:
+    """JSON text as Django's JSONField stores it (same encoder and separators), so stored text compares equal."""
+    return json.dumps(value)
+
+
+def _mark_unchanged_seen(owner: Account, labels: dict[str, dict[str, Any]], now: Any) -> set[str]:
+    """In the database: hosts of `owner`, not stale, whose labels equal the new ones get last_import_seen=now.
+
+    Returns their hostnames. Anything not matched here (new, changed, another owner, or the same labels
+    stored in another key order) goes through the Python decision, so this is only a shortcut.
+    """
+    table = connection.ops.quote_name(Host._meta.db_table)
+    seen_column = connection.ops.quote_name(Host._meta.get_field("last_import_seen").column)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS h SET {seen_column} = %s "  # noqa: S608 - identifiers from the model, values bound
+                "FROM (SELECT unnest(%s::text[]) AS hostname, unnest(%s::text[])::jsonb AS labels) AS v "
+                "WHERE h.hostname = v.hostname AND h.labels = v.labels AND h.account_id = %s AND NOT h.stale "
+                "RETURNING h.hostname",
+                [now, list(labels), [_dumps(value) for value in labels.values()], owner.pk],
+            )
+        elif connection.vendor == "sqlite":
+            cursor.execute(
+                f"UPDATE {table} SET {seen_column} = %s "  # noqa: S608 - identifiers from the model, values bound
+                "FROM (SELECT value ->> 0 AS hostname, value -> 1 AS labels FROM json_each(%s)) AS v "
+                f"WHERE {table}.hostname = v.hostname AND json({table}.labels) = v.labels "
+                # unary + keeps SQLite from driving the update by the account index (a scan of all its hosts)
+                f"AND +{table}.account_id = %s AND NOT +{table}.stale RETURNING {table}.hostname",
+                [
+                    connection.ops.adapt_datetimefield_value(now),
+                    _dumps([[name, value] for name, value in labels.items()]),
+                    owner.pk,
+                ],
+            )
+        else:
+            return set()
+        return {row[0] for row in cursor.fetchall()}
+
+
+class _Inserter:
+    """Inserts new hosts with values prepared by the model's fields (defaults included), one statement per batch."""
+
+    def __init__(self, now: Any) -> None:
+        self.fields = [f for f in Host._meta.concrete_fields if not f.primary_key]
+        self.columns = [f.column for f in self.fields]
+        self.now = now
+
+    def insert(self, owner: Account, labels: dict[str, dict[str, Any]]) -> None:
+        if not labels:
+            return
+        overrides: dict[str, Any] = {
+            "account_id": owner.pk,
+            "last_import_seen": self.now,
+            "last_import_sync": self.now,
+            "created": self.now,
+            "stale": False,
+        }
+        postgres = connection.vendor == "postgresql"
+        template: list[Any] = []
+        for model_field in self.fields:
+            name = model_field.attname
+            value = overrides[name] if name in overrides else model_field.get_default()
+            if isinstance(model_field, models.JSONField):
+                template.append(_dumps(value))
+            elif postgres:
+                template.append(value)
+            else:
+                template.append(model_field.get_db_prep_save(value, connection))
+        hostname_at = self.columns.index(Host._meta.get_field("hostname").column)
+        labels_at = self.columns.index(Host._meta.get_field("labels").column)
+        rows = []
+        for name, value in labels.items():
+            row = list(template)
+            row[hostname_at] = name
+            row[labels_at] = _dumps(value)
+            rows.append(row)
+        table = connection.ops.quote_name(Host._meta.db_table)
+        column_list = ", ".join(connection.ops.quote_name(column) for column in self.columns)
+        with connection.cursor() as cursor:
+            if postgres:
+                with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(self.columns))
+                cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", rows)  # noqa: S608
 
 
 def _import_labels_batch(
     owner: Account,
-    names: list[str],
-    prepared: dict[str, dict[str, Any]],
-    existing: dict[str, Host],
+    labels: dict[str, dict[str, Any]],
     now: Any,
     result: ImportResult,
     dry_run: bool,
     on_conflict: str,
+    inserter: _Inserter | None,
 ) -> None:
-    to_create: list[Host] = []
+    """One batch of hosts the shortcut did not settle: the update_host/set_account decision, then the writes."""
+    rest = list(labels)
+    existing = {row[1]: row for row in Host.objects.filter(hostname__in=rest).order_by().values_list(*DECISION_COLUMNS)}
+    new: dict[str, dict[str, Any]] = {}
     labels_changed: list[Host] = []
-    owner_changed: list[Host] = []
+    owner_changed: list[int] = []
+    revived_ids: list[int] = []
     seen_ids: list[int] = []
-    for name in names:
-        labels = normalize_labels(prepared[name])
-        host = existing.get(name)
-        if host is None:
-            to_create.append(
-                Host(
-                    hostname=name,
-                    labels=labels,
-                    account=owner,
-                    last_import_seen=now,
-                    last_import_sync=now,
-                    created=now,
-                    stale=False,
-                )
-            )
+    for name in rest:
+        new_labels = labels[name]
+        row = existing.get(name)
+        if row is None:
+            new[name] = new_labels
             continue
-        account_changed = False
-        if host.account_id == owner.pk:
-            result.seen_owned += 1
-        else:
-            if host.locked or (host.account_id is not None and host.account.is_master and not owner.is_master):
+        pk, _, stored, account_id, locked, stale, owner_is_master, owner_name = row
+        account_changed = account_id != owner.pk
+        if account_changed:
+            if locked or (account_id is not None and owner_is_master and not owner.is_master):
                 if on_conflict == "fail":
-                    from hosts.hostops import OwnershipError, ownership_refusal
+                    from hosts.hostops import OwnershipError
 
-                    raise OwnershipError(ownership_refusal(host, owner))
+                    state = "locked to" if locked else "owned by master"
+                    raise OwnershipError(
+                        f"host {name!r} is {state} account {owner_name or 'none'!r}; "
+                        f"account {owner.name!r} may not change it"
+                    )
                 result.skipped += 1
                 continue
-            if host.account_id is not None:
-                host.add_log(f"account changed from {host.account.name} to {owner.name}")
-            host.account = owner
-            account_changed = True
-        host.last_import_seen = now
-        if host.labels != labels:
-            host.labels = labels
-            host.last_import_sync = now
-            host.cache = {}
-            host.stale = False
-            labels_changed.append(host)
-            result.updated += 1
-        elif account_changed or host.stale:
-            host.stale = False
-            owner_changed.append(host)
-            result.updated += 1 if account_changed else 0
-            result.unchanged += 0 if account_changed else 1
         else:
-            seen_ids.append(host.pk)
+            result.seen_owned += 1
+        if stored != new_labels:
+            labels_changed.append(
+                Host(pk=pk, labels=new_labels, last_import_seen=now, last_import_sync=now, cache={}, stale=False)
+            )
+            result.updated += 1
+            if account_changed:
+                owner_changed.append(pk)
+        elif account_changed:
+            owner_changed.append(pk)
+            result.updated += 1
+        elif stale:
+            revived_ids.append(pk)
             result.unchanged += 1
-    result.created += len(to_create)
+        else:
+            seen_ids.append(pk)
+            result.unchanged += 1
+    result.created += len(new)
     if dry_run:
         return
-    if to_create:
-        Host.objects.bulk_create(to_create, batch_size=len(to_create))
+    if inserter is not None:
+        inserter.insert(owner, new)
     if labels_changed:
         Host.objects.bulk_update(labels_changed, LABEL_FIELDS, batch_size=len(labels_changed))
+    if revived_ids:
+        Host.objects.filter(pk__in=revived_ids).update(last_import_seen=now, stale=False)
     if owner_changed:
-        Host.objects.bulk_update(owner_changed, OWNER_FIELDS, batch_size=len(owner_changed))
+        _take_over(owner, owner_changed, now)
     if seen_ids:
         Host.objects.filter(pk__in=seen_ids).update(last_import_seen=now)
+
+
+def _take_over(owner: Account, ids: list[int], now: Any) -> None:
+    """Hosts moving to `owner` from another (non-master) account: log it on the host, like set_account."""
+    hosts = list(
+        Host.objects.filter(pk__in=ids).select_related("account").only("id", "log", "account", "account__name")
+    )
+    for host in hosts:
+        if host.account_id is not None:
+            host.add_log(f"account changed from {host.account.name} to {owner.name}")
+        host.account = owner
+        host.last_import_seen = now
+        host.stale = False
+    Host.objects.bulk_update(hosts, OWNER_FIELDS, batch_size=max(len(hosts), 1))
 
 
 def _import_inventory_batch(

@@ -18,9 +18,12 @@ import yaml
 
 Row = tuple[str, dict[str, Any]]
 
-# A hostname, an FQDN, an IPv4/IPv6 address or an object name: word characters and `. - : @`; no spaces,
-# slashes or control characters (they break exports and URLs). Same rule as the inventory's default.
-HOSTNAME_PATTERN = re.compile(r"^[\w][\w.\-:@]{0,252}$")
+
+def hostname_pattern() -> re.Pattern[str]:
+    """The inventory's hostname rule (HOSTS_HOSTNAME_PATTERN): by default word characters and `. - : @`."""
+    from hosts import conf
+
+    return re.compile(conf.hostname_pattern())
 
 
 class SourceError(ValueError):
@@ -34,9 +37,9 @@ def check_hostname(value: Any, where: str) -> str:
     if not isinstance(value, str | int):
         raise SourceError(f"{where}: hostname must be a string, got {type(value).__name__}")
     name = str(value).strip()
-    if name and not HOSTNAME_PATTERN.match(name):
+    if name and not hostname_pattern().match(name):
         raise SourceError(
-            f"{where}: invalid hostname {name!r} (allowed: letters, digits, '_', '.', '-', ':', '@'; "
+            f"{where}: invalid hostname {name!r} (allowed by default: letters, digits, '_', '.', '-', ':', '@'; "
             "at most 253 characters, no spaces)"
         )
     return name
@@ -90,19 +93,20 @@ def read_csv(
         if duplicates:
             raise SourceError(f"{path} line 1: duplicate column(s) {', '.join(duplicates)}")
         host_index = header.index(hostname_column)
+        label_keys = header[:host_index] + header[host_index + 1 :]
+        match = hostname_pattern().match
         rows: list[Row] = []
         width = len(header)
-        for cells in reader:
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue  # blank line
-            where = f"{path} line {reader.line_num}"
+        for cells in reader:  # the hot loop of big imports: no per-row string formatting unless something is wrong
             if len(cells) != width:
-                raise SourceError(f"{where}: {len(cells)} fields, the header has {width}")
-            hostname = check_hostname(cells[host_index], f"{where} column {hostname_column!r}")
-            labels = {
-                key: value for index, (key, value) in enumerate(zip(header, cells, strict=True)) if index != host_index
-            }
-            rows.append((hostname, labels))
+                if not cells or (len(cells) == 1 and not cells[0].strip()):
+                    continue  # blank line
+                raise SourceError(f"{path} line {reader.line_num}: {len(cells)} fields, the header has {width}")
+            hostname = cells[host_index].strip()
+            if hostname and not match(hostname):
+                check_hostname(hostname, f"{path} line {reader.line_num} column {hostname_column!r}")
+            del cells[host_index]
+            rows.append((hostname, dict(zip(label_keys, cells, strict=True))))
     except csv.Error as exc:
         raise SourceError(f"{path} line {reader.line_num}: malformed CSV: {exc}") from exc
     return rows
