@@ -64,17 +64,17 @@ def test_run_command_serves_home_and_admin(tmp_path):
         response = None
         while time.monotonic() < deadline:
             try:
-                response = requests.get(base + "/", allow_redirects=False, timeout=5)
+                response = requests.get(base + "/", allow_redirects=False, timeout=30)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert proc.poll() is None, proc.stdout.read().decode(errors="replace")
                 time.sleep(0.5)
         assert response is not None, "the site never answered"
         assert response.status_code in (200, 302)
         session = requests.Session()
-        login = session.get(base + "/admin/login/", timeout=5)
+        login = session.get(base + "/admin/login/", timeout=30)
         assert login.status_code == 200
-        css = session.get(base + "/static/admin/css/base.css", timeout=5)
+        css = session.get(base + "/static/admin/css/base.css", timeout=30)
         assert css.status_code == 200
         signed_in = session.post(
             base + "/admin/login/?next=/admin/",
@@ -84,11 +84,11 @@ def test_run_command_serves_home_and_admin(tmp_path):
                 "csrfmiddlewaretoken": session.cookies["csrftoken"],
             },
             headers={"Referer": base + "/admin/login/"},
-            timeout=10,
+            timeout=30,
         )
         assert signed_in.status_code == 200
         assert "Site administration" in signed_in.text
-        assert session.get(base + "/", timeout=5).status_code == 200
+        assert session.get(base + "/", timeout=30).status_code == 200
         assert_worker_runs_queued_task(env)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
