@@ -17,7 +17,15 @@ from typing import Any
 
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
-from hosts.plugins.sources import Row, SourceError, fetch_json_rows, read_csv, read_json_file, read_yaml_groups
+from hosts.plugins.sources import (
+    Row,
+    SourceError,
+    fetch_json_rows,
+    read_csv,
+    read_json_file,
+    read_yaml_groups,
+    without_credentials,
+)
 from syncerapi.v1 import register_cronjob
 from syncerapi.v1.core import Plugin, cli
 
@@ -69,7 +77,7 @@ class ImportPlugin(Plugin):
 
         try:
             rows = self.read()
-            self.log_details.append(("source", self.address()))
+            self.log_details.append(("source", without_credentials(self.address())))
             self.log_details.append(("rows", len(rows)))
             with _progress_bar(self.progress, len(rows), self.name) as bar:
                 result = import_rows(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
@@ -211,6 +212,14 @@ def read_json_file(
 # --- JSON over HTTP --------------------------------------------------------------------------------------
 
 
+def without_credentials(address: str) -> str:
+    """An address fit for messages and logs: `https://user:secret@host/x` loses its user info."""
+    parts = urlsplit(address)
+    if parts.scheme and parts.netloc and "@" in parts.netloc:
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return address
+
+
 def fetch_json_rows(
     request: Callable[..., Any],
     url: str,
@@ -224,26 +233,32 @@ def fetch_json_rows(
     """Rows of a JSON document fetched with `request` (a plugin's `inner_request`, or `requests.request`)."""
     import requests
 
+    shown = without_credentials(url)
+
     try:
         response = request("GET", url, auth=auth, headers=dict(headers or {}))
     except requests.exceptions.SSLError as exc:
-        raise SourceError(f"{url}: TLS error ({exc}); check the certificate or the account's verify setting") from exc
+        raise SourceError(f"{shown}: TLS error ({exc}); check the certificate or the account's verify setting") from exc
     except requests.exceptions.Timeout as exc:
-        raise SourceError(f"{url}: no answer in time ({exc})") from exc
+        raise SourceError(f"{shown}: no answer in time ({exc})") from exc
     except requests.exceptions.ConnectionError as exc:
-        raise SourceError(f"{url}: unreachable ({_reason(exc)})") from exc
+        raise SourceError(f"{shown}: unreachable ({_reason(exc)})") from exc
     except requests.exceptions.RequestException as exc:
-        raise SourceError(f"{url}: request failed ({exc})") from exc
+        raise SourceError(f"{shown}: request failed ({exc})") from exc
     if response.status_code in (401, 403):
         raise SourceError(
-            f"{url}: HTTP {response.status_code} {response.reason}: the source refused the credentials; "
+            f"{shown}: HTTP {response.status_code} {response.reason}: the source refused the credentials; "
             "check the account's username, password and auth type"
         )
     if response.status_code >= 400:
         body = " ".join(response.text.split())[:200]
-        raise SourceError(f"{url}: HTTP {response.status_code} {response.reason}" + (f": {body}" if body else ""))
+        raise SourceError(f"{shown}: HTTP {response.status_code} {response.reason}" + (f": {body}" if body else ""))
     return rows_from_document(
-        parse_json_text(response.text, url), url, hostname_key=hostname_key, data_key=data_key, labels_key=labels_key
+        parse_json_text(response.text, shown),
+        shown,
+        hostname_key=hostname_key,
+        data_key=data_key,
+        labels_key=labels_key,
     )
 
 

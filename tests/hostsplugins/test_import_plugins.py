@@ -223,6 +223,16 @@ def test_http_import_with_wrong_password_fails_cleanly(source_server, make_accou
     assert not Host.objects.exists()
 
 
+def test_credentials_in_the_url_never_reach_the_log(source_server, make_account, run_command):
+    source_server.documents["hosts.json"] = [{"hostname": "h1"}]
+    url = source_server.url("/basic/hosts.json").replace("http://", f"http://{USERNAME}:{PASSWORD}@")
+    make_account("httpsrc", address=url)
+    run_command("import-http", "--account", "httpsrc", "--auth-type", "none")
+    entry = LogEntry.objects.get(source="http_import")
+    assert PASSWORD not in json.dumps(entry.details)
+    assert details(entry)["source"] == source_server.url("/basic/hosts.json")
+
+
 def test_http_500_fails_cleanly(source_server, make_account, run_command):
     make_account("httpsrc", address=source_server.url("/error"))
     with pytest.raises(CommandError, match="HTTP 500 Internal Server Error: internal error: database is down"):

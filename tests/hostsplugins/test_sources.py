@@ -258,3 +258,11 @@ def test_yaml_errors_say_where_and_why(tmp_path, content, message):
     with pytest.raises(SourceError) as caught:
         read_yaml_groups(path)
     assert message in str(caught.value)
+
+
+def test_http_errors_never_show_credentials_of_the_url():
+    url = f"http://importer:very-secret@127.0.0.1:{free_port()}/hosts.json"
+    with pytest.raises(SourceError) as caught:
+        fetch_json_rows(request, url)
+    assert "very-secret" not in str(caught.value)
+    assert str(caught.value).startswith(url.replace("importer:very-secret@", "") + ": unreachable")
