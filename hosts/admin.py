@@ -13,6 +13,7 @@ from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from hosts import cronjobs, models
+from hosts.normalize import normalize_hostname, normalize_labels
 from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
 from syncsite.forms import SecretFieldMixin
 
@@ -84,13 +85,40 @@ def _pretty(value: Any) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
 
 
+class HostForm(forms.ModelForm):
+    """Labels are normalised like imports do; changing labels or inventory clears the attribute cache."""
+
+    class Meta:
+        model = models.Host
+        fields = ["hostname", "account", "is_object", "object_type", "locked", "disabled", "labels", "inventory"]
+
+    def clean_hostname(self):
+        name = normalize_hostname(self.cleaned_data.get("hostname"))
+        if not name:
+            raise forms.ValidationError("Not a valid hostname.")
+        return name
+
+    def clean_labels(self):
+        labels = self.cleaned_data.get("labels") or {}
+        if not isinstance(labels, dict):
+            raise forms.ValidationError('Labels must be a JSON object, e.g. {"os": "linux"}.')
+        return normalize_labels(labels)
+
+    def clean_inventory(self):
+        inventory = self.cleaned_data.get("inventory") or {}
+        if not isinstance(inventory, dict):
+            raise forms.ValidationError("The inventory must be a JSON object.")
+        return inventory
+
+
 @admin.register(models.Host)
 class HostAdmin(admin.ModelAdmin):
+    form = HostForm
     list_display = [
         "hostname",
         "account",
+        "label_summary",
         "is_object",
-        "object_type",
         "disabled",
         "last_import_seen",
         "last_import_sync",
@@ -116,6 +144,17 @@ class HostAdmin(admin.ModelAdmin):
             else:
                 plain.append(term)
         return super().get_search_results(request, queryset, " ".join(plain))
+
+    def save_model(self, request, obj, form, change):
+        if change and {"labels", "inventory"} & set(form.changed_data):
+            obj.cache = {}
+            obj.add_log(f"labels/inventory edited by {request.user.get_username()} in the admin")
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="labels")
+    def label_summary(self, obj) -> str:
+        text = ", ".join(f"{k}={v}" for k, v in sorted((obj.labels or {}).items()))
+        return text if len(text) <= 80 else text[:79] + "…"
 
     @admin.display(description="log (newest first)")
     def host_log(self, obj) -> str:
@@ -156,6 +195,8 @@ class LogEntryAdmin(admin.ModelAdmin):
 class ConditionForm(forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("match_type") == "attribute" and not (cleaned.get("attribute") or "").strip():
+            raise forms.ValidationError("An attribute condition needs the attribute key to look at.")
         defaults = {f.name: f.get_default() for f in self._meta.model._meta.concrete_fields}
         probe = SimpleNamespace(**{**defaults, **{k: v for k, v in cleaned.items() if v is not None}})
         try:
@@ -317,8 +358,25 @@ class CronjobScheduleAdmin(admin.ModelAdmin):
     list_display = ["name", "job_name", "schedule_type", "minutes", "cron", "next_run"]
     fields = ["name", "job", "account", "schedule_type", "minutes", "cron", "next_run", "repeats"]
 
+    actions = ["run_now"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).filter(func=CRONJOB_FUNC)
+
+    @admin.action(description="Run the selected jobs now (in the task queue)")
+    def run_now(self, request, queryset):
+        import ast
+
+        from django_q.tasks import async_task
+
+        for schedule in queryset:
+            try:
+                kwargs = ast.literal_eval(schedule.kwargs or "{}")
+            except (ValueError, SyntaxError):
+                messages.error(request, f"{schedule.name}: its arguments cannot be read")
+                continue
+            async_task(CRONJOB_FUNC, job=kwargs.get("job"), account=kwargs.get("account"), group=schedule.name)
+            messages.success(request, f"{schedule.name}: queued")
 
     @admin.display(description="job")
     def job_name(self, obj) -> str:

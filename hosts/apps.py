@@ -6,7 +6,7 @@ class HostsConfig(AppConfig):
     verbose_name = "Hosts"
 
     def ready(self) -> None:
-        from hosts import discovery, signals, tasks  # noqa: F401 - tasks registers the built-in cronjobs
+        from hosts import builtin_commands, discovery, signals, tasks  # noqa: F401 - they register built-ins
 
         signals.connect()
         discovery.discover_plugins()

@@ -140,7 +140,13 @@ class Host(models.Model):
     @classmethod
     def get_export_hosts(cls) -> models.QuerySet[Host]:
         """Hosts that export plugins should process: real hosts, not disabled."""
-        return cls.objects.filter(is_object=False, disabled=False).select_related("account").order_by("hostname")
+        # the host's own log is for people, not exports: loaded only if a plugin touches it
+        return (
+            cls.objects.filter(is_object=False, disabled=False)
+            .select_related("account")
+            .defer("log")
+            .order_by("hostname")
+        )
 
     @staticmethod
     def rewrite_hostname(old_name: str, template: str, attributes: dict[str, Any]) -> str:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
-import threading
 import time
 import uuid
 import weakref
@@ -65,22 +63,55 @@ def redact_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
     return {k: REDACTED if k.lower() in SENSITIVE_HEADERS else v for k, v in (headers or {}).items()}
 
 
-# Plugins whose log was not written yet; one atexit hook writes them when the process ends.
-_pending: weakref.WeakSet[Plugin] = weakref.WeakSet()
-_pending_lock = threading.Lock()
+class RunLog:
+    """What a plugin run will write to the run log, kept apart from the plugin object.
 
+    A finaliser holds this (not the plugin), so the entry is written when the plugin is garbage
+    collected or, at the latest, when the process exits, whichever comes first, and exactly once.
+    """
 
-def _save_pending_logs() -> None:
-    with _pending_lock:
-        plugins = list(_pending)
-    for plugin in plugins:
+    def __init__(self, name: str, source: str):
+        self.name = name
+        self.source = source
+        self.details: list[tuple[str, Any]] = [("started", timezone.now().isoformat(timespec="seconds"))]
+        self.started = time.monotonic()
+        self.dirty_hosts: dict[int, Any] = {}
+        self.saved = False
+
+    def write(self) -> Any:
+        from hosts.services import write_log
+
+        if self.saved:
+            return None
+        self.saved = True
         try:
-            plugin.save_log()
-        except Exception:  # the process is ending; a log that cannot be written must not hide the real exit
-            logger.exception("could not write the run log of %s at exit", plugin.name)
+            flush_dirty(self.dirty_hosts)
+        except Exception as exc:  # the log must still be written, with the reason
+            logger.exception("could not write attribute caches")
+            self.details.append(("cache_error", str(exc)))
+        duration = time.monotonic() - self.started
+        self.details.append(("duration", round(duration, 3)))
+        self.details.append(("ended", timezone.now().isoformat(timespec="seconds")))
+        return write_log(self.name, self.source, self.details, duration=duration)
 
 
-atexit.register(_save_pending_logs)
+# Plugins whose run log is still to be written (for tests and diagnostics; the finalisers do the work).
+live_plugins: weakref.WeakSet[Plugin] = weakref.WeakSet()
+
+
+def _write_at_end(run: RunLog) -> None:
+    try:
+        run.write()
+    except Exception:  # garbage collection or interpreter exit: report, never raise
+        logger.exception("could not write the run log of %s", run.name)
+
+
+def flush_dirty(dirty_hosts: dict[int, Any]) -> int:
+    hosts = list(dirty_hosts.values())
+    dirty_hosts.clear()
+    if hosts:
+        write_caches(hosts)
+    return len(hosts)
 
 
 class Plugin:
@@ -89,7 +120,6 @@ class Plugin:
     name: str = "Undefined"
     source: str = ""
     config: dict[str, Any] = {}
-    log_details: list[tuple[str, Any]]
     debug: bool = False
     dry_run: bool = False
     save_requests: str = ""
@@ -98,13 +128,14 @@ class Plugin:
     def __init__(self, account: str | dict[str, Any] | bool | None = False):
         from hosts.services import get_account
 
+        if not self.source:
+            self.source = type(self).__name__
+        self._run = RunLog(self.name, self.source)
         self.start_time = time.monotonic()
-        self.log_details = [("started", timezone.now().isoformat(timespec="seconds"))]
         self.config = {}
+        self._flush_batch = conf.cache_flush_batch()
         self._session: requests.Session | None = None
         self._engine: RuleEngine | None = None
-        self._dirty_hosts: dict[int, Any] = {}
-        self._log_saved = False
         self.debug_lines: list[dict] = []
         if account:
             config = account if isinstance(account, dict) else get_account(str(account))
@@ -114,10 +145,18 @@ class Plugin:
             self.log_details.append(("account", config.get("name")))
             if config.get("verify_ssl") is not None:
                 self.verify = bool(config["verify_ssl"])
-        if not self.source:
-            self.source = type(self).__name__
-        with _pending_lock:
-            _pending.add(self)
+        # only a plugin that was fully set up leaves a run log behind
+        self._finalizer = weakref.finalize(self, _write_at_end, self._run)
+        live_plugins.add(self)
+
+    @property
+    def log_details(self) -> list[tuple[str, Any]]:
+        """(name, value) pairs written to the run log; a name containing "error"/"exception" flags it."""
+        return self._run.details
+
+    @log_details.setter
+    def log_details(self, value: list[tuple[str, Any]]) -> None:
+        self._run.details = list(value)
 
     # --- HTTP --------------------------------------------------------------------------------------------
 
@@ -250,17 +289,21 @@ class Plugin:
             if stored and stored.get("rules_version") == engine.version:
                 entry = stored.get(key)
                 if entry is not None:
-                    if entry["ignore"]:
+                    if entry.get("ignore"):
                         return False
-                    return {"all": dict(entry["all"]), "filtered": dict(entry["filtered"])}
+                    attributes = entry["all"]
+                    return {"all": dict(attributes), "filtered": {k: attributes[k] for k in entry["filtered"]}}
         result = engine.compute(db_host.hostname, db_host.labels or {}, db_host.inventory or {})
         if key:
             if not db_host.cache or db_host.cache.get("rules_version") != engine.version:
                 db_host.cache = {"rules_version": engine.version}
-            db_host.cache[key] = result
+            # filtered is a subset of all: store its keys only (smaller rows, faster cache writes)
+            db_host.cache[key] = (
+                {"ignore": True} if result["ignore"] else {"all": result["all"], "filtered": list(result["filtered"])}
+            )
             if persist_cache and db_host.pk:
-                self._dirty_hosts[db_host.pk] = db_host
-                if len(self._dirty_hosts) >= conf.cache_flush_batch():
+                self._run.dirty_hosts[db_host.pk] = db_host
+                if len(self._run.dirty_hosts) >= self._flush_batch:
                     self.flush_cache()
         if result["ignore"]:
             return False
@@ -268,13 +311,7 @@ class Plugin:
 
     def flush_cache(self) -> int:
         """Write the attribute caches computed since the last flush in one bulk update; returns how many."""
-        from hosts.models import Host
-
-        hosts = list(self._dirty_hosts.values())
-        self._dirty_hosts.clear()
-        if hosts:
-            Host.objects.bulk_update(hosts, ["cache"], batch_size=conf.cache_flush_batch())
-        return len(hosts)
+        return flush_dirty(self._run.dirty_hosts)
 
     def debug_rules(self, hostname: str, model: str | None = None) -> list[dict]:
         """Print which rules hit a host and why the others did not; returns the rows (model: one phase)."""
@@ -313,23 +350,13 @@ class Plugin:
         return str(uuid.uuid4())
 
     def save_log(self) -> Any:
-        """Write the run's log entry once (also called at process exit); flushes pending caches first."""
-        from hosts.services import write_log
+        """Write the run's log entry now (once); flushes pending caches first. Returns the entry.
 
-        if self._log_saved:
-            return None
-        self._log_saved = True
-        with _pending_lock:
-            _pending.discard(self)
-        try:
-            self.flush_cache()
-        except Exception as exc:  # the log must still be written, with the reason
-            logger.exception("could not write attribute caches")
-            self.log_details.append(("cache_error", str(exc)))
-        duration = time.monotonic() - self.start_time
-        self.log_details.append(("duration", round(duration, 3)))
-        self.log_details.append(("ended", timezone.now().isoformat(timespec="seconds")))
-        return write_log(self.name, self.source, self.log_details, duration=duration)
+        Without this call the entry is written when the plugin is garbage collected or the process exits.
+        """
+        self._run.name, self._run.source = self.name, self.source
+        self._finalizer.detach()
+        return self._run.write()
 
     def close(self) -> None:
         """End the run now: write the log and release the HTTP connections."""
@@ -342,13 +369,52 @@ class Plugin:
 
     def discard(self) -> None:
         """Drop the run without a log entry (read-only uses such as a web page)."""
-        self._log_saved = True
-        self._dirty_hosts.clear()
-        with _pending_lock:
-            _pending.discard(self)
+        self._finalizer.detach()
+        self._run.saved = True
+        self._run.dirty_hosts.clear()
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def write_caches(hosts: list[Any], batch_size: int = 1000) -> int:
+    """Write the cache column of many hosts in a few statements; returns how many rows took it.
+
+    A row is only written while its labels and inventory are still the ones the cache was computed
+    from: if an import changed the host in between, its (cleared) cache is left alone.
+
+    Django's bulk_update builds a CASE expression per batch (quadratic, slow for thousands of JSON
+    values). PostgreSQL gets one UPDATE ... FROM jsonb_array_elements(batch) per batch; SQLite, which
+    runs in-process, a prepared single-row UPDATE through executemany.
+    """
+    from django.db import connection, transaction
+
+    from hosts.models import Host
+
+    quote = connection.ops.quote_name
+    table, pk = quote(Host._meta.db_table), quote("id")
+    cache, labels, inventory = (quote(Host._meta.get_field(name).column) for name in ("cache", "labels", "inventory"))
+    written = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        for start in range(0, len(hosts), batch_size):
+            batch = hosts[start : start + batch_size]
+            if connection.vendor == "postgresql":
+                # one JSON document per batch: no per-element array quoting on the client
+                document = [{"i": h.pk, "c": h.cache, "l": h.labels, "n": h.inventory} for h in batch]
+                cursor.execute(
+                    f"UPDATE {table} AS h SET {cache} = v.value -> 'c' "  # noqa: S608 - quoted identifiers only
+                    f"FROM jsonb_array_elements(%s::jsonb) AS v WHERE h.{pk} = (v.value ->> 'i')::bigint "
+                    f"AND h.{labels} = v.value -> 'l' AND h.{inventory} = v.value -> 'n'",
+                    [json.dumps(document)],
+                )
+            else:
+                cursor.executemany(
+                    f"UPDATE {table} SET {cache} = %s WHERE {pk} = %s "  # noqa: S608 - quoted identifiers only
+                    f"AND json({labels}) = json(%s) AND json({inventory}) = json(%s)",
+                    [(json.dumps(h.cache), h.pk, json.dumps(h.labels), json.dumps(h.inventory)) for h in batch],
+                )
+            written += max(cursor.rowcount, 0)
+    return written
 
 
 def _json_line(record: dict[str, Any]) -> str:

@@ -1,12 +1,13 @@
 """The rule engine: custom attributes -> rewrite -> filter, compiled once per run.
 
-Rules are loaded with one query per model (rules, conditions, outcomes) and turned into plain
-Python closures: regexes compiled, needles lowercased and split, Jinja templates compiled once.
-Evaluating a host then touches no database and no ORM object.
+Rules are loaded with one query per model (rules, conditions, outcomes). Each condition becomes a
+closure (regexes compiled, needles lowercased and split, Jinja templates compiled), and each phase
+becomes one generated function that inlines the common conditions; the closures serve debugging
+and anything unusual. Evaluating a host then touches no database and no ORM object.
 
-Matching is case-insensitive everywhere: keys and values are compared lowercased, regexes are
-compiled with re.IGNORECASE and anchored at the start (re.match). Values that are lists match
-`in` / `not_in` / `string_in_list` element-wise.
+Matching is case-insensitive everywhere: keys and values are compared lowercased and stripped of
+surrounding whitespace, regexes are compiled with re.IGNORECASE and anchored at the start
+(re.match). Values that are lists match `in` / `not_in` / `string_in_list` element-wise.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hosts.jinja import compile_template, is_template
+from jinja2 import meta
+
+from hosts.jinja import _ENV, compile_template, is_template
 
 logger = logging.getLogger(__name__)
 
 TRUE_WORDS = frozenset({"true", "yes", "1", "on"})
 _MISSING = object()
-
-ValueTest = Callable[[Any, dict[str, Any]], bool]
-ConditionTest = Callable[[str, dict[str, Any], dict[str, Any]], bool]
 
 
 class RuleError(ValueError):
@@ -41,104 +41,281 @@ def to_bool(value: Any) -> bool:
 
 
 def _text(value: Any) -> str:
+    """The comparable form of a value: lowercased text without surrounding whitespace."""
     if isinstance(value, str):
-        return value.lower()
+        return value.strip().lower()
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value).lower()
+    return str(value).strip().lower()
 
 
-def _raw(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return "" if value is None else str(value)
+class HostView:
+    """One host's attributes prepared for matching: lowercased keys, comparable text, a lazy Jinja context.
+
+    Built once per host; outcomes change attributes through put()/remove() so the view stays current.
+    """
+
+    __slots__ = ("attrs", "hostname", "keys", "lists", "name", "raw", "text")
+
+    def __init__(self, hostname: str, attrs: dict[str, Any]):
+        self.name = hostname
+        self.hostname = hostname.strip().lower()
+        self.attrs = attrs
+        keys: dict[str, str] = {}
+        raw: dict[str, Any] = {}
+        text: dict[str, str] = {}
+        lists: set[str] = set()
+        for key, value in attrs.items():
+            lkey = key.lower()
+            keys[lkey] = key
+            raw[lkey] = value
+            if type(value) is str:
+                text[lkey] = value.strip().lower()
+            else:
+                text[lkey] = _text(value)
+                if isinstance(value, list):
+                    lists.add(lkey)
+        self.lists = lists
+        self.keys = keys
+        self.raw = raw
+        self.text = text
+
+    def ctx(self) -> dict[str, Any]:
+        """The variables templates see: the live attributes, which include HOSTNAME (no copy)."""
+        return self.attrs
+
+    def put(self, key: str, value: Any, lkey: str | None = None) -> None:
+        if lkey is None:
+            lkey = key.lower()
+        self.attrs[key] = value
+        self.keys[lkey] = key
+        self.raw[lkey] = value
+        if type(value) is str:
+            self.text[lkey] = value.strip().lower()
+            if self.lists:
+                self.lists.discard(lkey)
+        else:
+            self.text[lkey] = _text(value)
+            if isinstance(value, list):
+                self.lists.add(lkey)
+            else:
+                self.lists.discard(lkey)
+
+    def remove(self, key: str) -> None:
+        lkey = key.lower()
+        del self.attrs[key]
+        if self.keys.get(lkey) == key:
+            del self.keys[lkey], self.raw[lkey], self.text[lkey]
+            self.lists.discard(lkey)
 
 
-def _static_test(op: str, needle: str) -> Callable[[Any], bool]:
-    """A one-argument predicate for a needle known at compile time."""
+Predicate = Callable[[Any], bool]
+ConditionTest = Callable[[HostView], bool]
+
+# Operators that look at list values element-wise get the raw value; the others the comparable text.
+RAW_OPERATORS = frozenset({"in", "not_in", "string_in_list"})
+
+
+def _in(n: str) -> Predicate:
+    return lambda v: (n in [_text(x) for x in v]) if isinstance(v, list) else (n in _text(v))
+
+
+def _predicate(op: str, needle: str) -> Predicate:
+    """A one-argument predicate for a needle known at compile time (text, or raw for RAW_OPERATORS)."""
     n = needle.lower()
     if op == "equal":
-        return lambda v: _text(v) == n
+        return n.strip().__eq__
     if op == "in":
-        return lambda v: (n in [_text(x) for x in v]) if isinstance(v, list) else (n in _text(v))
+        return _in(n)
     if op == "not_in":
-        return lambda v: (n not in [_text(x) for x in v]) if isinstance(v, list) else (n not in _text(v))
+        inside = _in(n)
+        return lambda v: not inside(v)
     if op == "in_list":
-        items = frozenset(x.strip() for x in n.split(","))
-        return lambda v: _text(v).strip() in items
+        return frozenset(x.strip() for x in n.split(",")).__contains__
     if op == "string_in_list":
-        n = n.strip()
+        wanted = n.strip()
         return lambda v: (
-            n in ([_text(x).strip() for x in v] if isinstance(v, list) else [x.strip() for x in _text(v).split(",")])
+            wanted in ([_text(x) for x in v] if isinstance(v, list) else [x.strip() for x in _text(v).split(",")])
         )
     if op == "swith":
-        return lambda v: _text(v).startswith(n)
+        return lambda t: t.startswith(n)
     if op == "ewith":
-        return lambda v: _text(v).endswith(n)
+        return lambda t: t.endswith(n)
     if op == "regex":
         try:
-            pattern = re.compile(needle, re.IGNORECASE)
+            match = re.compile(needle, re.IGNORECASE).match
         except re.error as exc:
             raise RuleError(f"invalid regular expression {needle!r}: {exc}") from exc
-        return lambda v: pattern.match(_raw(v)) is not None
+        return lambda t: match(t) is not None
     if op == "bool":
-        wanted = to_bool(needle)
-        return lambda v: to_bool(v) == wanted
+        wanted_bool = to_bool(needle)
+        return lambda t: (t in TRUE_WORDS) is wanted_bool
     if op == "ignore":
         return lambda v: True
     raise RuleError(f"unknown operator {op!r}")
 
 
-def value_test(op: str, needle: Any, negate: bool) -> ValueTest:
-    """A predicate (value, context) -> bool; the context renders Jinja needles per host."""
+def _dynamic_predicate(op: str, needle: str) -> Callable[[HostView], Predicate]:
+    """For a Jinja needle: view -> predicate, with predicates cached by rendered needle."""
+    render = renderer(needle)
+    _predicate(op, "")  # reject an unknown operator now rather than per host
+    built: dict[str, Predicate] = {}
+
+    def for_view(view: HostView) -> Predicate:
+        rendered = render(view.ctx())
+        pred = built.get(rendered)
+        if pred is None:
+            pred = _predicate(op, rendered)
+            if len(built) < 4096:
+                built[rendered] = pred
+        return pred
+
+    return for_view
+
+
+def _value_check(op: str, needle: Any, negate: bool) -> Callable[[HostView, str], bool]:
+    """(view, lowercased key) -> whether the key exists and its value matches."""
     needle = "" if needle is None else str(needle)
     if op == "ignore":
-        result = not negate
-        return lambda v, ctx: result
+        if negate:
+            return lambda view, key: False
+        return lambda view, key: key in view.text
     if is_template(needle):
-        try:
-            template = compile_template(needle)
-        except Exception as exc:
-            raise RuleError(f"invalid Jinja template {needle!r}: {exc}") from exc
+        for_view = _dynamic_predicate(op, needle)
+        source = "raw" if op in RAW_OPERATORS else "text"
 
-        def dynamic(v: Any, ctx: dict[str, Any]) -> bool:
-            return _static_test(op, template.render(**ctx))(v) is not negate
+        def dynamic(view: HostView, key: str) -> bool:
+            value = getattr(view, source).get(key, _MISSING)
+            return value is not _MISSING and for_view(view)(value) is not negate
 
-        _static_test(op, "")  # validate the operator now rather than per host
         return dynamic
-    test = _static_test(op, needle)
+    pred = _predicate(op, needle)
+    if op in RAW_OPERATORS:
+        if negate:
+            return lambda view, key: (v := view.raw.get(key, _MISSING)) is not _MISSING and not pred(v)
+        return lambda view, key: (v := view.raw.get(key, _MISSING)) is not _MISSING and pred(v)
     if negate:
-        return lambda v, ctx: not test(v)
-    return lambda v, ctx: test(v)
+        return lambda view, key: (t := view.text.get(key)) is not None and not pred(t)
+    return lambda view, key: (t := view.text.get(key)) is not None and pred(t)
+
+
+def _hostname_test(op: str, needle: Any, negate: bool) -> ConditionTest:
+    needle = "" if needle is None else str(needle)
+    if op == "ignore":
+        return (lambda view: False) if negate else (lambda view: True)
+    if is_template(needle):
+        for_view = _dynamic_predicate(op, needle)
+        return lambda view: for_view(view)(view.hostname) is not negate
+    pred = _predicate(op, needle)
+    if negate:
+        return lambda view: not pred(view.hostname)
+    return lambda view: pred(view.hostname)
+
+
+def _static_key_predicate(op: str, key: str, negate: bool) -> Predicate:
+    if op == "ignore":
+        return (lambda k: False) if negate else (lambda k: True)
+    if is_template(key):
+        raise RuleError(f"attribute keys cannot be templates: {key!r}")
+    pred = _predicate(op, key)
+    return (lambda k: not pred(k)) if negate else pred
 
 
 def compile_condition(cond: Any) -> ConditionTest:
-    """Condition (model instance or anything with the same attributes) -> test(hostname, attrs, lower_attrs)."""
+    """Condition (model instance or anything with the same attributes) -> test(HostView) -> bool."""
     if cond.match_type == "hostname":
-        host_test = value_test(cond.hostname_match, cond.hostname, cond.hostname_match_negate)
-        return lambda hostname, attrs, lattrs: host_test(hostname, attrs)
+        return _hostname_test(cond.hostname_match, cond.hostname, cond.hostname_match_negate)
 
     key = (cond.attribute or "").strip()
     lkey = key.lower()
-    val_test = value_test(cond.value_match, cond.value, cond.value_match_negate)
+    check = _value_check(cond.value_match, cond.value, cond.value_match_negate)
     if cond.attribute_match == "ignore" and cond.attribute_match_negate:
         # "no key named X": true when the attribute is absent
-        return lambda hostname, attrs, lattrs: lkey not in lattrs
+        return lambda view: lkey not in view.text
     if cond.attribute_match == "equal" and not cond.attribute_match_negate:
+        return _by_key(cond.value_match, cond.value, cond.value_match_negate, lkey) or (lambda view: check(view, lkey))
+    key_pred = _static_key_predicate(cond.attribute_match, key, cond.attribute_match_negate)
+    return lambda view: any(key_pred(k) and check(view, k) for k in view.text)
 
-        def by_key(hostname: str, attrs: dict[str, Any], lattrs: dict[str, Any]) -> bool:
-            value = lattrs.get(lkey, _MISSING)
-            return value is not _MISSING and val_test(value, attrs)
 
-        return by_key
-    key_test = value_test(cond.attribute_match, key, cond.attribute_match_negate)
+def _by_key(op: str, needle: Any, negate: bool, lkey: str) -> ConditionTest | None:
+    """Single-closure tests for the common static cases (one call per condition instead of three)."""
+    needle = "" if needle is None else str(needle)
+    if is_template(needle):
+        return None
+    if op == "ignore":
+        return (lambda view: False) if negate else (lambda view: lkey in view.text)
+    if op in RAW_OPERATORS:
+        return _by_key_raw(op, needle, negate, lkey)
+    if op == "equal":
+        n = needle.strip().lower()
+        if negate:
+            return lambda view: (t := view.text.get(lkey)) is not None and t != n
+        return lambda view: view.text.get(lkey) == n
+    if op == "in_list":
+        items = frozenset(x.strip() for x in needle.lower().split(","))
+        if negate:
+            return lambda view: (t := view.text.get(lkey)) is not None and t not in items
+        return lambda view: view.text.get(lkey) in items
+    pred = _predicate(op, needle)
+    if negate:
+        return lambda view: (t := view.text.get(lkey)) is not None and not pred(t)
+    return lambda view: (t := view.text.get(lkey)) is not None and pred(t)
 
-    def scan(hostname: str, attrs: dict[str, Any], lattrs: dict[str, Any]) -> bool:
-        return any(key_test(k, attrs) and val_test(v, attrs) for k, v in lattrs.items())
 
-    return scan
+def _by_key_raw(op: str, needle: str, negate: bool, lkey: str) -> ConditionTest:
+    """in / not_in / string_in_list: text fast path, element-wise only for list values."""
+    n = needle.lower()
+    on_list = _predicate(op, needle)
+    if op == "string_in_list":
+        n = n.strip()
+
+        def on_text(t: str) -> bool:
+            return n in t and n in [x.strip() for x in t.split(",")]
+
+    elif op == "in":
+
+        def on_text(t: str) -> bool:
+            return n in t
+
+    else:
+
+        def on_text(t: str) -> bool:
+            return n not in t
+
+    if negate:
+        return lambda view: (
+            (t := view.text.get(lkey)) is not None
+            and not (on_list(view.raw[lkey]) if lkey in view.lists else on_text(t))
+        )
+    return lambda view: (
+        (t := view.text.get(lkey)) is not None and (on_list(view.raw[lkey]) if lkey in view.lists else on_text(t))
+    )
+
+
+def _combine(condition_type: str, tests: list[ConditionTest]) -> ConditionTest | None:
+    """One test for the whole rule (None: always matches), unrolled for the usual one or two conditions."""
+    if condition_type == "anyway":
+        return None
+    if condition_type == "any":
+        if not tests:
+            return lambda view: False
+        if len(tests) == 1:
+            return tests[0]
+        if len(tests) == 2:
+            first, second = tests
+            return lambda view: first(view) or second(view)
+        return lambda view: any(test(view) for test in tests)
+    if not tests:
+        return None
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda view: first(view) and second(view)
+    return lambda view: all(test(view) for test in tests)
 
 
 @dataclass(slots=True)
@@ -150,47 +327,181 @@ class CompiledRule:
     conditions: list[ConditionTest]
     outcomes: list[Any]
     descriptions: list[str] = field(default_factory=list)
+    test: ConditionTest | None = None
+    sources: list[Any] = field(default_factory=list)
 
-    def hit(self, hostname: str, attrs: dict[str, Any], lattrs: dict[str, Any]) -> tuple[bool, str | None]:
-        """Whether the rule matches, and (for debugging) the first condition that decided a miss."""
+    def explain(self, view: HostView) -> tuple[bool, str | None]:
+        """Whether the rule matches, and the condition that decided a miss (for debug_rules)."""
         if self.condition_type == "anyway":
             return True, None
+        results = [test(view) for test in self.conditions]
         if self.condition_type == "any":
-            for test in self.conditions:
-                if test(hostname, attrs, lattrs):
-                    return True, None
-            return False, "no condition matched"
-        for index, test in enumerate(self.conditions):
-            if not test(hostname, attrs, lattrs):
-                return False, self.descriptions[index] if index < len(self.descriptions) else "condition failed"
+            return (True, None) if any(results) else (False, "no condition matched")
+        for index, ok in enumerate(results):
+            if not ok:
+                return False, self.descriptions[index]
         return True, None
 
 
-def _context(hostname: str, attrs: dict[str, Any]) -> dict[str, Any]:
-    return {**attrs, "HOSTNAME": hostname}
+# --- code generation ---------------------------------------------------------------------------------------
+#
+# A phase's rules become one generated Python function: the common conditions are inline expressions
+# over the view's dicts instead of closure calls, which is most of the per-host cost. Needles and
+# keys are never put into the source: every value lives in the function's namespace under a
+# generated name; anything unusual (templates, key scans) calls the condition's compiled closure.
+
+
+class _Names:
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {"_TRUE_WORDS": TRUE_WORDS}
+        self._count = 0
+
+    def add(self, value: Any) -> str:
+        name = f"_v{self._count}"
+        self._count += 1
+        self.namespace[name] = value
+        return name
+
+
+def _text_expression(op: str, needle: str, subject: str, names: _Names) -> str | None:
+    """An expression over `subject` (comparable text) for a static needle, or None."""
+    n = needle.lower()
+    if op == "equal":
+        return f"{subject} == {names.add(n.strip())}"
+    if op == "in_list":
+        return f"{subject} in {names.add(frozenset(x.strip() for x in n.split(',')))}"
+    if op == "swith":
+        return f"{subject}.startswith({names.add(n)})"
+    if op == "ewith":
+        return f"{subject}.endswith({names.add(n)})"
+    if op == "in":
+        return f"{names.add(n)} in {subject}"
+    if op == "not_in":
+        return f"{names.add(n)} not in {subject}"
+    if op == "regex":
+        return f"{names.add(_predicate('regex', needle))}({subject})"
+    if op == "bool":
+        return f"(({subject}) in _TRUE_WORDS) is {names.add(to_bool(needle))}"
+    return None
+
+
+def condition_expression(cond: Any, closure: ConditionTest, names: _Names) -> str:
+    """A Python expression (over V: the view, T: its text, H: its hostname, L: its list keys) for the condition."""
+    fallback = f"{names.add(closure)}(V)"
+    if cond.match_type == "hostname":
+        needle = "" if cond.hostname is None else str(cond.hostname)
+        op, negate = cond.hostname_match, cond.hostname_match_negate
+        if op == "ignore":
+            return "False" if negate else "True"
+        if is_template(needle) or op == "string_in_list":
+            return fallback
+        expr = _text_expression(op, needle, "H", names)
+        if expr is None:
+            return fallback
+        return f"not ({expr})" if negate else f"({expr})"
+    lkey = (cond.attribute or "").strip().lower()
+    if cond.attribute_match == "ignore" and cond.attribute_match_negate:
+        return f"{names.add(lkey)} not in T"
+    if cond.attribute_match != "equal" or cond.attribute_match_negate:
+        return fallback
+    needle = "" if cond.value is None else str(cond.value)
+    op, negate = cond.value_match, cond.value_match_negate
+    if is_template(needle):
+        return fallback
+    key = names.add(lkey)
+    if op == "ignore":
+        return "False" if negate else f"{key} in T"
+    if op == "equal" and not negate:
+        return f"T.get({key}) == {names.add(needle.strip().lower())}"
+    if op in ("in", "not_in"):
+        # a list value is matched element-wise by the closure; text values inline
+        expr = _text_expression(op, needle, f"T[{key}]", names)
+        return f"({key} in T and ({fallback} if {key} in L else {'not ' if negate else ''}({expr})))"
+    if op == "string_in_list":
+        return fallback
+    expr = _text_expression(op, needle, f"T[{key}]", names)
+    if expr is None:
+        return fallback
+    return f"({key} in T and {'not ' if negate else ''}({expr}))"
+
+
+def rule_expression(rule: CompiledRule, names: _Names) -> str:
+    if rule.condition_type == "anyway":
+        return "True"
+    if not rule.conditions:
+        return "False" if rule.condition_type == "any" else "True"
+    joiner = " or " if rule.condition_type == "any" else " and "
+    parts = [condition_expression(src, test, names) for src, test in zip(rule.sources, rule.conditions, strict=True)]
+    return joiner.join(f"({expr})" for expr in parts)
+
+
+def compile_phase(rules: list[CompiledRule], phase: str) -> Callable[[HostView], list[CompiledRule]]:
+    """One function view -> matching rules (in order, honouring last_match) for a list of rules."""
+    names = _Names()
+    lines = ["def _match(V):", "    T = V.text", "    H = V.hostname", "    L = V.lists", "    hits = []"]
+    for rule in rules:
+        ref = names.add(rule)
+        lines.append(f"    if {rule_expression(rule, names)}:")
+        lines.append(f"        hits.append({ref})")
+        if rule.last_match:
+            lines.append("        return hits")
+    lines.append("    return hits")
+    return _build(lines, names, phase)
+
+
+def compile_custom_phase(rules: list[CompiledRule]) -> Callable[[HostView, dict, Any], None]:
+    """Custom attribute rules: matching and the outcomes inline; fills A with key -> (lowered key, value).
+
+    Outcomes render against C (the host's attributes before this phase), so doing them as soon as a
+    rule matches gives the same result as matching first and applying after.
+    """
+    names = _Names()
+    lines = ["def _match(V, A, C):", "    T = V.text", "    H = V.hostname", "    L = V.lists"]
+    for rule in rules:
+        lines.append(f"    if {rule_expression(rule, names)}:")
+        lines.extend(
+            f"        A[{names.add(key)}] = ({names.add(lkey)}, "
+            + (f"{names.add(value)})" if type(value) is str else f"{names.add(value)}(C))")
+            for key, lkey, value in rule.outcomes
+        )
+        lines.append("        pass")
+        if rule.last_match:
+            lines.append("        return")
+    return _build(lines, names, "custom_attributes")
+
+
+def _build(lines: list[str], names: _Names, phase: str):
+    namespace = dict(names.namespace)
+    exec(compile("\n".join(lines), f"<hosts rules: {phase}>", "exec"), namespace)  # noqa: S102 - no user text in it
+    return namespace["_match"]
 
 
 def matching(
-    rules: list[CompiledRule], hostname: str, attrs: dict[str, Any], debug: list[dict] | None = None, phase: str = ""
+    rules: list[CompiledRule], view: HostView, debug: list[dict] | None = None, phase: str = ""
 ) -> list[CompiledRule]:
     """Rules that match, in order, stopping after a matching rule with last_match set."""
-    lattrs = {k.lower(): v for k, v in attrs.items()}
-    ctx = _context(hostname, attrs)
     hits: list[CompiledRule] = []
+    if debug is None:
+        for rule in rules:
+            test = rule.test
+            if test is None or test(view):
+                hits.append(rule)
+                if rule.last_match:
+                    break
+        return hits
     for rule in rules:
-        hit, reason = rule.hit(hostname, ctx, lattrs)
-        if debug is not None:
-            debug.append(
-                {
-                    "phase": phase,
-                    "rule": rule.name,
-                    "id": rule.id,
-                    "condition_type": rule.condition_type,
-                    "hit": hit,
-                    "reason": reason,
-                    "last_match": rule.last_match,
-                }
-            )
+        hit, reason = rule.explain(view)
+        debug.append(
+            {
+                "phase": phase,
+                "rule": rule.name,
+                "id": rule.id,
+                "condition_type": rule.condition_type,
+                "hit": hit,
+                "reason": reason,
+                "last_match": rule.last_match,
+            }
+        )
         if hit:
             hits.append(rule)
             if rule.last_match:
@@ -201,24 +512,91 @@ def matching(
 # --- outcomes --------------------------------------------------------------------------------------------
 
 
-def _text_or_template(source: str) -> Callable[[dict[str, Any]], str]:
-    if is_template(source):
+def _key_function(names: tuple[str, ...]) -> Callable[[dict[str, Any]], Any]:
+    """ctx -> the memo key: the values of the variables a template uses (unrolled for one or two)."""
+    if not names:
+        return lambda ctx: ()
+    if len(names) == 1:
+        (first,) = names
+        return lambda ctx: ctx.get(first, _MISSING)
+    if len(names) == 2:
+        first, second = names
+        return lambda ctx: (ctx.get(first, _MISSING), ctx.get(second, _MISSING))
+    return lambda ctx: tuple([ctx.get(name, _MISSING) for name in names])
+
+
+class Renderer:
+    """A compiled template that renders with only the variables it uses, memoised by their values.
+
+    Many hosts share values (the same os, the same site), so a rule's template is rendered once per
+    distinct combination. Templates using `random` are never memoised.
+    """
+
+    __slots__ = ("failed", "key", "memo", "names", "source", "template")
+    MEMO_SIZE = 8192
+
+    def __init__(self, source: str):
         try:
-            template = compile_template(source)
+            self.template = compile_template(source)
+            names = meta.find_undeclared_variables(_ENV.parse(source))
         except Exception as exc:
             raise RuleError(f"invalid Jinja template {source!r}: {exc}") from exc
-        return lambda ctx: template.render(**ctx)
+        self.source = source
+        self.failed = False
+        self.names = tuple(sorted(names))
+        self.memo: dict[Any, str] | None = None if "random" in source else {}
+        self.key = _key_function(self.names)
+
+    def __call__(self, ctx: dict[str, Any]) -> str:
+        names = self.names
+        key: Any = None
+        if self.memo is not None:
+            key = self.key(ctx)
+            try:
+                cached = self.memo.get(key)
+            except TypeError:  # an unhashable value (a list, a dict): render without the memo
+                key, cached = None, None
+            if cached is not None:
+                return cached
+        try:
+            result = self.template.render({name: ctx[name] for name in names if name in ctx})
+        except Exception as exc:  # one host's odd value must not stop a whole export run
+            if not self.failed:
+                self.failed = True
+                logger.error("rule template %r failed (rendered as empty text): %s", self.source, exc)
+            return ""
+        if self.memo is not None and key is not None:
+            if len(self.memo) >= self.MEMO_SIZE:
+                self.memo.clear()
+            self.memo[key] = result
+        return result
+
+
+def renderer(source: str) -> Callable[[dict[str, Any]], str]:
+    """ctx -> text: a memoised Renderer for templates, a constant for plain text."""
+    if is_template(source):
+        return Renderer(source)
     return lambda ctx: source
 
 
-def _rewriter(mode: str, spec: str) -> Callable[[Any, dict[str, Any]], Any] | None:
+# kept for the admin's validation
+_text_or_template = renderer
+
+
+def _raw(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None else str(value)
+
+
+def _rewriter(mode: str, spec: str) -> Callable[[Any, dict[str, Any] | None], Any] | None:
     """mode keep/string/jinja/split -> f(old, context) -> new; None for keep."""
     if mode == "keep":
         return None
     if mode == "string":
         return lambda old, ctx: spec
     if mode == "jinja":
-        render = _text_or_template(spec)
+        render = renderer(spec)
         return lambda old, ctx: render(ctx)
     if mode == "split":
         separator, _, index_text = spec.rpartition(":")
@@ -228,7 +606,7 @@ def _rewriter(mode: str, spec: str) -> Callable[[Any, dict[str, Any]], Any] | No
             raise RuleError(f"split needs 'SEPARATOR:INDEX', got {spec!r}") from exc
         sep = separator or None
 
-        def split(old: Any, ctx: dict[str, Any]) -> str:
+        def split(old: Any, ctx: dict[str, Any] | None) -> str:
             parts = _raw(old).split(sep)
             try:
                 return parts[index].strip()
@@ -241,24 +619,27 @@ def _rewriter(mode: str, spec: str) -> Callable[[Any, dict[str, Any]], Any] | No
 
 @dataclass(slots=True)
 class RewriteAction:
-    attribute: str
-    key: Callable[[Any, dict[str, Any]], Any] | None
-    value: Callable[[Any, dict[str, Any]], Any] | None
+    attribute: str  # lowercased
+    key: Callable[[Any, dict[str, Any] | None], Any] | None
+    value: Callable[[Any, dict[str, Any] | None], Any] | None
+    needs_context: bool = False
 
-    def apply(self, hostname: str, attrs: dict[str, Any]) -> None:
-        key = self.attribute
-        if key not in attrs:
-            lowered = key.lower()
-            key = next((k for k in attrs if k.lower() == lowered), None)
-            if key is None:
-                return
-        old_value = attrs[key]
-        ctx = {**attrs, "HOSTNAME": hostname, "name": key, "value": old_value}
+    def apply(self, view: HostView) -> None:
+        key = view.keys.get(self.attribute)
+        if key is None:
+            return
+        old_value = view.attrs[key]
+        ctx = {**view.attrs, "name": key, "value": old_value} if self.needs_context else None
         new_key = key if self.key is None else str(self.key(key, ctx)).strip()
         new_value = old_value if self.value is None else self.value(old_value, ctx)
-        del attrs[key]
-        if new_key:
-            attrs[new_key] = new_value
+        if new_key == key:
+            if new_value is old_value or new_value == old_value:
+                return
+        else:
+            view.remove(key)
+            if not new_key:
+                return
+        view.put(new_key, new_value)
 
 
 @dataclass(slots=True)
@@ -307,25 +688,31 @@ def compile_rule(rule: Any, kind: str) -> CompiledRule:
     outcomes: list[Any] = []
     for out in rule.outcomes.all():
         if kind == "custom":
-            outcomes.append((out.attribute.strip(), _text_or_template(out.value)))
+            value, key = out.value, out.attribute.strip()
+            if key:
+                outcomes.append((key, key.lower(), Renderer(value) if is_template(value) else value))
         elif kind == "rewrite":
             outcomes.append(
                 RewriteAction(
-                    attribute=out.attribute.strip(),
+                    attribute=out.attribute.strip().lower(),
                     key=_rewriter(out.key_mode, out.new_key),
                     value=_rewriter(out.value_mode, out.new_value),
+                    needs_context="jinja" in (out.key_mode, out.value_mode),
                 )
             )
         else:
             outcomes.append((out.action, out.attribute, out.value))
+    tests = [compile_condition(c) for c in conditions]
     return CompiledRule(
         id=rule.pk,
         name=rule.name,
         condition_type=rule.condition_type,
         last_match=rule.last_match,
-        conditions=[compile_condition(c) for c in conditions],
+        conditions=tests,
         outcomes=outcomes,
         descriptions=[_describe(c) for c in conditions],
+        test=_combine(rule.condition_type, tests),
+        sources=conditions,
     )
 
 
@@ -338,27 +725,52 @@ class RuleEngine:
     rewrite: list[CompiledRule]
     filter: list[CompiledRule]
     errors: list[str] = field(default_factory=list)
+    generated: bool = True  # False: evaluate with the closures only (the generated code is checked against it)
+
+    def __post_init__(self) -> None:
+        def phase(rules: list[CompiledRule], name: str):
+            if not rules:
+                return None
+            if self.generated:
+                return compile_phase(rules, name)
+            return lambda view: matching(rules, view)
+
+        self._custom = phase(self.custom, "custom_attributes")
+        self._custom_inline = compile_custom_phase(self.custom) if self.generated and self.custom else None
+        self._rewrite = phase(self.rewrite, "rewrite")
+        self._filter = phase(self.filter, "filter")
+
+    def _hits(self, rules, fast, view, debug, phase) -> list[CompiledRule]:
+        if debug is None:
+            return fast(view)
+        return matching(rules, view, debug, phase)
 
     def compute(self, hostname: str, labels: dict[str, Any], inventory: dict[str, Any], debug: list | None = None):
         """{'all': ..., 'filtered': ..., 'ignore': bool} for one host's labels and inventory."""
-        attrs: dict[str, Any] = {**labels, **inventory}
+        attrs: dict[str, Any] = {**labels, **inventory, "HOSTNAME": hostname}
+        view = HostView(hostname, attrs)
         if self.custom:
-            added: dict[str, Any] = {}
-            for rule in matching(self.custom, hostname, attrs, debug, "custom_attributes"):
-                ctx = _context(hostname, attrs)
-                for key, render in rule.outcomes:
-                    if key:
-                        added[key] = render(ctx)
-            attrs.update(added)
+            added: dict[str, tuple[str, Any]] = {}
+            if self._custom_inline is not None and debug is None:
+                self._custom_inline(view, added, view.ctx())
+            else:
+                ctx = view.ctx()
+                for rule in self._hits(self.custom, self._custom, view, debug, "custom_attributes"):
+                    for key, lkey, value in rule.outcomes:
+                        added[key] = (lkey, value if type(value) is str else value(ctx))
+            if added:
+                put = view.put
+                for key, (lkey, value) in added.items():
+                    put(key, value, lkey)
         if self.rewrite:
-            for rule in matching(self.rewrite, hostname, attrs, debug, "rewrite"):
+            for rule in self._hits(self.rewrite, self._rewrite, view, debug, "rewrite"):
                 for action in rule.outcomes:
-                    action.apply(hostname, attrs)
-        attrs["HOSTNAME"] = hostname
+                    action.apply(view)
+        view.put("HOSTNAME", hostname)
         filtered: dict[str, Any] = {}
         ignore = False
         if self.filter:
-            hits = matching(self.filter, hostname, attrs, debug, "filter")
+            hits = self._hits(self.filter, self._filter, view, debug, "filter")
             if hits:
                 whitelist = FilterSet()
                 for rule in hits:

@@ -71,7 +71,7 @@ class ApiRegistry:
         """Remove a plugin's routes (mostly for tests)."""
         prefix = prefix.strip("/")
         self._prefixes.discard(prefix)
-        self.urlpatterns[:] = [p for p in self.urlpatterns if not str(p.pattern).startswith(prefix)]
+        self.urlpatterns[:] = [p for p in self.urlpatterns if not str(p.pattern).lstrip("^").startswith(prefix)]
         clear_url_caches()
 
 

@@ -191,3 +191,55 @@ def test_dashboard_cards_count_hosts_and_accounts(admin_client, account, django_
     home = admin_client.get("/")
     assert home.status_code == 200
     assert b"Hosts" in home.content
+
+
+def test_editing_labels_in_the_admin_normalises_them_and_clears_the_cache(admin_client):
+    host = Host.objects.create(hostname="web01", labels={"os": "linux"}, cache={"rules_version": 0, "x": {}})
+    data = {
+        "hostname": "web01",
+        "account": "",
+        "object_type": "",
+        "labels": '{"OS": "bsd ", "Data Center": "dc1"}',
+        "inventory": "{}",
+    }
+    response = admin_client.post(f"/admin/hosts/host/{host.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    host.refresh_from_db()
+    assert host.labels == {"os": "bsd", "data_center": "dc1"}
+    assert host.cache == {}
+    assert "edited by admin" in host.log[0]["message"]
+
+    bad = admin_client.post(f"/admin/hosts/host/{host.pk}/change/", {**data, "labels": "[1, 2]"})
+    assert bad.status_code == 200
+    assert b"Labels must be a JSON object" in bad.content
+    bad = admin_client.post(f"/admin/hosts/host/{host.pk}/change/", {**data, "hostname": "two words"})
+    assert b"Not a valid hostname" in bad.content
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "host",
+        "account",
+        "logentry",
+        "customattributerule",
+        "rewriterule",
+        "filterrule",
+        "cronjobschedule",
+        "cronjobrun",
+    ],
+)
+def test_every_admin_page_renders(admin_client, model, account, make_rule, django_assert_max_num_queries):
+    for index in range(3):
+        Host.objects.create(hostname=f"h{index}", account=account, labels={"os": "linux"})
+        write_log(f"run {index}", "test", [("n", index)])
+        make_rule(
+            "custom",
+            [{"match_type": "attribute", "attribute": "os", "value": "linux"}],
+            [{"attribute": "a", "value": "1"}],
+        )
+    # the changelist costs the same whatever the number of rows (no query per row)
+    with django_assert_max_num_queries(12):
+        assert admin_client.get(f"/admin/hosts/{model}/").status_code == 200
+    add = admin_client.get(f"/admin/hosts/{model}/add/")
+    assert add.status_code in (200, 403)  # log entries and runs are never added by hand

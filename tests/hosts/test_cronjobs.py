@@ -231,3 +231,19 @@ def test_purge_schedule_exists_and_purges(settings):
 
     assert purge_log_entries() == 1
     assert list(LogEntry.objects.values_list("name", flat=True)) == ["new run"]
+
+
+@pytest.mark.django_db
+def test_run_now_from_the_admin(admin_client):
+    schedule = Schedule.objects.create(
+        name="nightly ok",
+        func="hosts.tasks.run_cronjob",
+        kwargs=repr({"job": "test: ok", "account": "a1"}),
+        schedule_type="D",
+    )
+    response = admin_client.post(
+        "/admin/hosts/cronjobschedule/", {"action": "run_now", "_selected_action": [str(schedule.pk)]}
+    )
+    assert response.status_code == 302
+    assert CALLS == ["a1"]
+    assert CronjobRun.objects.get().status == "success"

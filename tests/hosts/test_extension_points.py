@@ -162,6 +162,15 @@ def test_require_token_protects_every_kind_of_view(plugin_routes, make_token, ap
     assert response.json() in ({"pong": "plugin-user"}, {"user": "plugin-user"}, {"ok": True})
 
 
+@pytest.mark.django_db
+def test_unregistered_routes_are_gone(token_client):
+    API.register("plugin-gone", PluginHostViewSet, basename="plugin-gone")
+    assert token_client.get("/api/v1/plugin-gone/").status_code == 200
+    API.unregister("plugin-gone")
+    assert token_client.get("/api/v1/plugin-gone/").status_code == 404
+    assert "plugin-gone" not in API.prefixes()
+
+
 def test_api_registry_refuses_duplicates():
     API.register("plugin-dup", PluginHostViewSet, basename="plugin-dup")
     try:
@@ -293,3 +302,33 @@ def test_app_plugin_modules_are_found(monkeypatch):
     monkeypatch.setattr(discovery, "APP_PLUGIN_MODULE", "apps")  # every app has an apps module
     found = discovery.candidate_modules()
     assert "hosts.apps" in found and "tracker.apps" in found
+
+
+@pytest.mark.django_db
+def test_builtin_syncer_commands(capsys, make_rule):
+    from hosts import cronjobs
+
+    Host.objects.create(hostname="web01", labels={"os": "linux"})
+    make_rule("custom", [], [{"attribute": "role", "value": "web"}], condition_type="anyway", name="everyone")
+    call_command("syncer", "debug-rules", "web01")
+    out = capsys.readouterr().out
+    assert "everyone" in out and "role: web" in out
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("syncer", "debug-rules", "nope")
+    with pytest.raises(CommandError):
+        call_command("syncer", "debug-rules", "web01", "--model", "bogus")
+
+    listing = io.StringIO()
+    call_command("syncer", "list-cronjobs", stdout=listing)
+    assert "Purge old log entries" in listing.getvalue()
+
+    calls = []
+    cronjobs.register_cronjob("test: cli job", lambda account=None: calls.append(account) or 7)
+    try:
+        out = io.StringIO()
+        call_command("syncer", "run-cronjob", "test: cli job", "--account", "acc", stdout=out)
+        assert calls == ["acc"] and "test: cli job: 7" in out.getvalue()
+        with pytest.raises(CommandError, match="no cronjob named"):
+            call_command("syncer", "run-cronjob", "test: missing")
+    finally:
+        cronjobs.unregister_cronjob("test: cli job")

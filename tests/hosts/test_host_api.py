@@ -88,12 +88,12 @@ def test_label_replacers_are_configurable():
     assert host.get_labels() == {"rack-unit_slot": 1}
 
 
-def test_update_host_and_save_of_unchanged_host_costs_at_most_two_queries(django_assert_max_num_queries):
+def test_update_host_and_save_of_unchanged_host_costs_one_query(django_assert_num_queries):
     host = Host.get_host("web01")
     host.update_host({"os": "linux", "site": "dc1"})
     host.save()
     host = Host.get_host("web01")
-    with django_assert_max_num_queries(2):
+    with django_assert_num_queries(1):
         host.update_host({"os": "linux", "site": "dc1"})
         host.save()
 
@@ -246,3 +246,15 @@ def test_add_log_is_newest_first_and_capped():
     assert [e["message"] for e in host.log] == ["entry 4", "entry 3", "entry 2"]
     host.save()
     assert Host.objects.get(pk=host.pk).log[0]["message"] == "entry 4"
+
+
+def test_export_hosts_load_their_log_only_when_used(django_assert_num_queries):
+    host = Host.get_host("web01")
+    host.add_log("first")
+    host.save()
+    with django_assert_num_queries(1):
+        exported = list(Host.get_export_hosts())
+    host = exported[0]
+    host.add_log("second")  # loads the log on first use
+    host.save()
+    assert [e["message"] for e in Host.objects.get(pk=host.pk).log] == ["second", "first"]

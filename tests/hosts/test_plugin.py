@@ -185,14 +185,36 @@ def test_error_details_mark_the_entry(db, name):
     assert plugin.save_log().has_error is True
 
 
-def test_pending_logs_are_written_at_exit(db):
-    from hosts import plugin as plugin_module
+def test_an_unsaved_run_log_is_written_when_the_plugin_goes_away(db):
+    import gc
 
     plugin = Exporter()
-    plugin.log_details.append(("note", "from atexit"))
-    plugin_module._save_pending_logs()
-    assert LogEntry.objects.get().details[1] == ["note", "from atexit"]
-    assert plugin not in plugin_module._pending
+    plugin.log_details.append(("note", "written by the finaliser"))
+    del plugin
+    gc.collect()
+    entry = LogEntry.objects.get()
+    assert entry.details[1] == ["note", "written by the finaliser"]
+    assert entry.source == "test_exporter"
+
+
+def test_a_plugin_with_a_bad_account_leaves_no_log(db):
+    import gc
+
+    with pytest.raises(ValueError):
+        Exporter("missing")
+    gc.collect()
+    assert not LogEntry.objects.exists()
+
+
+def test_discarded_and_saved_runs_are_not_written_twice(db):
+    import gc
+
+    saved, dropped = Exporter(), Exporter()
+    saved.save_log()
+    dropped.discard()
+    del saved, dropped
+    gc.collect()
+    assert LogEntry.objects.count() == 1
 
 
 def test_get_unique_id_is_a_uuid():
@@ -410,3 +432,23 @@ def test_debug_rules_reports_ignored_hosts(db, make_rule, capsys):
     plugin.debug_rules("web01")
     assert "IGNORED" in capsys.readouterr().out
     plugin.discard()
+
+
+def test_a_cache_computed_before_a_concurrent_import_is_not_written(db, make_rule):
+    make_rule("custom", [], [{"attribute": "os_copy", "value": "{{ os }}"}], condition_type="anyway")
+    host = _host()
+    other = _host("web02")
+    plugin = Exporter()
+    plugin.get_attributes(host, "export")
+    plugin.get_attributes(other, "export")
+    # another process imports new labels for web01 meanwhile
+    concurrent = Host.get_host("web01")
+    concurrent.update_host({"os": "bsd"})
+    concurrent.save()
+    plugin.flush_cache()
+    assert Host.objects.get(hostname="web01").cache == {}
+    assert Host.objects.get(hostname="web02").cache["export"]["all"]["os_copy"] == "linux"
+    fresh = Exporter()
+    assert fresh.get_attributes(Host.objects.get(hostname="web01"), "export")["all"]["os_copy"] == "bsd"
+    plugin.discard()
+    fresh.discard()

@@ -310,3 +310,68 @@ def test_compile_errors_raise_rule_error():
                 }
             )
         )
+
+
+def test_generated_matching_code_agrees_with_the_closures(make_rule):
+    """Every operator, negation and value shape: the generated phase function and the closures agree."""
+    import itertools
+
+    from hosts.rules import RuleEngine
+
+    ops = ["equal", "in", "not_in", "in_list", "string_in_list", "swith", "ewith", "regex", "bool", "ignore"]
+    needles = ["linux", "a, b", "b", "^l", "true", "{{ site }}", ""]
+    order = 0
+    for op, needle, negate in itertools.product(ops, needles, [False, True]):
+        order += 1
+        make_rule(
+            "custom", [attr("os", op, needle, negate)], [{"attribute": f"v{order}", "value": "1"}], sort_order=order
+        )
+        order += 1
+        make_rule(
+            "custom", [hostname(op, needle, negate)], [{"attribute": f"h{order}", "value": "1"}], sort_order=order
+        )
+    for key_op, key_negate in itertools.product(["swith", "regex", "ignore", "equal"], [False, True]):
+        order += 1
+        make_rule(
+            "custom",
+            [attr("o", "in", "l", key_op=key_op, key_negate=key_negate)],
+            [{"attribute": f"k{order}", "value": "1"}],
+            sort_order=order,
+            condition_type="any",
+        )
+    engine = load_engine()
+    closures = RuleEngine(engine.version, engine.custom, engine.rewrite, engine.filter, generated=False)
+    values = ["Linux", " linux ", "b", "a,b", ["A", "B"], ["linux"], True, False, None, 3, "lin", "dc1"]
+    for index, value in enumerate(values):
+        for labels in ({"os": value, "site": "dc1"}, {"site": "linux"}):
+            name = f"linux{index}.b" if index % 2 else "true"
+            assert engine.compute(name, labels, {}) == closures.compute(name, labels, {}), (value, labels)
+
+
+def test_a_template_failing_at_runtime_renders_empty_and_is_logged(make_rule, caplog):
+    make_rule(
+        "custom",
+        [],
+        [{"attribute": "ratio", "value": "{{ cpus / 0 }}"}, {"attribute": "ok", "value": "1"}],
+        condition_type="anyway",
+    )
+    with caplog.at_level("ERROR", logger="hosts.rules"):
+        result = attributes(host_with({"cpus": 4}))["all"]
+    assert result["ratio"] == "" and result["ok"] == "1"
+    assert "failed" in caplog.text
+
+
+def test_rules_load_with_one_query_per_model(make_rule, django_assert_num_queries):
+    for index in range(5):
+        make_rule(
+            "custom",
+            [attr("os", "equal", "x"), hostname("swith", "w")],
+            [{"attribute": "a", "value": "1"}],
+            name=f"c{index}",
+        )
+        make_rule("rewrite", [attr("os", "equal", "x")], [{"attribute": "a", "key_mode": "string", "new_key": "b"}])
+        make_rule("filter", [attr("os", "equal", "x")], [{"action": "ignore_host"}])
+    # the rules version, then rules + conditions + outcomes for each of the three kinds
+    with django_assert_num_queries(10):
+        engine = load_engine()
+    assert (len(engine.custom), len(engine.rewrite), len(engine.filter)) == (5, 5, 5)
