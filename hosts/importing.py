@@ -5,9 +5,9 @@ Per host it does what the per-host plugin API does (normalise the name and label
 the account unless it is locked or owned by a master account, set `last_import_seen`, and only when the
 labels really changed set `last_import_sync` and clear the attribute cache), but in batches:
 
-1. hosts of this account whose stored labels equal the new ones are marked seen by one
-   `UPDATE ... FROM (rows) ... RETURNING hostname` per chunk of 50,000, so the database compares and nothing is
-   loaded into Python (an unchanged re-import is mostly this statement);
+1. hosts of this account whose stored labels equal the new ones are found by one read of the account's
+   hosts (id, hostname, labels) and marked seen in the narrow HostSeen table by one upsert per chunk of
+   50,000, so an unchanged re-import never rewrites the wide host rows (`Host.last_import_seen` reads both);
 2. the rest are read with one query per batch (only the columns the decision needs) and decided in
    Python exactly like `set_account` + `update_host`: changed hosts are written with `bulk_update`;
 3. new hosts are inserted with one multi-row statement per batch (PostgreSQL: COPY), values prepared
@@ -28,7 +28,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from hosts import conf
-from hosts.models import Account, Host
+from hosts.models import Account, Host, HostSeen
 from hosts.normalize import normalize_key, normalize_value
 
 Progress = Callable[[int], Any]
@@ -245,12 +245,10 @@ def import_rows(
         if inventory_key is None:
             labels = {name: normaliser.labels(raw) for name, raw in prepared.items()}
             rest = list(labels)
-            # The database-side shortcut for unchanged hosts only pays when the account already has hosts. It runs
-            # over big chunks: one join per chunk instead of one scan of the account's hosts per small batch.
+            # The shortcut for unchanged hosts only pays when the account already has hosts: one read of the
+            # account's hosts instead of one lookup per batch.
             if not dry_run and Host.objects.filter(account=owner).exists():
-                seen: set[str] = set()
-                for names in _chunks(rest, SHORTCUT_CHUNK):
-                    seen |= _mark_unchanged_seen(owner, {name: labels[name] for name in names}, now)
+                seen = _mark_unchanged_seen(owner, labels, now)
                 result.unchanged += len(seen)
                 result.seen_owned += len(seen)
                 if progress is not None and seen:
@@ -276,8 +274,8 @@ def import_rows(
 
 
 SHORTCUT_CHUNK = 50_000
-LABEL_FIELDS = ["labels", "last_import_seen", "last_import_sync", "cache", "stale"]
-OWNER_FIELDS = ["account", "last_import_seen", "log", "stale"]
+LABEL_FIELDS = ["labels", "last_import_seen_row", "last_import_sync", "cache", "stale"]
+OWNER_FIELDS = ["account", "last_import_seen_row", "log", "stale"]
 DECISION_COLUMNS = ("id", "hostname", "labels", "account_id", "locked", "stale", "account__is_master", "account__name")
 
 
@@ -287,38 +285,64 @@ def _dumps(value: Any) -> str:
 
 
 def _mark_unchanged_seen(owner: Account, labels: dict[str, dict[str, Any]], now: Any) -> set[str]:
-    """In the database: hosts of `owner`, not stale, whose labels equal the new ones get last_import_seen=now.
+    """Hosts of `owner`, not stale, whose stored labels equal the new ones: marked seen in HostSeen only.
 
-    Returns their hostnames. Anything not matched here (new, changed, another owner, or the same labels
-    stored in another key order) goes through the Python decision, so this is only a shortcut.
+    Returns their hostnames. The stored labels are read with one query (raw JSON text, decoded here: cheaper
+    than sending every row's labels to the database to compare there) and compared like `update_host` does.
+    Only the narrow HostSeen rows are written, so an unchanged re-import does not rewrite the wide host rows
+    and their indexes. Anything not matched here (new, changed, another owner, stale) goes through the
+    Python decision, so this is only a shortcut.
     """
     table = connection.ops.quote_name(Host._meta.db_table)
-    seen_column = connection.ops.quote_name(Host._meta.get_field("last_import_seen").column)
+    labels_column = connection.ops.quote_name(Host._meta.get_field("labels").column)
+    ids: list[int] = []
+    names: set[str] = set()
+    loads = json.loads
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS h SET {seen_column} = %s "  # noqa: S608 - identifiers from the model, values bound
-                "FROM (SELECT unnest(%s::text[]) AS hostname, unnest(%s::text[])::jsonb AS labels) AS v "
-                "WHERE h.hostname = v.hostname AND h.labels = v.labels AND h.account_id = %s AND NOT h.stale "
-                "RETURNING h.hostname",
-                [now, list(labels), [_dumps(value) for value in labels.values()], owner.pk],
-            )
-        elif connection.vendor == "sqlite":
-            cursor.execute(
-                f"UPDATE {table} SET {seen_column} = %s "  # noqa: S608 - identifiers from the model, values bound
-                "FROM (SELECT value ->> 0 AS hostname, value -> 1 AS labels FROM json_each(%s)) AS v "
-                f"WHERE {table}.hostname = v.hostname AND json({table}.labels) = v.labels "
-                # unary + keeps SQLite from driving the update by the account index (a scan of all its hosts)
-                f"AND +{table}.account_id = %s AND NOT +{table}.stale RETURNING {table}.hostname",
-                [
-                    connection.ops.adapt_datetimefield_value(now),
-                    _dumps([[name, value] for name, value in labels.items()]),
-                    owner.pk,
-                ],
-            )
-        else:
-            return set()
-        return {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            f"SELECT id, hostname, {labels_column} FROM {table} "  # noqa: S608 - identifiers from the model
+            "WHERE account_id = %s AND NOT stale",
+            [owner.pk],
+        )
+        while chunk := cursor.fetchmany(10_000):
+            for pk, name, stored in chunk:
+                new = labels.get(name)
+                if new is None:
+                    continue
+                if type(stored) is str:
+                    stored = loads(stored)
+                if stored == new:
+                    ids.append(pk)
+                    names.add(name)
+    for chunk_ids in _chunks(ids, SHORTCUT_CHUNK):
+        _upsert_seen(chunk_ids, now)
+    return names
+
+
+def _upsert_seen(ids: list[int], now: Any) -> None:
+    """HostSeen(host_id, seen=now) for these hosts, inserted or updated by one statement."""
+    table = connection.ops.quote_name(HostSeen._meta.db_table)
+    if connection.vendor == "postgresql":
+        source = "SELECT value::bigint, %s::timestamptz FROM jsonb_array_elements_text(%s::jsonb)"
+        params = [now, json.dumps(ids)]
+    elif connection.vendor == "sqlite":
+        source = "SELECT value, %s FROM json_each(%s) WHERE true"  # WHERE: SQLite's upsert-after-SELECT rule
+        params = [connection.ops.adapt_datetimefield_value(now), json.dumps(ids)]
+    else:
+        HostSeen.objects.bulk_create(
+            [HostSeen(host_id=pk, seen=now) for pk in ids],
+            update_conflicts=True,
+            unique_fields=["host"],
+            update_fields=["seen"],
+            batch_size=1000,
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (host_id, seen) {source} "  # identifiers from the model, values bound
+            "ON CONFLICT (host_id) DO UPDATE SET seen = excluded.seen",
+            params,
+        )
 
 
 class _Inserter:
@@ -334,7 +358,7 @@ class _Inserter:
             return
         overrides: dict[str, Any] = {
             "account_id": owner.pk,
-            "last_import_seen": self.now,
+            "last_import_seen_row": self.now,
             "last_import_sync": self.now,
             "created": self.now,
             "stale": False,
@@ -411,7 +435,7 @@ def _import_labels_batch(
             result.seen_owned += 1
         if stored != new_labels:
             labels_changed.append(
-                Host(pk=pk, labels=new_labels, last_import_seen=now, last_import_sync=now, cache={}, stale=False)
+                Host(pk=pk, labels=new_labels, last_import_seen_row=now, last_import_sync=now, cache={}, stale=False)
             )
             result.updated += 1
             if account_changed:
@@ -433,11 +457,11 @@ def _import_labels_batch(
     if labels_changed:
         Host.objects.bulk_update(labels_changed, LABEL_FIELDS, batch_size=len(labels_changed))
     if revived_ids:
-        Host.objects.filter(pk__in=revived_ids).update(last_import_seen=now, stale=False)
+        Host.objects.filter(pk__in=revived_ids).update(last_import_seen_row=now, stale=False)
     if owner_changed:
         _take_over(owner, owner_changed, now)
     if seen_ids:
-        Host.objects.filter(pk__in=seen_ids).update(last_import_seen=now)
+        Host.objects.filter(pk__in=seen_ids).update(last_import_seen_row=now)
 
 
 def _take_over(owner: Account, ids: list[int], now: Any) -> None:
@@ -449,7 +473,7 @@ def _take_over(owner: Account, ids: list[int], now: Any) -> None:
         if host.account_id is not None:
             host.add_log(f"account changed from {host.account.name} to {owner.name}")
         host.account = owner
-        host.last_import_seen = now
+        host.last_import_seen_row = now
         host.stale = False
     Host.objects.bulk_update(hosts, OWNER_FIELDS, batch_size=max(len(hosts), 1))
 
@@ -485,8 +509,10 @@ def _import_inventory_batch(
 
 def _mark_stale(owner: Account, now: Any, result: ImportResult, dry_run: bool, force_delete: bool) -> None:
     """Hosts of the account this run did not see become stale; deleted only by the account's policy."""
-    not_seen = Host.objects.filter(account=owner).exclude(last_import_seen=now)
-    # A dry run wrote no last_import_seen: what it would leave unseen is what the account had minus what it saw.
+    # Seen in this run: the row says so (new, changed, taken over) or the HostSeen mark does (unchanged).
+    seen_marks = HostSeen.objects.filter(seen=now, host__account=owner).values("host_id")
+    not_seen = Host.objects.filter(account=owner).exclude(last_import_seen_row=now).exclude(pk__in=seen_marks)
+    # A dry run marked nothing seen: what it would leave unseen is what the account had minus what it saw.
     result.stale = Host.objects.filter(account=owner).count() - result.seen_owned if dry_run else not_seen.count()
     if not result.stale:
         return

@@ -60,7 +60,7 @@ def _result(result: Any) -> dict[str, Any]:
 class HostViewSet(viewsets.ReadOnlyModelViewSet):
     """Hosts by hostname. Writes name an account; a host locked or owned by a master account answers 403."""
 
-    queryset = Host.objects.select_related("account").order_by("hostname")
+    queryset = Host.objects.with_seen().select_related("account").order_by("hostname")
     serializer_class = s.HostSerializer
     filterset_class = HostFilter
     permission_classes = [ReadAuthenticatedWriteModelPermission]
@@ -82,7 +82,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
             host, created, _ = services.upsert_host(data["account"], hostname, data["labels"])
         except services.OwnershipError as exc:
             raise PermissionDenied(str(exc)) from exc
-        body = s.HostDetailSerializer(Host.objects.select_related("account").get(pk=host.pk)).data
+        body = s.HostDetailSerializer(Host.objects.with_seen().select_related("account").get(pk=host.pk)).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=s.HostWriteSerializer, responses={200: s.HostDetailSerializer, 201: s.HostDetailSerializer})

@@ -127,9 +127,7 @@ def _no_run_logs_at_exit():
     yield
     from hosts import plugin
 
-    with plugin._pending_lock:
-        pending = list(plugin._pending)
-    for item in pending:
+    for item in list(plugin.live_plugins):
         item.discard()
 
 
