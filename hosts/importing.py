@@ -154,6 +154,21 @@ class Normaliser:
                 pass
         return self._labels(labels)
 
+    def all_labels(self, prepared: dict[str, dict[Any, Any]]) -> dict[str, dict[str, Any]]:
+        """`labels()` of every host, with the memoised-plan case inlined (one method call per row is measurable)."""
+        plans, strip, labels = self.plans, str.strip, self.labels
+        result: dict[str, dict[str, Any]] = {}
+        for name, raw in prepared.items():
+            plan = plans.get(tuple(raw))
+            if plan:
+                try:
+                    result[name] = dict(zip(plan, map(strip, raw.values()), strict=True))
+                    continue
+                except TypeError:  # a value that is not a string
+                    pass
+            result[name] = labels(raw)
+        return result
+
     def _plan(self, keys: tuple[Any, ...]) -> tuple[str, ...] | bool:
         if len(self.plans) > 1000:  # rows with ever new key sets: stop memoising
             self.plans.clear()
@@ -184,9 +199,16 @@ def _normalised_rows(
 ) -> dict[str, dict[str, Any]]:
     """hostname -> raw labels: empty names skipped (error when strict), invalid ones abort, the last duplicate wins."""
     prepared: dict[str, dict[str, Any]] = {}
-    hostname = normaliser.hostname
+    hostname, lowercase, match = normaliser.hostname, normaliser.lowercase, normaliser.match
     for index, (raw_name, labels) in enumerate(rows):
-        name = hostname(raw_name)
+        if type(raw_name) is str:  # Normaliser.hostname inlined for the common case: this loop runs per row
+            name = raw_name.strip()
+            if lowercase:
+                name = name.lower()
+            if name and not match(name):
+                name = None
+        else:
+            name = hostname(raw_name)
         if not name:
             if raw_name is None or not str(raw_name).strip():
                 if strict:
@@ -243,7 +265,7 @@ def import_rows(
     size = batch_size()
     with transaction.atomic():
         if inventory_key is None:
-            labels = {name: normaliser.labels(raw) for name, raw in prepared.items()}
+            labels = normaliser.all_labels(prepared)
             rest = list(labels)
             # The shortcut for unchanged hosts only pays when the account already has hosts: one read of the
             # account's hosts instead of one lookup per batch.
@@ -274,6 +296,7 @@ def import_rows(
 
 
 SHORTCUT_CHUNK = 50_000
+DECODED_MEMO = 100_000
 LABEL_FIELDS = ["labels", "last_import_seen_row", "last_import_sync", "cache", "stale"]
 OWNER_FIELDS = ["account", "last_import_seen_row", "log", "stale"]
 DECISION_COLUMNS = ("id", "hostname", "labels", "account_id", "locked", "stale", "account__is_master", "account__name")
@@ -298,6 +321,7 @@ def _mark_unchanged_seen(owner: Account, labels: dict[str, dict[str, Any]], now:
     ids: list[int] = []
     names: set[str] = set()
     loads = json.loads
+    decoded: dict[str, Any] = {}  # hosts of one inventory repeat the same label sets: decode each text once
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, hostname, {labels_column} FROM {table} "  # noqa: S608 - identifiers from the model
@@ -310,7 +334,12 @@ def _mark_unchanged_seen(owner: Account, labels: dict[str, dict[str, Any]], now:
                 if new is None:
                     continue
                 if type(stored) is str:
-                    stored = loads(stored)
+                    text = stored
+                    stored = decoded.get(text)
+                    if stored is None:
+                        if len(decoded) >= DECODED_MEMO:
+                            decoded.clear()
+                        stored = decoded[text] = loads(text)
                 if stored == new:
                     ids.append(pk)
                     names.add(name)

@@ -305,7 +305,11 @@ class HostSeen(models.Model):
     of rewriting every host row and its indexes. Read through `Host.last_import_seen`.
     """
 
-    host = models.OneToOneField(Host, primary_key=True, on_delete=models.CASCADE, related_name="import_seen")
+    # No database foreign key: on PostgreSQL its per-row check locks every host row (FOR KEY SHARE), which is the
+    # very write this table avoids. Deleting hosts through the ORM still deletes their marks (CASCADE).
+    host = models.OneToOneField(
+        Host, primary_key=True, on_delete=models.CASCADE, related_name="import_seen", db_constraint=False
+    )
     seen = models.DateTimeField()
 
     def __str__(self) -> str:

@@ -100,3 +100,13 @@ def test_api_shows_and_orders_by_the_effective_last_import_seen(make_account, to
     assert body["results"][0]["last_import_seen"].replace("Z", "+00:00") == h2.last_import_seen.isoformat()
     detail = token_client.get("/api/v1/hosts/h2/").json()
     assert detail["last_import_seen"] == body["results"][0]["last_import_seen"]
+
+
+def test_stale_hosts_deleted_by_the_account_policy_lose_their_marks(make_account):
+    account = make_account("a", delete_stale="true")
+    services.import_rows(account, _rows("h1", "h2"))
+    services.import_rows(account, _rows("h1", "h2"))
+    result = services.import_rows(account, _rows("h1"))
+    assert (result.unchanged, result.stale, result.deleted) == (1, 1, 1)
+    assert list(Host.objects.values_list("hostname", flat=True)) == ["h1"]
+    assert list(HostSeen.objects.values_list("host__hostname", flat=True)) == ["h1"]
