@@ -539,8 +539,8 @@ def _import_inventory_batch(
 def _mark_stale(owner: Account, now: Any, result: ImportResult, dry_run: bool, force_delete: bool) -> None:
     """Hosts of the account this run did not see become stale; deleted only by the account's policy."""
     # Seen in this run: the row says so (new, changed, taken over) or the HostSeen mark does (unchanged).
-    seen_marks = HostSeen.objects.filter(seen=now, host__account=owner).values("host_id")
-    not_seen = Host.objects.filter(account=owner).exclude(last_import_seen_row=now).exclude(pk__in=seen_marks)
+    marked = models.Exists(HostSeen.objects.filter(host_id=models.OuterRef("pk"), seen=now))  # an anti-join
+    not_seen = Host.objects.filter(account=owner).exclude(last_import_seen_row=now).exclude(marked)
     # A dry run marked nothing seen: what it would leave unseen is what the account had minus what it saw.
     result.stale = Host.objects.filter(account=owner).count() - result.seen_owned if dry_run else not_seen.count()
     if not result.stale:
