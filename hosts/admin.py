@@ -126,6 +126,14 @@ class HostAdmin(admin.ModelAdmin):
     list_filter = ["account", LabelFilter, "is_object", "object_type", "disabled", "locked"]
     list_select_related = ["account"]
     search_fields = ["hostname"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_seen()
+
+    @admin.display(description="last import seen", ordering="last_import_seen")
+    def last_import_seen(self, host: models.Host):
+        return host.last_import_seen
+
     readonly_fields = ["created", "last_import_seen", "last_import_sync", "host_log", "attribute_cache"]
     fieldsets = [
         (None, {"fields": ["hostname", "account", "is_object", "object_type", "locked", "disabled"]}),

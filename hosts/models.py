@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -89,6 +90,26 @@ class AccountCustomField(models.Model):
         return self.name
 
 
+SEEN_MARK = "_seen_mark"
+
+
+class HostQuerySet(models.QuerySet):
+    def with_seen(self) -> HostQuerySet:
+        """Hosts orderable and filterable by `last_import_seen` (the later of the row's value and the HostSeen mark)."""
+        mark = models.F(SEEN_MARK)
+        row = models.F("last_import_seen_row")
+        return self.annotate(last_import_seen=Greatest(Coalesce(row, mark), Coalesce(mark, row)))
+
+
+class HostManager(models.Manager.from_queryset(HostQuerySet)):
+    """Every host query carries its HostSeen mark (a primary-key lookup per row), so `last_import_seen` is the
+    value at load time and costs no query per host."""
+
+    def get_queryset(self) -> HostQuerySet:
+        mark = HostSeen.objects.filter(host_id=models.OuterRef("pk")).values("seen")[:1]
+        return super().get_queryset().annotate(**{SEEN_MARK: models.Subquery(mark)})
+
+
 class HostApiError(RuntimeError):
     """A removed or misused Host API call; the message says what to call instead."""
 
@@ -106,11 +127,24 @@ class Host(models.Model):
     object_type = models.CharField(max_length=100, blank=True, default="")
     locked = models.BooleanField(default=False, help_text="Locked hosts keep their account (CMDB mode).")
     disabled = models.BooleanField(default=False, help_text="Disabled hosts are not exported.")
-    last_import_seen = models.DateTimeField(null=True, blank=True, help_text="Last time an import saw the host.")
+    # Written with the row (update_host + save, new and changed hosts); an unchanged host seen by a bulk import only
+    # gets a HostSeen row. `last_import_seen` is the later of both.
+    last_import_seen_row = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_column="last_import_seen",
+        help_text="Last time an import saw the host.",
+    )
     last_import_sync = models.DateTimeField(null=True, blank=True, help_text="Last time an import changed its labels.")
+    stale = models.BooleanField(
+        default=False, db_index=True, help_text="The last import of its account did not see the host."
+    )
     created = models.DateTimeField(default=timezone.now, editable=False)
     cache = models.JSONField(default=dict, blank=True, editable=False)
     log = models.JSONField(default=list, blank=True, editable=False)
+
+    objects = HostManager()
 
     class Meta:
         ordering = ["hostname"]
@@ -118,6 +152,27 @@ class Host(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+    @property
+    def last_import_seen(self) -> Any:
+        """Last time an import saw the host: the later of the row's own value and its HostSeen mark.
+
+        Hosts loaded through `Host.objects` carry the mark; a host built in Python costs one query here.
+        """
+        if SEEN_MARK in self.__dict__:
+            mark = self.__dict__[SEEN_MARK]
+        elif self.pk is None:
+            mark = None
+        else:
+            mark = HostSeen.objects.filter(host_id=self.pk).values_list("seen", flat=True).first()
+        row = self.last_import_seen_row
+        if mark is None or (row is not None and row >= mark):
+            return row
+        return mark
+
+    @last_import_seen.setter
+    def last_import_seen(self, value: Any) -> None:
+        self.last_import_seen_row = value
 
     # --- lookups -------------------------------------------------------------------------------------------
 
@@ -241,6 +296,24 @@ class Host(models.Model):
         """Prepend an entry to the host's own log (newest first, capped at HOSTS_HOST_LOG_LENGTH)."""
         item = {"time": timezone.now().isoformat(timespec="seconds"), "message": str(entry)}
         self.log = [item, *(self.log or [])][: conf.host_log_length()]
+
+
+class HostSeen(models.Model):
+    """When a bulk import last saw an unchanged host, kept out of the wide host row.
+
+    A re-import of unchanged hosts then writes these narrow rows (one set-based statement per chunk) instead
+    of rewriting every host row and its indexes. Read through `Host.last_import_seen`.
+    """
+
+    # No database foreign key: on PostgreSQL its per-row check locks every host row (FOR KEY SHARE), which is the
+    # very write this table avoids. Deleting hosts through the ORM still deletes their marks (CASCADE).
+    host = models.OneToOneField(
+        Host, primary_key=True, on_delete=models.CASCADE, related_name="import_seen", db_constraint=False
+    )
+    seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.host_id} seen {self.seen:%Y-%m-%d %H:%M:%S}"
 
 
 # --- run log -------------------------------------------------------------------------------------------------

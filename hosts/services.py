@@ -119,3 +119,26 @@ def bump_rules_version() -> None:
     with transaction.atomic():
         if not RulesState.objects.filter(pk=1).update(version=F("version") + 1):
             RulesState.objects.get_or_create(pk=1, defaults={"version": 1})
+
+
+# --- bulk import and the REST API's writes (implemented in hosts.importing and hosts.hostops) ---------------
+
+from hosts import hostops, importing  # noqa: E402 - they import this module's models first
+
+ImportResult = importing.ImportResult
+ImportRowsError = importing.ImportRowsError
+import_rows = importing.import_rows
+OwnershipError = hostops.OwnershipError
+account_rows = hostops.account_rows
+cronjob_status = hostops.cronjob_status
+delete_host = hostops.delete_host
+export_rules = hostops.export_rules
+get_host_or_404 = hostops.get_host_or_404
+import_rules = hostops.import_rules
+masked_fields = hostops.masked_fields
+queue_cronjob = hostops.queue_cronjob
+rule_document = hostops.rule_document
+rule_queryset = hostops.rule_queryset
+save_rule = hostops.save_rule
+update_host_inventory = hostops.update_host_inventory
+upsert_host = hostops.upsert_host

@@ -8,5 +8,6 @@ from django.urls import include, path
 from hosts.api.registry import API
 
 urlpatterns: list = [
+    path("", include("hosts.api.routes")),
     path("", include(API.urlpatterns)),
 ]
