@@ -62,6 +62,13 @@ def counts() -> dict:
     return {model._meta.model_name: model.objects.count() for model in MODELS}
 
 
+def _to_milliseconds(value):
+    """Django's JSON serializer keeps milliseconds, so a source time at 12:00:00.000123 arrives as 12:00:00."""
+    if isinstance(value, datetime.datetime | datetime.time):
+        return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    return value
+
+
 def snapshot() -> list:
     """The test app's data as JSON-ready dicts, with natural keys, in a stable order: compared across sites."""
     objects = []
@@ -70,6 +77,8 @@ def snapshot() -> list:
         objects.extend(
             serializers.serialize("python", queryset, use_natural_foreign_keys=True, use_natural_primary_keys=True)
         )
+    for entry in objects:  # the wire format carries milliseconds: compare at that precision on both sites
+        entry["fields"] = {k: _to_milliseconds(v) for k, v in entry["fields"].items()}
     data = json.loads(json.dumps(objects, cls=DjangoJSONEncoder))
     for entry in data:  # M2M lists come in no particular order
         entry["fields"] = {k: sorted(v) if isinstance(v, list) else v for k, v in entry["fields"].items()}
