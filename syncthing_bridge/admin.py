@@ -75,17 +75,7 @@ class SyncthingInstanceAdmin(admin.ModelAdmin):
     list_display = ["name", "url", "site", "enabled", "reachable", "version", "last_refresh", "last_event_id"]
     list_filter = ["enabled", "reachable"]
     search_fields = ["name", "url", "site", "device_id"]
-    readonly_fields = [
-        "device_id",
-        "version",
-        "uptime",
-        "reachable",
-        "last_error",
-        "last_refresh",
-        "last_event_id",
-        "listener_seen",
-        "listener_error",
-    ]
+    readonly_fields = SyncthingInstance.OBSERVED_FIELDS
     inlines = [VolumeMappingInline, DeviceInline, FolderInline]
     actions = ["test_connection", "refresh_state", "rescan_folder", "pause_device", "resume_device", "restart"]
 

@@ -40,6 +40,19 @@ class SyncthingInstance(models.Model):
     listener_seen = models.DateTimeField(null=True, blank=True)
     listener_error = models.TextField(blank=True)
 
+    # What the daemon and the listener report: shown everywhere, written only by services.
+    OBSERVED_FIELDS = (
+        "device_id",
+        "version",
+        "uptime",
+        "reachable",
+        "last_error",
+        "last_refresh",
+        "last_event_id",
+        "listener_seen",
+        "listener_error",
+    )
+
     class Meta:
         ordering = ["name"]
         verbose_name = "Syncthing instance"
@@ -85,6 +98,21 @@ class SyncthingFolder(models.Model):
     global_bytes = models.BigIntegerField(default=0)
     local_bytes = models.BigIntegerField(default=0)
     pull_errors = models.IntegerField(default=0)
+
+    # The state mirrored from the daemon on every refresh (services.refresh_instance upserts these).
+    MIRRORED_FIELDS = (
+        "label",
+        "path",
+        "folder_type",
+        "paused",
+        "state",
+        "error",
+        "need_bytes",
+        "need_items",
+        "global_bytes",
+        "local_bytes",
+        "pull_errors",
+    )
 
     class Meta:
         ordering = ["instance__name", "folder_id"]

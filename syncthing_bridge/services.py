@@ -254,19 +254,7 @@ def refresh_instance(instance: SyncthingInstance) -> bool:
             folder_rows,
             update_conflicts=True,
             unique_fields=["instance", "folder_id"],
-            update_fields=[
-                "label",
-                "path",
-                "folder_type",
-                "paused",
-                "state",
-                "error",
-                "need_bytes",
-                "need_items",
-                "global_bytes",
-                "local_bytes",
-                "pull_errors",
-            ],
+            update_fields=SyncthingFolder.MIRRORED_FIELDS,
         )
         pks = dict(SyncthingFolder.objects.filter(instance=instance).values_list("folder_id", "pk"))
         FolderCompletion.objects.filter(folder__instance=instance).delete()

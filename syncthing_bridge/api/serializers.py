@@ -22,27 +22,9 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
             "site",
             "enabled",
             "timeout",
-            "device_id",
-            "version",
-            "uptime",
-            "reachable",
-            "last_error",
-            "last_refresh",
-            "last_event_id",
-            "listener_seen",
-            "listener_error",
+            *SyncthingInstance.OBSERVED_FIELDS,
         ]
-        read_only_fields = [
-            "device_id",
-            "version",
-            "uptime",
-            "reachable",
-            "last_error",
-            "last_refresh",
-            "last_event_id",
-            "listener_seen",
-            "listener_error",
-        ]
+        read_only_fields = SyncthingInstance.OBSERVED_FIELDS
 
     def validate(self, attrs):
         if self.instance is None and not attrs.get("api_key"):
@@ -91,17 +73,7 @@ class SyncthingFolderSerializer(serializers.ModelSerializer):
             "id",
             "instance",
             "folder_id",
-            "label",
-            "path",
-            "folder_type",
-            "paused",
-            "state",
-            "error",
-            "need_bytes",
-            "need_items",
-            "global_bytes",
-            "local_bytes",
-            "pull_errors",
+            *SyncthingFolder.MIRRORED_FIELDS,
             "completions",
         ]
 
