@@ -125,6 +125,18 @@ class SiteAgent:
             raise AgentError(f"no volume named {self.site!r} in the tracker")
         return volume
 
+    def _phase_location(self, phase: str, enabled: bool, report: PhaseReport) -> VolumeLocation | None:
+        """This volume's location for a phase, or None with the reason on the report (and on the volume node)."""
+        if not enabled:
+            report.skipped = f"{phase} disabled"
+            return None
+        try:
+            return self.location()
+        except AgentError as exc:
+            services.update_volume(self.site, {f"exit_{phase}": CONFIG_ERROR, f"stderr_{phase}": str(exc)})
+            report.skipped = str(exc)
+            return None
+
     def location(self) -> VolumeLocation:
         try:
             return parse_volume_url(self.volume.get("url") or "")
@@ -196,14 +208,8 @@ class SiteAgent:
     def receive_batch(self) -> PhaseReport:
         """One batch of reception: claim, copy from each origin volume to here, record."""
         report = PhaseReport()
-        if not flag(self.volume.get("enableReception"), True):
-            report.skipped = "reception disabled"
-            return report
-        try:
-            here = self.location()
-        except AgentError as exc:
-            services.update_volume(self.site, {"exit_reception": CONFIG_ERROR, "stderr_reception": str(exc)})
-            report.skipped = str(exc)
+        here = self._phase_location("reception", flag(self.volume.get("enableReception"), True), report)
+        if here is None:
             return report
         limit = _int(self.volume.get("syncAmountReception"), 100)
         nodes = services.pending_for_site(self.site, limit)
@@ -258,14 +264,8 @@ class SiteAgent:
     def emit_batch(self) -> PhaseReport:
         """One batch per destination that cannot pull: claim for it, push from here, record for it."""
         report = PhaseReport()
-        if not flag(self.volume.get("enableEmission"), False):
-            report.skipped = "emission disabled"
-            return report
-        try:
-            here = self.location()
-        except AgentError as exc:
-            services.update_volume(self.site, {"exit_emission": CONFIG_ERROR, "stderr_emission": str(exc)})
-            report.skipped = str(exc)
+        here = self._phase_location("emission", flag(self.volume.get("enableEmission"), False), report)
+        if here is None:
             return report
         limit = _int(self.volume.get("syncAmountEmission"), 100)
         options = self._rsync_options()
