@@ -46,6 +46,16 @@ def _tasks_run_synchronously(monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", True)
 
 
+@pytest.fixture(autouse=True)
+def _no_run_logs_at_exit():
+    """Plugins left open by a test would write their run log at interpreter exit, after the test DB is gone."""
+    yield
+    from hosts import plugin
+
+    for item in list(plugin.live_plugins):
+        item.discard()
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"

@@ -837,13 +837,19 @@ def version_node(node_id: str, keys: dict, actor: Actor) -> dict:
     return node.as_wire()
 
 
+def _select_for_update(node_ids: list[str]) -> list[Node]:
+    """Row-locked nodes for a lock change; NotFound naming the missing ids when any is absent."""
+    nodes = list(Node.objects.select_for_update().filter(node_id__in=node_ids))
+    missing = set(node_ids) - {n.node_id for n in nodes}
+    if missing:
+        raise NotFound(f"not found: {', '.join(sorted(missing))}", sorted(missing)[0])
+    return nodes
+
+
 def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
     """Set `lock` to the actor on every node, or on none: Conflict when one is locked by someone else."""
     with transaction.atomic():
-        nodes = list(Node.objects.select_for_update().filter(node_id__in=node_ids))
-        missing = set(node_ids) - {n.node_id for n in nodes}
-        if missing:
-            raise NotFound(f"not found: {', '.join(sorted(missing))}", sorted(missing)[0])
+        nodes = _select_for_update(node_ids)
         for node in nodes:
             _may_change(actor, node)
             holder = node.data.get("lock")
@@ -856,10 +862,7 @@ def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
 def unlock_nodes(node_ids: list[str], actor: Actor) -> bool:
     """Remove the actor's locks; False (and nothing changed) when one is not locked by the actor."""
     with transaction.atomic():
-        nodes = list(Node.objects.select_for_update().filter(node_id__in=node_ids))
-        missing = set(node_ids) - {n.node_id for n in nodes}
-        if missing:
-            raise NotFound(f"not found: {', '.join(sorted(missing))}", sorted(missing)[0])
+        nodes = _select_for_update(node_ids)
         for node in nodes:
             holder = node.data.get("lock")
             if holder != actor.name and not (actor.is_admin and holder is not None):

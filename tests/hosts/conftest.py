@@ -7,16 +7,6 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _no_run_logs_at_exit():
-    """Plugins left open by a test would write their run log at interpreter exit, after the test DB is gone."""
-    yield
-    from hosts import plugin
-
-    for item in list(plugin.live_plugins):
-        item.discard()
-
-
 @pytest.fixture
 def account(db):
     from hosts.models import Account

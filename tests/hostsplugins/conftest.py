@@ -121,16 +121,6 @@ def source_server() -> Iterator[SourceServer]:
         thread.join(timeout=5)
 
 
-@pytest.fixture(autouse=True)
-def _no_run_logs_at_exit():
-    """Plugins left open by a test would write their run log at interpreter exit, after the test DB is gone."""
-    yield
-    from hosts import plugin
-
-    for item in list(plugin.live_plugins):
-        item.discard()
-
-
 @pytest.fixture
 def make_account(db):
     """make_account(name, address=..., is_master=False, password="", username="", **custom_fields)."""
