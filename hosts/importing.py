@@ -13,13 +13,14 @@ labels really changed set `last_import_sync` and clear the attribute cache), but
 3. new hosts are inserted with one multi-row statement per batch (PostgreSQL: COPY), values prepared
    by the model's own fields so the stored form is the ORM's.
 
-The whole run is one transaction: an invalid row aborts it and nothing is written.
+Rows come normalised here, or already normal as `NormalisedRows` from a reader that normalised them while it
+read them (the CSV import), so a big source is not walked twice. The whole run is one transaction: an invalid
+row aborts it and nothing is written.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,8 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from hosts import conf
 from hosts.models import Account, Host, HostSeen
-from hosts.normalize import normalize_key, normalize_value
+from hosts.normalize import NormalisedRows, Normaliser, normalize_value
 
 Progress = Callable[[int], Any]
 
@@ -118,82 +118,6 @@ def batch_size() -> int:
     return int(getattr(settings, "HOSTS_IMPORT_BATCH_SIZE", 1000))
 
 
-class Normaliser:
-    """`normalize_hostname` and `normalize_labels` with the settings read once per run and label keys memoised.
-
-    Same rules as hosts.normalize (the tests compare both on the same inputs); a big import repeats the
-    same few label keys on every row, and reading Django settings per call dominated the run time.
-    """
-
-    def __init__(self) -> None:
-        self.lowercase = conf.lowercase_hostnames()
-        self.match = re.compile(conf.hostname_pattern()).match
-        self.replacers = conf.label_replacers()
-        self.keys: dict[Any, str] = {}
-        self.plans: dict[tuple[Any, ...], tuple[str, ...] | bool] = {}
-
-    def hostname(self, hostname: Any) -> str | None:
-        if hostname is None or isinstance(hostname, bool):
-            return None
-        name = str(hostname).strip()
-        if self.lowercase:
-            name = name.lower()
-        if not name or not self.match(name):
-            return None
-        return name
-
-    def labels(self, labels: dict[Any, Any]) -> dict[str, Any]:
-        keys = tuple(labels)
-        plan = self.plans.get(keys)
-        if plan is None:
-            plan = self.plans[keys] = self._plan(keys)
-        if plan is not False:  # every key normalises to a distinct non-empty key: map the values only
-            try:
-                return dict(zip(plan, map(str.strip, labels.values()), strict=True))
-            except TypeError:  # a value that is not a string
-                pass
-        return self._labels(labels)
-
-    def all_labels(self, prepared: dict[str, dict[Any, Any]]) -> dict[str, dict[str, Any]]:
-        """`labels()` of every host, with the memoised-plan case inlined (one method call per row is measurable)."""
-        plans, strip, labels = self.plans, str.strip, self.labels
-        result: dict[str, dict[str, Any]] = {}
-        for name, raw in prepared.items():
-            plan = plans.get(tuple(raw))
-            if plan:
-                try:
-                    result[name] = dict(zip(plan, map(strip, raw.values()), strict=True))
-                    continue
-                except TypeError:  # a value that is not a string
-                    pass
-            result[name] = labels(raw)
-        return result
-
-    def _plan(self, keys: tuple[Any, ...]) -> tuple[str, ...] | bool:
-        if len(self.plans) > 1000:  # rows with ever new key sets: stop memoising
-            self.plans.clear()
-        normalised = tuple(self._key(key) for key in keys)
-        if not all(normalised) or len(set(normalised)) != len(normalised):
-            return False
-        return normalised
-
-    def _key(self, key: Any) -> str:
-        if key is None:
-            return ""
-        norm = self.keys.get(key)
-        if norm is None:
-            norm = self.keys[key] = normalize_key(key, self.replacers)
-        return norm
-
-    def _labels(self, labels: dict[Any, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in labels.items():
-            norm = self._key(key)
-            if norm:
-                result[norm] = value.strip() if type(value) is str else normalize_value(value)
-        return result
-
-
 def _normalised_rows(
     rows: Iterable[tuple[Any, Any]], result: ImportResult, strict: bool, normaliser: Normaliser
 ) -> dict[str, dict[str, Any]]:
@@ -224,6 +148,19 @@ def _normalised_rows(
         if name in prepared:
             result.skipped += 1  # an earlier row of the same host is replaced by this one
         prepared[name] = labels or {}
+    return prepared
+
+
+def _settled_rows(rows: NormalisedRows, result: ImportResult, strict: bool) -> dict[str, dict[str, Any]]:
+    """`_normalised_rows` + `Normaliser.all_labels` for rows already normal: only empty names and repeats."""
+    prepared = rows.hosts
+    result.skipped += rows.repeated
+    if "" in prepared:
+        if strict:
+            result.errors += 1
+            raise ImportRowsError(f"row {rows.first_empty}: empty hostname")
+        prepared = {name: labels for name, labels in prepared.items() if name}
+        result.skipped += 1
     return prepared
 
 
@@ -260,16 +197,23 @@ def import_rows(
     owner = _account(account) if account is not None or inventory_key is None else None
     result = ImportResult(dry_run=dry_run)
     normaliser = Normaliser()
-    prepared = _normalised_rows(rows, result, strict, normaliser)
+    settled = inventory_key is None and isinstance(rows, NormalisedRows) and rows.rules == normaliser.rules
+    if settled:
+        prepared = _settled_rows(rows, result, strict)
+    else:
+        prepared = _normalised_rows(rows, result, strict, normaliser)
+        if isinstance(rows, NormalisedRows):  # normalised under other rules: normalised again, the repeats counted
+            result.skipped += rows.repeated
     now = timezone.now()
     size = batch_size()
     with transaction.atomic():
         if inventory_key is None:
-            labels = normaliser.all_labels(prepared)
+            labels = prepared if settled else normaliser.all_labels(prepared)
             rest = list(labels)
+            owned = Host.objects.filter(account=owner).count()
             # The shortcut for unchanged hosts only pays when the account already has hosts: one read of the
             # account's hosts instead of one lookup per batch.
-            if not dry_run and Host.objects.filter(account=owner).exists():
+            if not dry_run and owned:
                 seen = _mark_unchanged_seen(owner, labels, now)
                 result.unchanged += len(seen)
                 result.seen_owned += len(seen)
@@ -291,7 +235,7 @@ def import_rows(
                 if progress is not None:
                     progress(len(names))
         if inventory_key is None and mark_stale:
-            _mark_stale(owner, now, result, dry_run, force_delete)
+            _mark_stale(owner, owned, now, result, dry_run, force_delete)
     return result
 
 
@@ -536,13 +480,23 @@ def _import_inventory_batch(
         Host.objects.bulk_update(to_update, ["inventory", "cache"], batch_size=len(to_update))
 
 
-def _mark_stale(owner: Account, now: Any, result: ImportResult, dry_run: bool, force_delete: bool) -> None:
-    """Hosts of the account this run did not see become stale; deleted only by the account's policy."""
+def _mark_stale(owner: Account, owned: int, now: Any, result: ImportResult, dry_run: bool, force_delete: bool) -> None:
+    """Hosts of the account this run did not see become stale; deleted only by the account's policy.
+
+    `owned` is how many hosts the account had before the run: the run saw `result.seen_owned` of them and
+    every host it created or took over, so when both counts are equal nothing is stale and the anti-join
+    below is not needed (the common unchanged re-import). A dry run, which marks nothing, relies on the counts.
+    """
+    result.stale = owned - result.seen_owned
+    if not result.stale:
+        return
     # Seen in this run: the row says so (new, changed, taken over) or the HostSeen mark does (unchanged).
     marked = models.Exists(HostSeen.objects.filter(host_id=models.OuterRef("pk"), seen=now))  # an anti-join
     not_seen = Host.objects.filter(account=owner).exclude(last_import_seen_row=now).exclude(marked)
-    # A dry run marked nothing seen: what it would leave unseen is what the account had minus what it saw.
-    result.stale = Host.objects.filter(account=owner).count() - result.seen_owned if dry_run else not_seen.count()
+    if dry_run:
+        result.stale = max(result.stale, 0)
+    else:
+        result.stale = not_seen.count()  # exact even if another transaction changed the account's hosts meanwhile
     if not result.stale:
         return
     delete, limit = _delete_policy(owner)

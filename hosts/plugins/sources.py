@@ -17,13 +17,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from hosts import conf
+from hosts.normalize import NormalisedRows, Normaliser
+
 Row = tuple[str, dict[str, Any]]
 
 
 def hostname_pattern() -> re.Pattern[str]:
     """The inventory's hostname rule (HOSTS_HOSTNAME_PATTERN): by default word characters and `. - : @`."""
-    from hosts import conf
-
     return re.compile(conf.hostname_pattern())
 
 
@@ -38,12 +39,16 @@ def check_hostname(value: Any, where: str) -> str:
     if not isinstance(value, str | int):
         raise SourceError(f"{where}: hostname must be a string, got {type(value).__name__}")
     name = str(value).strip()
-    if name and not hostname_pattern().match(name):
-        raise SourceError(
-            f"{where}: invalid hostname {name!r} (allowed by default: letters, digits, '_', '.', '-', ':', '@'; "
-            "at most 253 characters, no spaces)"
-        )
+    if name and not hostname_pattern().match(name.lower() if conf.lowercase_hostnames() else name):
+        raise invalid_hostname(name, where)  # checked as the import will see it, returned as it is
     return name
+
+
+def invalid_hostname(name: str, where: str) -> SourceError:
+    return SourceError(
+        f"{where}: invalid hostname {name!r} (allowed by default: letters, digits, '_', '.', '-', ':', '@'; "
+        "at most 253 characters, no spaces)"
+    )
 
 
 def _read_text(path: str | Path, encoding: str) -> str:
@@ -73,9 +78,19 @@ def _read_text(path: str | Path, encoding: str) -> str:
 
 
 def read_csv(
-    path: str | Path, *, delimiter: str = ",", hostname_column: str = "host", encoding: str = "utf-8"
-) -> list[Row]:
-    """Rows of a CSV file with a header; every column but the hostname column becomes a label."""
+    path: str | Path,
+    *,
+    delimiter: str = ",",
+    hostname_column: str = "host",
+    encoding: str = "utf-8",
+    normalise: bool = False,
+) -> list[Row] | NormalisedRows:
+    """Rows of a CSV file with a header; every column but the hostname column becomes a label.
+
+    With `normalise` the rows come out as `NormalisedRows`, already in the form a host import stores (the
+    header's keys normalised once for the whole file): a big import then makes one pass over its rows, not
+    one here and another in `import_rows`. Without it, cells are kept as they are (inventory imports).
+    """
     if len(delimiter) != 1:
         raise SourceError(f"the CSV delimiter must be one character, got {delimiter!r}")
     text = _read_text(path, encoding)
@@ -93,24 +108,70 @@ def read_csv(
         duplicates = sorted({cell for cell in header if header.count(cell) > 1})
         if duplicates:
             raise SourceError(f"{path} line 1: duplicate column(s) {', '.join(duplicates)}")
-        host_index = header.index(hostname_column)
-        label_keys = header[:host_index] + header[host_index + 1 :]
-        match = hostname_pattern().match
-        rows: list[Row] = []
-        width = len(header)
-        for cells in reader:  # the hot loop of big imports: no per-row string formatting unless something is wrong
-            if len(cells) != width:
-                if not cells or (len(cells) == 1 and not cells[0].strip()):
-                    continue  # blank line
-                raise SourceError(f"{path} line {reader.line_num}: {len(cells)} fields, the header has {width}")
-            hostname = cells[host_index].strip()
-            if hostname and not match(hostname):
-                check_hostname(hostname, f"{path} line {reader.line_num} column {hostname_column!r}")
-            del cells[host_index]
-            rows.append((hostname, dict(zip(label_keys, cells, strict=True))))
+        table = _CsvTable(path, reader, header, hostname_column)
+        return table.normalised_rows() if normalise else table.rows()
     except csv.Error as exc:
         raise SourceError(f"{path} line {reader.line_num}: malformed CSV: {exc}") from exc
-    return rows
+
+
+class _CsvTable:
+    """The data rows of a CSV reader past its header. The loops run once per row of big imports: no per-row
+    string formatting unless something is wrong."""
+
+    def __init__(self, path: str | Path, reader: Any, header: list[str], hostname_column: str) -> None:
+        self.path, self.reader, self.hostname_column = path, reader, hostname_column
+        self.width = len(header)
+        self.host_index = header.index(hostname_column)
+        self.label_keys = header[: self.host_index] + header[self.host_index + 1 :]
+
+    def _check(self, cells: list[str]) -> bool:
+        """False for a blank line; SourceError for a row that does not have the header's width."""
+        if not cells or (len(cells) == 1 and not cells[0].strip()):
+            return False
+        raise SourceError(f"{self.path} line {self.reader.line_num}: {len(cells)} fields, the header has {self.width}")
+
+    def _invalid(self, cells: list[str]) -> SourceError:
+        where = f"{self.path} line {self.reader.line_num} column {self.hostname_column!r}"
+        return invalid_hostname(cells[self.host_index].strip(), where)
+
+    def rows(self) -> list[Row]:
+        width, host_index, keys = self.width, self.host_index, self.label_keys
+        normaliser = Normaliser()  # hostnames are checked as the import will see them, but kept as they are
+        lowercase, match = normaliser.lowercase, normaliser.match
+        rows: list[Row] = []
+        for cells in self.reader:
+            if len(cells) != width and not self._check(cells):
+                continue
+            hostname = cells[host_index].strip()
+            if hostname and not match(hostname.lower() if lowercase else hostname):
+                raise self._invalid(cells)
+            del cells[host_index]
+            rows.append((hostname, dict(zip(keys, cells, strict=True))))
+        return rows
+
+    def normalised_rows(self) -> NormalisedRows:
+        normaliser = Normaliser()
+        kept, keys = normaliser.columns(self.label_keys)
+        lowercase, match, strip = normaliser.lowercase, normaliser.match, str.strip
+        width, host_index = self.width, self.host_index
+        hosts: dict[str, dict[str, Any]] = {}
+        count = first_empty = 0
+        for cells in self.reader:
+            if len(cells) != width and not self._check(cells):
+                continue
+            count += 1
+            hostname = cells[host_index].strip()
+            if lowercase:
+                hostname = hostname.lower()
+            if not hostname:
+                first_empty = first_empty or count
+            elif not match(hostname):
+                raise self._invalid(cells)
+            del cells[host_index]
+            if kept is not None:
+                cells = [cells[index] for index in kept]
+            hosts[hostname] = dict(zip(keys, map(strip, cells), strict=True))
+        return NormalisedRows(hosts, count, first_empty, normaliser.rules)
 
 
 # --- JSON ------------------------------------------------------------------------------------------------

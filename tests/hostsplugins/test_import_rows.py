@@ -8,6 +8,7 @@ from hosts import services
 from hosts.importing import Normaliser
 from hosts.models import Host
 from hosts.normalize import normalize_hostname, normalize_labels
+from hosts.plugins.sources import read_csv
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +121,33 @@ def test_duplicates_and_empty_names_are_skipped(make_account):
     assert Host.objects.get(hostname="h1").labels == {"v": "2"}
 
 
+def test_rows_normalised_while_read_import_like_plain_rows(tmp_path, make_account):
+    account = make_account("a")
+    path = tmp_path / "hosts.csv"
+    path.write_text("host,OS Name\nWeb1, linux \n,x\ndb1,bsd\nweb1,bsd\n,y\n")
+    outcomes = []
+    for rows in (read_csv(path), read_csv(path, normalise=True)):
+        result = services.import_rows(account, rows)
+        outcomes.append((result.details(), dict(Host.objects.values_list("hostname", "labels"))))
+        Host.objects.all().delete()
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0][:4] == [("created", 2), ("updated", 0), ("unchanged", 0), ("skipped", 3)]
+    with pytest.raises(services.ImportRowsError, match="row 2: empty hostname"):
+        services.import_rows(account, read_csv(path, normalise=True), strict=True)
+
+
+def test_rows_normalised_under_other_rules_are_normalised_again(tmp_path, make_account, settings):
+    path = tmp_path / "hosts.csv"
+    path.write_text("host,os\nweb-1,linux\nweb-1,bsd\n")
+    rows = read_csv(path, normalise=True)
+    settings.HOSTS_HOSTNAME_PATTERN = r"^[a-z0-9]+$"  # stricter than when the rows were read
+    with pytest.raises(services.ImportRowsError, match="row 1: invalid hostname 'web-1'"):
+        services.import_rows(make_account("a"), rows)
+    settings.HOSTS_HOSTNAME_PATTERN = r"^[a-z0-9-]+$"
+    result = services.import_rows("a", rows)
+    assert (result.created, result.skipped) == (1, 1)
+
+
 def test_stale_hosts_come_back_when_seen_again(make_account):
     account = make_account("a")
     services.import_rows(account, [("h1", {}), ("h2", {})])
@@ -146,7 +174,7 @@ def test_query_count_does_not_grow_with_the_number_of_hosts(make_account, settin
     rows = [(f"h{index:04d}", {"i": str(index)}) for index in range(1500)]
     with django_assert_max_num_queries(20):  # 3 batches x (select + insert) + account, stale, savepoints
         assert services.import_rows(account, rows).created == 1500
-    with django_assert_max_num_queries(12):  # unchanged: one shortcut statement settles all
+    with django_assert_max_num_queries(5):  # unchanged: count, one read, one upsert (+ savepoint), no stale query
         assert services.import_rows(account, rows).unchanged == 1500
     changed = [(name, {"i": "x"}) for name, _ in rows]
     with django_assert_max_num_queries(25):

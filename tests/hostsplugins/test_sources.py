@@ -8,6 +8,7 @@ import pytest
 import requests
 from requests.auth import HTTPBasicAuth, HTTPDigestAuth
 
+from hosts.normalize import NormalisedRows, Normaliser
 from hosts.plugins.sources import SourceError, fetch_json_rows, read_csv, read_json_file, read_yaml_groups
 from tests.conftest import free_port
 
@@ -47,6 +48,48 @@ def test_csv_empty_hostname_is_kept_for_the_import_to_skip(tmp_path):
     assert read_csv(path) == [("", {"os": "linux"})]
 
 
+TRICKY_CSV = (
+    "Host, OS Name ,os name, ,Site\n"  # two columns with the same normal key (the last wins), one with an empty key
+    "Web1.Example.COM, linux , bsd ,dropped, dc1 \n"
+    "\n"
+    " db1 ,a,b,c,\n"
+    ",no,name,at,all\n"
+    "web1.example.com,x,y,z,dc2\n"
+    ",again,no,name,\n"
+)
+
+
+@pytest.mark.parametrize(
+    "settings_override", [{}, {"HOSTS_LOWERCASE_HOSTNAMES": False, "HOSTS_LABEL_REPLACERS": [(" ", "-")]}]
+)
+def test_csv_normalised_while_read_equals_rows_normalised_by_the_import(tmp_path, settings, settings_override):
+    for key, value in settings_override.items():
+        setattr(settings, key, value)
+    path = tmp_path / "hosts.csv"
+    path.write_text(TRICKY_CSV)
+    normaliser = Normaliser()
+    expected: dict[str, dict] = {}
+    for name, labels in read_csv(path, hostname_column="Host"):
+        expected[normaliser.hostname(name) or ""] = normaliser.labels(labels)
+    rows = read_csv(path, hostname_column="Host", normalise=True)
+    assert isinstance(rows, NormalisedRows) and rows.rules == normaliser.rules
+    assert dict(rows) == expected
+    assert list(dict(rows)) == list(expected)  # the first row of a repeated hostname keeps its place
+    assert (len(rows), rows.repeated, rows.first_empty) == (5, 5 - len(expected), 3)  # the empty row, repeats
+
+
+def test_csv_hostnames_are_checked_as_the_import_will_see_them(tmp_path, settings):
+    settings.HOSTS_HOSTNAME_PATTERN = r"^[a-z0-9.]+$"
+    path = tmp_path / "hosts.csv"
+    path.write_text("host,os\nWEB1.example.com,linux\n")
+    assert read_csv(path) == [("WEB1.example.com", {"os": "linux"})]  # kept as it is, valid once lowercased
+    assert dict(read_csv(path, normalise=True)) == {"web1.example.com": {"os": "linux"}}
+    settings.HOSTS_LOWERCASE_HOSTNAMES = False
+    for normalise in (False, True):
+        with pytest.raises(SourceError, match=r"line 2 column 'host': invalid hostname 'WEB1\.example\.com'"):
+            read_csv(path, normalise=normalise)
+
+
 @pytest.mark.parametrize(
     ("content", "kwargs", "message"),
     [
@@ -63,11 +106,12 @@ def test_csv_empty_hostname_is_kept_for_the_import_to_skip(tmp_path):
         ("host,os\n", {"encoding": "no-such-codec"}, "unknown encoding 'no-such-codec'"),
     ],
 )
-def test_csv_errors_say_where_and_why(tmp_path, content, kwargs, message):
+@pytest.mark.parametrize("normalise", [False, True])
+def test_csv_errors_say_where_and_why(tmp_path, content, kwargs, message, normalise):
     path = tmp_path / "bad.csv"
     path.write_text(content)
     with pytest.raises(SourceError) as caught:
-        read_csv(path, **kwargs)
+        read_csv(path, normalise=normalise, **kwargs)
     assert message in str(caught.value)
     assert str(path) in str(caught.value) or "delimiter" in message
 
