@@ -487,16 +487,13 @@ def _mark_stale(owner: Account, owned: int, now: Any, result: ImportResult, dry_
     every host it created or took over, so when both counts are equal nothing is stale and the anti-join
     below is not needed (the common unchanged re-import). A dry run, which marks nothing, relies on the counts.
     """
-    result.stale = owned - result.seen_owned
-    if not result.stale:
-        return
     # Seen in this run: the row says so (new, changed, taken over) or the HostSeen mark does (unchanged).
     marked = models.Exists(HostSeen.objects.filter(host_id=models.OuterRef("pk"), seen=now))  # an anti-join
     not_seen = Host.objects.filter(account=owner).exclude(last_import_seen_row=now).exclude(marked)
-    if dry_run:
-        result.stale = max(result.stale, 0)
-    else:
-        result.stale = not_seen.count()  # exact even if another transaction changed the account's hosts meanwhile
+    stale = owned - result.seen_owned
+    if stale and not dry_run:
+        stale = not_seen.count()  # exact even if another transaction changed the account's hosts meanwhile
+    result.stale = max(stale, 0)
     if not result.stale:
         return
     delete, limit = _delete_policy(owner)

@@ -17,15 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from hosts import conf
-from hosts.normalize import NormalisedRows, Normaliser
+from hosts.normalize import NormalisedRows, Normaliser, normalize_hostname
 
 Row = tuple[str, dict[str, Any]]
-
-
-def hostname_pattern() -> re.Pattern[str]:
-    """The inventory's hostname rule (HOSTS_HOSTNAME_PATTERN): by default word characters and `. - : @`."""
-    return re.compile(conf.hostname_pattern())
 
 
 class SourceError(ValueError):
@@ -39,7 +33,7 @@ def check_hostname(value: Any, where: str) -> str:
     if not isinstance(value, str | int):
         raise SourceError(f"{where}: hostname must be a string, got {type(value).__name__}")
     name = str(value).strip()
-    if name and not hostname_pattern().match(name.lower() if conf.lowercase_hostnames() else name):
+    if name and normalize_hostname(name) is None:
         raise invalid_hostname(name, where)  # checked as the import will see it, returned as it is
     return name
 
@@ -124,10 +118,10 @@ class _CsvTable:
         self.host_index = header.index(hostname_column)
         self.label_keys = header[: self.host_index] + header[self.host_index + 1 :]
 
-    def _check(self, cells: list[str]) -> bool:
-        """False for a blank line; SourceError for a row that does not have the header's width."""
+    def _blank_line(self, cells: list[str]) -> bool:
+        """True for a blank line; SourceError for any other row that does not have the header's width."""
         if not cells or (len(cells) == 1 and not cells[0].strip()):
-            return False
+            return True
         raise SourceError(f"{self.path} line {self.reader.line_num}: {len(cells)} fields, the header has {self.width}")
 
     def _invalid(self, cells: list[str]) -> SourceError:
@@ -137,13 +131,12 @@ class _CsvTable:
     def rows(self) -> list[Row]:
         width, host_index, keys = self.width, self.host_index, self.label_keys
         normaliser = Normaliser()  # hostnames are checked as the import will see them, but kept as they are
-        lowercase, match = normaliser.lowercase, normaliser.match
         rows: list[Row] = []
         for cells in self.reader:
-            if len(cells) != width and not self._check(cells):
+            if len(cells) != width and self._blank_line(cells):
                 continue
             hostname = cells[host_index].strip()
-            if hostname and not match(hostname.lower() if lowercase else hostname):
+            if hostname and normaliser.hostname(hostname) is None:
                 raise self._invalid(cells)
             del cells[host_index]
             rows.append((hostname, dict(zip(keys, cells, strict=True))))
@@ -157,7 +150,7 @@ class _CsvTable:
         hosts: dict[str, dict[str, Any]] = {}
         count = first_empty = 0
         for cells in self.reader:
-            if len(cells) != width and not self._check(cells):
+            if len(cells) != width and self._blank_line(cells):
                 continue
             count += 1
             hostname = cells[host_index].strip()
