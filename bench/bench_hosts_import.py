@@ -8,13 +8,14 @@ Baseline, in the same process and database: the loop a plugin would write with `
 sample of LOOP_SAMPLE hosts and compared by hosts per second. The measured runs are the real
 `import-csv` plugin (read + validate the file, `import_rows`, the LogEntry). Targets: first import
 < 30 s, >= 10x the loop's rate, unchanged re-import >= 3x faster than the first import.
-It refuses a database that already has hosts, and deletes what it created at the end.
+It refuses a database that already has hosts, and deletes what it created at the end, temp files included.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -110,4 +111,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the CSV files and the default SQLite database
