@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
@@ -1347,6 +1348,9 @@ def sign_in(username: str, password: str, expires_in: int | None = None, request
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         return None
+    if request is not None:
+        # A sign-in like the admin's: last_login is recorded and the failure count of (user, address) reset.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
     if expires_in is None:
         expires_in = conf.token_default_expiry_seconds()
     with transaction.atomic():
