@@ -35,6 +35,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user"]
     actions = ["revoke_selected"]
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiTokenAddForm
@@ -42,18 +46,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["user", "label", "expires", "agent"]
+            # Staff with the add permission make tokens for themselves; superusers choose the user and agent.
+            return ["user", "label", "expires", "agent"] if request.user.is_superuser else ["label", "expires"]
         return ["user", "label", "prefix", "created", "expires", "last_used", "revoked", "agent"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["user", "prefix", "created", "last_used"]
+        readonly = ["user", "prefix", "created", "last_used", "revoked"]  # revoking is final: the action does it
+        return readonly if request.user.is_superuser else [*readonly, "expires", "agent"]
 
     def save_model(self, request, obj: ApiToken, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
+        if not request.user.is_superuser:
+            obj.user, obj.agent = request.user, False
         raw = tokens.set_new_secret(obj)
         super().save_model(request, obj, form, change)
         messages.warning(request, f"The new token is {raw} — copy it now: it is stored hashed and never shown again.")

@@ -159,3 +159,22 @@ def test_admin_refuses_an_expiry_in_the_past(admin_client, robot):
     )
     assert response.status_code == 200 and "must be in the future" in response.content.decode()
     assert not ApiToken.objects.exists()
+
+
+def test_staff_with_token_permissions_only_make_plain_tokens_for_themselves(client, django_user_model, admin_user):
+    from django.contrib.auth.models import Permission
+
+    clerk = django_user_model.objects.create_user("clerk", password="x-long-password-1", is_staff=True)
+    clerk.user_permissions.set(Permission.objects.filter(codename__endswith="_apitoken"))
+    tokens.issue_token(admin_user, label="the admin's")
+    client.force_login(clerk)
+    assert "the admin&#x27;s" not in client.get("/admin/syncsite/apitoken/").content.decode()
+    response = client.post(
+        "/admin/syncsite/apitoken/add/", {"user": admin_user.pk, "label": "mine", "agent": "on"}, follow=True
+    )
+    assert response.status_code == 200
+    made = ApiToken.objects.get(label="mine")
+    assert made.user == clerk and not made.agent
+    client.post(f"/admin/syncsite/apitoken/{made.pk}/change/", {"label": "mine", "revoked": "", "agent": "on"})
+    made.refresh_from_db()
+    assert not made.agent
