@@ -1,28 +1,47 @@
-"""Token authentication that accepts both `Authorization: Bearer <t>` and DRF's `Token <t>`."""
+"""DRF authentication with the kernel's API tokens, sent as `Authorization: Bearer <t>` or `Token <t>`."""
 
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
-from rest_framework.authentication import TokenAuthentication, get_authorization_header
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-TOKEN_KEYWORDS = (b"bearer", b"token")
+from syncsite.tokens import BadToken, authenticate_token, token_from_header
 
 
-class BearerTokenAuthentication(TokenAuthentication):
-    """DRF's token model, reachable with either header keyword (API clients differ on which they send)."""
+class BearerTokenAuthentication(BaseAuthentication):
+    """API tokens (`create_api_token`, the admin, signIn) with either header keyword: clients differ."""
 
     keyword = "Bearer"
 
     def authenticate(self, request: Request):
-        parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() not in TOKEN_KEYWORDS:
-            return None
-        if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(_("Invalid token header: expected '<Bearer|Token> <token>'."))
         try:
-            token = parts[1].decode()
-        except UnicodeError as exc:
-            raise exceptions.AuthenticationFailed(_("Invalid token header: the token is not valid text.")) from exc
-        return self.authenticate_credentials(token)
+            raw = token_from_header(request)
+        except BadToken as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from exc
+        if raw is None:
+            return None
+        token = authenticate_token(raw)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid, expired or revoked token."))
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """Documents API tokens in the OpenAPI schema."""
+
+    target_class = "syncsite.auth.BearerTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token (manage.py create_api_token, the admin, or POST /api/signIn/), "
+            "sent as `Authorization: Bearer <token>` (or `Token <token>`).",
+        }

@@ -6,6 +6,7 @@ See README.md for the variables; syncsite/config.py for how they are read.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from syncsite.config import database_config, env_bool, env_int, env_list, q_cluster, secret_key
@@ -22,7 +23,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "syncsite.apps.SyncsiteAdminConfig",  # django.contrib.admin, with optional two-factor sign-in
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -30,10 +31,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "django_q",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "syncsite",
     "hosts",
     "tracker",
@@ -48,8 +51,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout answer
 ]
 
 ROOT_URLCONF = "syncsite.urls"
@@ -80,6 +85,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Sign-in (admin, /accounts/login/, the tracker's signIn): failures are counted in the database per
+# (user name, client address), so an attacker cannot lock a user out from another address (django-axes).
+AUTHENTICATION_BACKENDS = [
+    "syncsite.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "syncsite.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "syncsite.security.client_ip"
+AXES_VERBOSE = False
+# Reverse proxies in front of Syncsite that append the client address to X-Forwarded-For (0: none).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+# Admin two-factor sign-in (TOTP, django-otp): staff who add a TOTP device are asked for a code; with
+# ADMIN_REQUIRE_2FA every staff user is (enrol devices first: users without one can no longer sign in).
+ADMIN_REQUIRE_2FA = env_bool("ADMIN_REQUIRE_2FA", False)
+OTP_TOTP_ISSUER = os.environ.get("OTP_TOTP_ISSUER", "Syncsite")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -1,8 +1,8 @@
 """Routes for Syncsite's own data, so a second site can replicate this one (mounted under /sync/).
 
 Only imported when `SYNCTOOL_API_TOKEN` is set: without a token nothing is served or recorded.
-Every model of the hosts and tracker apps is served except site-local state (locks, job runs, sign-in
-tokens, per-user classes that point at users, which are not replicated); encrypted fields (account
+Every model of the hosts and tracker apps is served except site-local state (locks, job runs,
+per-user classes that point at users, which are not replicated); encrypted fields (account
 passwords) are never sent: the receiving site keeps its own. Both apps change rows in bulk, which
 sends no signals, so their routes answer every request in full.
 """
@@ -24,7 +24,7 @@ def secret_fields(label: str) -> list[str]:
 
 LOCAL_ONLY = {
     "hosts": ["hosts.CronjobLock", "hosts.CronjobRun"],
-    "tracker": ["tracker.AccessToken", "tracker.TrackerProfile"],
+    "tracker": ["tracker.TrackerProfile"],
 }
 
 route = Route()

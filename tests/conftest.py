@@ -74,14 +74,14 @@ def admin_user(django_user_model):
 
 @pytest.fixture
 def make_token(django_user_model) -> Callable[..., str]:
-    """Create a user (staff or not) and return a DRF token key for it."""
-    from rest_framework.authtoken.models import Token
+    """Create a user (staff or not) and return a new API token (`syncsite.tokens.issue_token`) for it."""
+    from syncsite.tokens import issue_token
 
-    def make(username: str = "api-user", *, staff: bool = False, superuser: bool = False) -> str:
+    def make(username: str = "api-user", *, staff: bool = False, superuser: bool = False, agent: bool = False) -> str:
         user, _ = django_user_model.objects.get_or_create(
             username=username, defaults={"is_staff": staff or superuser, "is_superuser": superuser}
         )
-        return Token.objects.get_or_create(user=user)[0].key
+        return issue_token(user, label="test", agent=agent)[1]
 
     return make
 

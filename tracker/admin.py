@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from tracker import services
-from tracker.models import AccessToken, GlobalParameters, Node, TrackerProfile, Volume
+from tracker.models import GlobalParameters, Node, TrackerProfile, Volume
 from tracker.query import QueryError, text_query
 
 STATUS_COLOURS = {
@@ -471,20 +471,3 @@ class TrackerProfileAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: TrackerProfile, form, change: bool) -> None:
         services.set_user_class(obj.user, obj.user_class)
         obj.pk = TrackerProfile.objects.get(user=obj.user).pk
-
-
-@admin.register(AccessToken)
-class AccessTokenAdmin(admin.ModelAdmin):
-    """signIn tokens: only their hashes are stored; delete one to revoke it."""
-
-    list_display = ["user", "created", "expires"]
-    list_filter = ["expires"]
-    search_fields = ["user__username"]
-    readonly_fields = ["user", "created", "expires"]
-    fields = ["user", "created", "expires"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

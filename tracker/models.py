@@ -129,21 +129,6 @@ class TrackerProfile(models.Model):
         return f"{self.user} ({self.user_class})"
 
 
-class AccessToken(models.Model):
-    """A signIn token. Only its SHA-256 is stored, so a database leak does not leak sessions."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracker_tokens")
-    key_hash = models.CharField(max_length=64, unique=True)
-    created = models.DateTimeField(auto_now_add=True)
-    expires = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        verbose_name = "tracker access token"
-
-    def __str__(self) -> str:
-        return f"token of {self.user} (expires {self.expires or 'never'})"
-
-
 class VolumeManager(models.Manager):
     def get_queryset(self):
         return super().get_queryset().filter(kind=NodeKind.VOLUME)

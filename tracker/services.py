@@ -9,21 +9,20 @@ this module keeps in step so that the hot queries (work queue, prefix search, ch
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time as _time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 
+from syncsite import tokens
 from tracker import conf
-from tracker.models import CLASS_RANK, AccessToken, Node, NodeKind, SiteState, TrackerProfile, UserClass
+from tracker.models import CLASS_RANK, Node, NodeKind, SiteState, TrackerProfile, UserClass
 
 GLOBAL_PARAMETERS_ID = "rsyncGlobalParameters"
 GLOBAL_DEFAULTS = {
@@ -95,6 +94,7 @@ class Actor:
 
     name: str
     user_class: str = UserClass.USER
+    agent: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -1337,72 +1337,46 @@ def set_user_class(user, user_class: str) -> None:
         sync_user_node(user)
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+SIGN_IN_LABEL = "signIn"
 
 
 def sign_in(username: str, password: str, expires_in: int | None = None, request=None) -> dict | None:
-    """Check the credentials and issue a token; None on bad credentials. `expires_in` 0 = never."""
+    """Check the credentials and issue an API token labelled signIn; None on bad credentials. 0 = never expires.
+
+    Pass the request: sign-in failures are counted per (user, address) and a locked-out pair is refused.
+    """
     user = authenticate(request, username=username, password=password)
     if user is None or not user.is_active:
         return None
+    if request is not None:
+        # A sign-in like the admin's: last_login is recorded and the failure count of (user, address) reset.
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
     if expires_in is None:
         expires_in = conf.token_default_expiry_seconds()
-    token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        AccessToken.objects.create(
-            user=user,
-            key_hash=_hash_token(token),
-            expires=timezone.now() + timedelta(seconds=expires_in) if expires_in > 0 else None,
-        )
-        AccessToken.objects.filter(user=user, expires__lt=timezone.now()).delete()
+        _token, raw = tokens.issue_token(user, label=SIGN_IN_LABEL, expires_in=expires_in)
+        tokens.purge_expired(user, label=SIGN_IN_LABEL)
     node = user_node(user)
-    return {"_id": node["_id"], "user": node, "token": token}
+    return {"_id": node["_id"], "user": node, "token": raw}
 
 
 def user_for_token(token: str):
-    """The active user a signIn token belongs to, or None (unknown, expired, inactive)."""
-    if not token:
-        return None
-    row = (
-        AccessToken.objects.select_related("user", "user__tracker_profile").filter(key_hash=_hash_token(token)).first()
-    )
-    if row is None or (row.expires is not None and row.expires <= timezone.now()) or not row.user.is_active:
-        return None
-    return row.user
-
-
-def _actor_from_row(row) -> Actor | None:
-    username, is_active, is_superuser, user_class = row
-    if not is_active:
-        return None
-    if is_superuser:
-        return Actor(username, UserClass.ADMIN)
-    return Actor(username, user_class or UserClass.USER)
-
-
-_ACTOR_COLUMNS = ("user__username", "user__is_active", "user__is_superuser", "user__tracker_profile__user_class")
+    """The active user an API token belongs to, or None (unknown, expired, revoked, inactive)."""
+    found = tokens.authenticate_token(token, related=("user__tracker_profile",))
+    return found.user if found is not None else None
 
 
 def actor_for_token(token: str) -> Actor | None:
-    """Who a signIn token (or a DRF token) speaks for, in one light query per kind; None when invalid or expired."""
-    if not token:
+    """Who an API token speaks for (class from the user, agent capability from the token); None when invalid."""
+    found = tokens.authenticate_token(token, related=("user__tracker_profile",))
+    if found is None:
         return None
-    rows = list(AccessToken.objects.filter(key_hash=_hash_token(token)).values_list("expires", *_ACTOR_COLUMNS)[:1])
-    if rows:
-        expires, *rest = rows[0]
-        if expires is not None and expires <= timezone.now():
-            return None
-        return _actor_from_row(rest)
-    from rest_framework.authtoken.models import Token
-
-    rows = list(Token.objects.filter(key=token).values_list(*_ACTOR_COLUMNS)[:1])
-    return _actor_from_row(rows[0]) if rows else None
+    return Actor(found.user.get_username(), user_class_of(found.user), agent=found.agent)
 
 
 def revoke_tokens(user) -> int:
-    with transaction.atomic():
-        return AccessToken.objects.filter(user=user).delete()[0]
+    """Revoke every live API token of `user` (signIn's and the others); how many were revoked."""
+    return tokens.revoke(user)
 
 
 def user_model():

@@ -65,16 +65,26 @@ def test_bad_token_is_401_json(api_client):
     assert "detail" in response.json()
 
 
-def test_token_command_rotates_and_errors_on_unknown_user(django_user_model, capsys):
+def test_token_command_makes_new_tokens_rotates_and_errors_on_unknown_user(api_client, django_user_model, capsys):
+    """Each run issues a new token, shown once (tokens are stored hashed); --rotate revokes the others."""
     from django.core.management.base import CommandError
 
     django_user_model.objects.create_user("robot")
     call_command("create_api_token", "robot")
     first = capsys.readouterr().out.strip()
     call_command("create_api_token", "robot")
-    assert capsys.readouterr().out.strip() == first
+    second = capsys.readouterr().out.strip()
+    assert second != first
+
+    def status(token: str) -> int:
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        return api_client.get("/api/v1/me/").status_code
+
+    assert status(first) == status(second) == 200
     call_command("create_api_token", "robot", "--rotate")
-    assert capsys.readouterr().out.strip() != first
+    third = capsys.readouterr().out.strip()
+    assert third not in (first, second)
+    assert (status(first), status(second), status(third)) == (401, 401, 200)
     with pytest.raises(CommandError, match="does not exist"):
         call_command("create_api_token", "nobody")
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from syncsite.models import ApiToken
+from syncsite.tokens import token_digest
 from tracker import services
-from tracker.models import AccessToken, Node
+from tracker.models import Node
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +24,9 @@ def test_sign_in_returns_token_and_user_without_password(client, make_user):
     assert body["_id"] == "@alice" and body["user"]["class"] == "user"
     assert "password" not in body["user"] and body["token"]
     # Stored hashed: the raw token is nowhere in the table.
-    assert not AccessToken.objects.filter(key_hash=body["token"]).exists()
-    assert AccessToken.objects.get().expires is None
+    token = ApiToken.objects.get()
+    assert token.digest == token_digest(body["token"]) and body["token"] not in (token.digest, token.prefix)
+    assert token.expires is None and token.label == "signIn" and not token.agent
     verify = client.get("/api/verify/", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
     assert verify.status_code == 200 and verify.json()["_id"] == "@alice"
 
@@ -64,7 +67,7 @@ def test_expired_token_is_refused(client, make_user):
 
     from django.utils import timezone
 
-    AccessToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    ApiToken.objects.update(expires=timezone.now() - timedelta(seconds=1))
     response = client.get("/api/verify/", **headers)
     assert response.status_code == 401 and response.json()["detail"]
     assert client.post("/api/read/", '"/a"', content_type="application/json", **headers).status_code == 401

@@ -11,10 +11,9 @@ from rest_framework.views import APIView
 from syncsite.auth import BearerTokenAuthentication
 from tracker import services
 from tracker.api.serializers import NodeSerializer, SiteSerializer
-from tracker.auth import TrackerTokenAuthentication
 from tracker.filters import NodeFilter
 
-AUTHENTICATION = [TrackerTokenAuthentication, BearerTokenAuthentication, SessionAuthentication]
+AUTHENTICATION = [BearerTokenAuthentication, SessionAuthentication]
 
 
 class NodeViewSet(viewsets.ReadOnlyModelViewSet):
