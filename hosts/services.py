@@ -121,24 +121,24 @@ def bump_rules_version() -> None:
             RulesState.objects.get_or_create(pk=1, defaults={"version": 1})
 
 
-# --- bulk import and the REST API's writes (implemented in hosts.importing and hosts.hostops) ---------------
+# --- bulk import and the REST API's writes (in hosts.importing and hosts.api_operations) ------------
 
-from hosts import hostops, importing  # noqa: E402 - they import this module's models first
+from hosts import api_operations, importing  # noqa: E402 - they import this module's models first
 
 ImportResult = importing.ImportResult
 ImportRowsError = importing.ImportRowsError
 import_rows = importing.import_rows
-OwnershipError = hostops.OwnershipError
-account_rows = hostops.account_rows
-cronjob_status = hostops.cronjob_status
-delete_host = hostops.delete_host
-export_rules = hostops.export_rules
-get_host_or_404 = hostops.get_host_or_404
-import_rules = hostops.import_rules
-masked_fields = hostops.masked_fields
-queue_cronjob = hostops.queue_cronjob
-rule_document = hostops.rule_document
-rule_queryset = hostops.rule_queryset
-save_rule = hostops.save_rule
-update_host_inventory = hostops.update_host_inventory
-upsert_host = hostops.upsert_host
+OwnershipError = api_operations.OwnershipError
+account_rows = api_operations.account_rows
+cronjob_status = api_operations.cronjob_status
+delete_host = api_operations.delete_host
+export_rules = api_operations.export_rules
+get_host_or_404 = api_operations.get_host_or_404
+import_rules = api_operations.import_rules
+masked_fields = api_operations.masked_fields
+queue_cronjob = api_operations.queue_cronjob
+rule_document = api_operations.rule_document
+rule_queryset = api_operations.rule_queryset
+save_rule = api_operations.save_rule
+update_host_inventory = api_operations.update_host_inventory
+upsert_host = api_operations.upsert_host
