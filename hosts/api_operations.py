@@ -11,11 +11,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 
 from hosts import models
+from hosts.errors import NotFound, OwnershipError
 from hosts.models import Account, Host
-from hosts.ownership import OwnershipError, refusal
+from hosts.ownership import refusal
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential")
 MASK = "********"
@@ -52,9 +52,10 @@ def upsert_host(account_name: str, hostname: str, labels: dict[str, Any]) -> tup
 
 
 def get_host_or_404(hostname: str) -> Host:
+    """The host by name; NotFound (answered 404) when there is none."""
     host = Host.get_host(hostname, create=False)
     if not host:
-        raise Http404(f"no host {hostname!r}")
+        raise NotFound(f"no host {hostname!r}")
     return host
 
 
@@ -140,8 +141,16 @@ def rule_document(rule: Any) -> dict[str, Any]:
 
 def rule_queryset(kind: str) -> Any:
     if kind not in RULE_MODELS:
-        raise Http404(f"unknown rule kind {kind!r} (one of {', '.join(RULE_MODELS)})")
+        raise NotFound(f"unknown rule kind {kind!r} (one of {', '.join(RULE_MODELS)})")
     return RULE_MODELS[kind][0].objects.prefetch_related("conditions", "outcomes").order_by("sort_order", "id")
+
+
+def get_rule(kind: str, pk: Any) -> Any:
+    """One rule of a kind with its conditions and outcomes; NotFound when the kind or the rule does not exist."""
+    rule = rule_queryset(kind).filter(pk=pk).first()
+    if rule is None:
+        raise NotFound(f"no {kind} rule {pk}")
+    return rule
 
 
 def export_rules() -> dict[str, list[dict[str, Any]]]:

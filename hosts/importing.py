@@ -29,14 +29,11 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from hosts import ownership
+from hosts.errors import ImportRowsError, OwnershipError
 from hosts.models import Account, Host, HostSeen
 from hosts.normalize import NormalisedRows, Normaliser, normalize_value
 
 Progress = Callable[[int], Any]
-
-
-class ImportRowsError(ValueError):
-    """A row cannot be imported; the run was rolled back. The message names the row."""
 
 
 @dataclass
@@ -400,7 +397,7 @@ def _import_labels_batch(
                 claimant_is_master=owner.is_master,
             ):
                 if on_conflict == "fail":
-                    raise ownership.OwnershipError(
+                    raise OwnershipError(
                         ownership.refusal(name, locked=locked, owner_name=owner_name, claimant_name=owner.name)
                     )
                 result.skipped += 1

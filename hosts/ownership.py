@@ -1,16 +1,12 @@
 """Who may take over a host: the one ownership rule that the plugin API, bulk import and REST API share.
 
+A refused take-over is raised as hosts.errors.OwnershipError with the message of refusal().
+
 A locked host keeps its account; a host owned by a master account goes only to another master account;
 any other host goes to whichever account claims it, and the change is written to the host's own log.
 """
 
 from __future__ import annotations
-
-from django.core.exceptions import PermissionDenied
-
-
-class OwnershipError(PermissionDenied):
-    """The host is locked or owned by a master account; the message names the owner."""
 
 
 def may_take_over(*, locked: bool, owner_is_master: bool, claimant_is_master: bool) -> bool:
