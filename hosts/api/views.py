@@ -20,6 +20,7 @@ from hosts import services
 from hosts.api import serializers as s
 from hosts.filters import CronjobRunFilter, HostFilter, LogEntryFilter
 from hosts.models import Account, CronjobRun, Host, LogEntry
+from syncsite.permissions import StaffOnlyWrites
 
 HOSTNAME_IN_URL = r"[^/]+"
 
@@ -33,15 +34,6 @@ class ReadAuthenticatedWriteModelPermission(permissions.DjangoModelPermissions):
         "HEAD": [],
         "OPTIONS": [],
     }
-
-
-class StaffOnlyWrites(permissions.BasePermission):
-    """Rules and cronjobs change what runs and what exports see: staff only for anything but reads."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return request.method in permissions.SAFE_METHODS or bool(request.user.is_staff)
 
 
 def _result(result: Any) -> dict[str, Any]:
