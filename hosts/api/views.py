@@ -246,24 +246,3 @@ class CronjobRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = CronjobRun.objects.order_by("-started", "-id")
     serializer_class = s.CronjobRunSerializer
     filterset_class = CronjobRunFilter
-
-
-class AnsibleInventoryView(APIView):
-    """Ansible's dynamic inventory JSON (`--list` shape), or one host's vars with `?host=NAME`."""
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("host", str, description="return only this host's vars (Ansible's --host)"),
-            OpenApiParameter("group_label", str, description="label naming the groups (default ansible_group)"),
-        ],
-        responses=OpenApiTypes.OBJECT,
-    )
-    def get(self, request: Request) -> Response:
-        from hosts.plugins.exports import ansible_inventory
-
-        return Response(
-            ansible_inventory(
-                group_label=request.query_params.get("group_label") or None,
-                host=request.query_params.get("host") or None,
-            )
-        )
