@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from hosts import cronjobs, models
 from hosts.normalize import normalize_hostname, normalize_labels
 from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
+from syncsite.admin import ReadOnlyAdminMixin
 from syncsite.forms import SecretFieldMixin
 
 # --- accounts ------------------------------------------------------------------------------------------------
@@ -177,19 +178,13 @@ class HostAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.LogEntry)
-class LogEntryAdmin(admin.ModelAdmin):
+class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created", "source", "name", "has_error", "duration"]
     list_filter = ["has_error", "source"]
     search_fields = ["name", "source"]
     date_hierarchy = "created"
     readonly_fields = ["created", "source", "name", "has_error", "duration", "detail_table"]
     exclude = ["details"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="details")
     def detail_table(self, obj) -> str:
@@ -397,18 +392,12 @@ class CronjobScheduleAdmin(admin.ModelAdmin):
 
 
 @admin.register(models.CronjobRun)
-class CronjobRunAdmin(admin.ModelAdmin):
+class CronjobRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["job", "account", "status", "started", "ended"]
     list_filter = ["status", "job"]
     search_fields = ["job", "account"]
     readonly_fields = ["job", "account", "status", "started", "ended", "log_text", "traceback_text"]
     exclude = ["log", "traceback"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="log")
     def log_text(self, obj) -> str:

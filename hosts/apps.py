@@ -4,9 +4,13 @@ from django.apps import AppConfig
 class HostsConfig(AppConfig):
     name = "hosts"
     verbose_name = "Hosts"
+    #: The built-in import/export plugins (a layer above syncerapi.v1): loaded with every app's declared plugins.
+    syncer_plugins = ("hosts.plugins.accounts", "hosts.plugins.exports", "hosts.plugins.importers")
 
     def ready(self) -> None:
-        from hosts import builtin_commands, discovery, signals, tasks  # noqa: F401 - they register built-ins
+        from hosts import builtin_commands, discovery, services, signals, tasks  # noqa: F401 - they register built-ins
+        from syncsite import dashboard
 
+        dashboard.register("hosts", cards=services.dashboard_cards, sections=services.dashboard_sections)
         signals.connect()
         discovery.discover_plugins()

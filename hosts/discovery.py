@@ -1,5 +1,8 @@
-"""Plugin discovery: every installed app's `syncer_plugin` module (or `plugins` package for hosts itself)
-and every module named in SYNCSITE_PLUGINS is imported once at startup.
+"""Plugin loading: the plugin modules that apps and the site declare are imported once at startup.
+
+Declared are: the `syncer_plugins` attribute of every installed app's AppConfig (hosts declares its
+built-in plugins there, the Syncthing bridge its inventory plugin), the module `syncer_plugin` of any
+installed app that has one, and every module named in SYNCSITE_PLUGINS. The hosts core names no plugin.
 
 Importing a plugin module is what registers its cronjobs (register_cronjob), CLI commands (cli)
 and REST endpoints (API). Plugin modules must not touch the database at import time.
@@ -10,7 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import pkgutil
 
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
@@ -32,15 +34,13 @@ def _module_exists(name: str) -> bool:
 
 
 def candidate_modules() -> list[str]:
+    """Every declared plugin module, apps in INSTALLED_APPS order, then SYNCSITE_PLUGINS."""
     names: list[str] = []
     for app_config in apps.get_app_configs():
+        names.extend(getattr(app_config, "syncer_plugins", ()))
         module = f"{app_config.name}.{APP_PLUGIN_MODULE}"
         if _module_exists(module):
             names.append(module)
-    if _module_exists("hosts.plugins"):
-        package = importlib.import_module("hosts.plugins")
-        for info in pkgutil.iter_modules(package.__path__, "hosts.plugins."):
-            names.append(info.name)
     names.extend(conf.plugin_modules())
     return list(dict.fromkeys(names))
 

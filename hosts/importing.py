@@ -28,14 +28,12 @@ from typing import Any
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from hosts import ownership
+from hosts.errors import ImportRowsError, OwnershipError
 from hosts.models import Account, Host, HostSeen
 from hosts.normalize import NormalisedRows, Normaliser, normalize_value
 
 Progress = Callable[[int], Any]
-
-
-class ImportRowsError(ValueError):
-    """A row cannot be imported; the run was rolled back. The message names the row."""
 
 
 @dataclass
@@ -393,14 +391,14 @@ def _import_labels_batch(
         pk, _, stored, account_id, locked, stale, owner_is_master, owner_name = row
         account_changed = account_id != owner.pk
         if account_changed:
-            if locked or (account_id is not None and owner_is_master and not owner.is_master):
+            if not ownership.may_take_over(
+                locked=locked,
+                owner_is_master=account_id is not None and bool(owner_is_master),
+                claimant_is_master=owner.is_master,
+            ):
                 if on_conflict == "fail":
-                    from hosts.hostops import OwnershipError
-
-                    state = "locked to" if locked else "owned by master"
                     raise OwnershipError(
-                        f"host {name!r} is {state} account {owner_name or 'none'!r}; "
-                        f"account {owner.name!r} may not change it"
+                        ownership.refusal(name, locked=locked, owner_name=owner_name, claimant_name=owner.name)
                     )
                 result.skipped += 1
                 continue
@@ -444,7 +442,7 @@ def _take_over(owner: Account, ids: list[int], now: Any) -> None:
     )
     for host in hosts:
         if host.account_id is not None:
-            host.add_log(f"account changed from {host.account.name} to {owner.name}")
+            host.add_log(ownership.take_over_log(host.account.name, owner.name))
         host.account = owner
         host.last_import_seen_row = now
         host.stale = False

@@ -14,7 +14,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from hosts import conf
+from hosts import conf, ownership
 from hosts.jinja import render_jinja
 from hosts.normalize import normalize_hostname, normalize_key, normalize_labels, normalize_value
 from syncsite.fields import EncryptedTextField
@@ -280,13 +280,15 @@ class Host(models.Model):
         account_id = account_dict["id"]
         if self.account_id == account_id:
             return True
-        if self.locked:
+        current = None if self.locked or self.account_id is None else self.account
+        if not ownership.may_take_over(
+            locked=self.locked,
+            owner_is_master=current is not None and current.is_master,
+            claimant_is_master=bool(account_dict.get("is_master")),
+        ):
             return False
-        if self.account_id is not None:
-            current = self.account
-            if current.is_master and not account_dict.get("is_master"):
-                return False
-            self.add_log(f"account changed from {current.name} to {account_dict.get('name')}")
+        if current is not None:
+            self.add_log(ownership.take_over_log(current.name, account_dict.get("name")))
         self.account_id = account_id
         return True
 

@@ -12,13 +12,11 @@ from typing import Any
 
 import requests
 from django.utils import timezone
-from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
 
 from hosts import conf
 from hosts.colors import cc
 from hosts.rules import RuleEngine, load_engine
+from syncsite.http import new_session
 
 logger = logging.getLogger("syncerapi")
 
@@ -43,8 +41,6 @@ SENSITIVE_KEYS = frozenset(
     }
 )
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-RETRY_STATUSES = (502, 503, 504)
 MODELS = ("custom_attributes", "rewrite", "filter")
 
 
@@ -173,23 +169,9 @@ class Plugin:
     def session(self) -> requests.Session:
         """One connection pool per plugin; retries with backoff on connect errors and idempotent methods."""
         if self._session is None:
-            retries = conf.http_max_retries()
-            retry = Retry(
-                total=retries,
-                connect=retries,
-                read=retries,
-                status=retries,
-                backoff_factor=conf.http_backoff_factor(),
-                allowed_methods=IDEMPOTENT_METHODS,
-                status_forcelist=RETRY_STATUSES,
-                raise_on_status=False,
-                respect_retry_after_header=True,
+            self._session = new_session(
+                timeout=self.timeout, retries=conf.http_max_retries(), backoff_factor=conf.http_backoff_factor()
             )
-            session = requests.Session()
-            adapter = HTTPAdapter(max_retries=retry)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._session = session
         return self._session
 
     def inner_request(
@@ -231,15 +213,7 @@ class Plugin:
         if self.dry_run and method not in READ_METHODS and not read_only:
             logger.info("dry run: %s %s not sent", method, url)
             return _dry_run_response(method, url)
-        try:
-            response = self.session.request(method, url, **payload)
-        except requests.ConnectionError as exc:
-            # After retries urllib3 reports a read timeout as MaxRetryError, which requests calls a
-            # ConnectionError; callers deserve to see that it was a timeout.
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, ReadTimeoutError):
-                raise requests.exceptions.ReadTimeout(str(exc), request=exc.request) from exc
-            raise
+        response = self.session.request(method, url, **payload)
         logger.debug("HTTP %s %s -> %s", method, url, response.status_code)
         if self.debug:
             print(f"{cc.OKBLUE}-> {response.status_code}{cc.ENDC}")

@@ -1,6 +1,10 @@
 """The only door into hosts: other apps and the views call these functions, never the models directly.
 
-Plugins use syncerapi.v1 (which re-exports from here and from hosts.models/hosts.plugin).
+The dashboard counts, accounts, the run log and the rules version are written here; the bulk import
+(hosts.importing) and the operations behind the REST API (hosts.api_operations) are parts of this door,
+imported from here. Errors are hosts.errors (HostsError and its subclasses, NotFound among them), which the
+API layer answers with their HTTP status. Plugins use syncerapi.v1 (which re-exports from here and from
+hosts.models/hosts.plugin).
 """
 
 from __future__ import annotations
@@ -17,7 +21,55 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from hosts import conf
+from hosts.api_operations import (
+    account_rows,
+    cronjob_status,
+    delete_host,
+    export_rules,
+    get_host_or_404,
+    get_rule,
+    import_rules,
+    masked_fields,
+    queue_cronjob,
+    rule_document,
+    rule_queryset,
+    save_rule,
+    update_host_inventory,
+    upsert_host,
+)
+from hosts.errors import HostsError, ImportRowsError, NotFound, OwnershipError
+from hosts.importing import ImportResult, import_rows
 from hosts.models import Account, Host, LogEntry, RulesState, detail_is_error
+
+__all__ = [
+    "HostsError",
+    "ImportResult",
+    "ImportRowsError",
+    "NotFound",
+    "OwnershipError",
+    "account_rows",
+    "bump_rules_version",
+    "cronjob_status",
+    "dashboard_cards",
+    "dashboard_sections",
+    "delete_host",
+    "export_rules",
+    "get_account",
+    "get_host_or_404",
+    "get_rule",
+    "import_rows",
+    "import_rules",
+    "masked_fields",
+    "purge_log_entries",
+    "queue_cronjob",
+    "rule_document",
+    "rule_queryset",
+    "rules_version",
+    "save_rule",
+    "update_host_inventory",
+    "upsert_host",
+    "write_log",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -119,26 +171,3 @@ def bump_rules_version() -> None:
     with transaction.atomic():
         if not RulesState.objects.filter(pk=1).update(version=F("version") + 1):
             RulesState.objects.get_or_create(pk=1, defaults={"version": 1})
-
-
-# --- bulk import and the REST API's writes (implemented in hosts.importing and hosts.hostops) ---------------
-
-from hosts import hostops, importing  # noqa: E402 - they import this module's models first
-
-ImportResult = importing.ImportResult
-ImportRowsError = importing.ImportRowsError
-import_rows = importing.import_rows
-OwnershipError = hostops.OwnershipError
-account_rows = hostops.account_rows
-cronjob_status = hostops.cronjob_status
-delete_host = hostops.delete_host
-export_rules = hostops.export_rules
-get_host_or_404 = hostops.get_host_or_404
-import_rules = hostops.import_rules
-masked_fields = hostops.masked_fields
-queue_cronjob = hostops.queue_cronjob
-rule_document = hostops.rule_document
-rule_queryset = hostops.rule_queryset
-save_rule = hostops.save_rule
-update_host_inventory = hostops.update_host_inventory
-upsert_host = hostops.upsert_host

@@ -1,9 +1,12 @@
-"""Admin pages of the kernel: API tokens (never shown again after creation) and each user's TOTP devices."""
+"""Kernel admin: the read-only mixin every app may use, API tokens (never shown again) and each user's TOTP devices."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpRequest
 from django.utils import timezone
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
@@ -11,6 +14,20 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from syncsite import tokens
 from syncsite.models import ApiToken
+
+
+class ReadOnlyAdminMixin:
+    """For records the app writes itself (run logs, observed daemon state, issued tokens): view and delete only.
+
+    Mix it into a ModelAdmin or an inline before the Django base class. Deleting stays as the base class
+    decides (purging logs, revoking tokens); set `can_delete = False` on an inline to forbid it there.
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class ApiTokenAddForm(forms.ModelForm):

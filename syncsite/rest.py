@@ -13,6 +13,8 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from syncsite.errors import DomainError
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,9 +25,23 @@ class Pagination(LimitOffsetPagination):
     max_limit = 1000
 
 
+class DomainAPIError(exceptions.APIException):
+    """A domain error on its way through DRF's handler (which also rolls back an atomic request)."""
+
+    def __init__(self, error: DomainError):
+        super().__init__(error.detail)
+        self.status_code = error.status
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Every API error is `{"detail": ...}` JSON with a 4xx status; Django's own errors are mapped too."""
-    if isinstance(exc, ValidationError):
+    """Every API error is `{"detail": ...}` JSON with a 4xx status; Django's own errors are mapped too.
+
+    An app's domain error (a syncsite.errors.DomainError) is answered with its own `status`, whichever view
+    raised it, so services raise their errors and no view translates them.
+    """
+    if isinstance(exc, DomainError):
+        exc = DomainAPIError(exc)
+    elif isinstance(exc, ValidationError):
         messages = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(messages)
     elif isinstance(exc, Http404):

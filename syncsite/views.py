@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from datetime import timedelta
@@ -18,29 +17,15 @@ from django.views.defaults import page_not_found
 from django_q.models import Failure, Schedule
 
 import syncsite
+from syncsite import dashboard
 
 logger = logging.getLogger(__name__)
-
-# Each app's services module offers dashboard_cards() and dashboard_sections(); the dashboard asks
-# them, never the apps' models. A card is {"key", "title", "count", "url", "note"}; a section is
-# {"template", "data"}, rendered with the section's own template.
-DASHBOARD_APPS = ("hosts", "tracker", "syncthing_bridge", "synctools")
-
-
-def _dashboard() -> tuple[list[dict], list[dict]]:
-    cards: list[dict] = []
-    sections: list[dict] = []
-    for app in DASHBOARD_APPS:
-        services = importlib.import_module(f"{app}.services")
-        cards.extend(services.dashboard_cards())
-        sections.extend(services.dashboard_sections())
-    return cards, sections
 
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     since = timezone.now() - timedelta(days=1)
-    cards, sections = _dashboard()
+    cards, sections = dashboard.collect()
     context = {
         "cards": cards,
         "sections": sections,

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
+from syncsite.admin import ReadOnlyAdminMixin
 from syncsite.forms import SecretFieldMixin
 from syncthing_bridge import services
 from syncthing_bridge.client import SyncthingError
@@ -40,26 +41,20 @@ class VolumeMappingInline(admin.TabularInline):
     extra = 0
 
 
-class DeviceInline(admin.TabularInline):
+class DeviceInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SyncthingDevice
     extra = 0
     can_delete = False
     fields = ["name", "device_id", "connected", "paused", "address", "client_version", "last_seen"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class FolderInline(admin.TabularInline):
+class FolderInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = SyncthingFolder
     extra = 0
     can_delete = False
     fields = ["folder_id", "label", "state", "need_bytes", "need_items", "pull_errors", "error"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 class ActionForm(admin.helpers.ActionForm):
@@ -134,29 +129,21 @@ class SyncthingInstanceAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(SyncthingDevice)
-class SyncthingDeviceAdmin(ReadOnlyAdmin):
+class SyncthingDeviceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["instance", "name", "device_id", "is_self", "connected", "paused", "client_version", "last_seen"]
     list_filter = ["connected", "paused", "instance"]
     list_select_related = ["instance"]
 
 
 @admin.register(SyncthingFolder)
-class SyncthingFolderAdmin(ReadOnlyAdmin):
+class SyncthingFolderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["instance", "folder_id", "label", "state", "need_bytes", "need_items", "pull_errors"]
     list_filter = ["state", "instance"]
     list_select_related = ["instance"]
 
 
 @admin.register(FolderCompletion)
-class FolderCompletionAdmin(ReadOnlyAdmin):
+class FolderCompletionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["folder", "device_name", "device_id", "completion", "need_bytes"]
     list_select_related = ["folder__instance"]

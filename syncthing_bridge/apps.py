@@ -4,7 +4,11 @@ from django.apps import AppConfig
 class SyncthingBridgeConfig(AppConfig):
     name = "syncthing_bridge"
     verbose_name = "Syncthing bridge"
+    #: Its hosts plugin (the inventory cronjob, written against syncerapi.v1), loaded by the hosts plugin loader.
+    syncer_plugins = ("syncthing_bridge.plugins.inventory",)
 
     def ready(self) -> None:
-        # offers the inventory cronjob in the hosts admin (registered through syncerapi.v1)
-        from syncthing_bridge.plugins import inventory  # noqa: F401
+        from syncsite import dashboard
+        from syncthing_bridge import services
+
+        dashboard.register("syncthing_bridge", cards=services.dashboard_cards, sections=services.dashboard_sections)

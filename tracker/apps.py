@@ -6,4 +6,7 @@ class TrackerConfig(AppConfig):
     verbose_name = "Tracker"
 
     def ready(self) -> None:
-        from tracker import signals  # noqa: F401 - connects the user node handlers
+        from syncsite import dashboard
+        from tracker import services, signals  # noqa: F401 - signals connects the user node handlers
+
+        dashboard.register("tracker", cards=services.dashboard_cards, sections=services.dashboard_sections)

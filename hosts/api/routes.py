@@ -1,6 +1,6 @@
 """Routes of the hosts REST API (included by hosts/api/urls.py under /api/v1/)."""
 
-from django.urls import path, re_path
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from hosts.api import views
@@ -16,6 +16,5 @@ urlpatterns = [
     path("rules/export/", views.RulesDocumentView.as_view(), name="rules-export"),
     path("rules/import/", views.RulesDocumentView.as_view(), name="rules-import"),
     path("cronjobs/", views.CronjobView.as_view(), name="cronjobs"),
-    re_path(r"^ansible/inventory/?$", views.AnsibleInventoryView.as_view(), name="ansible-inventory"),
     *router.urls,
 ]

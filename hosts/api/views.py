@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,6 +20,7 @@ from hosts import services
 from hosts.api import serializers as s
 from hosts.filters import CronjobRunFilter, HostFilter, LogEntryFilter
 from hosts.models import Account, CronjobRun, Host, LogEntry
+from syncsite.permissions import StaffOnlyWrites
 
 HOSTNAME_IN_URL = r"[^/]+"
 
@@ -33,15 +34,6 @@ class ReadAuthenticatedWriteModelPermission(permissions.DjangoModelPermissions):
         "HEAD": [],
         "OPTIONS": [],
     }
-
-
-class StaffOnlyWrites(permissions.BasePermission):
-    """Rules and cronjobs change what runs and what exports see: staff only for anything but reads."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return request.method in permissions.SAFE_METHODS or bool(request.user.is_staff)
 
 
 def _result(result: Any) -> dict[str, Any]:
@@ -78,10 +70,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
         return host
 
     def _upsert(self, hostname: str, data: dict[str, Any]) -> Response:
-        try:
-            host, created, _ = services.upsert_host(data["account"], hostname, data["labels"])
-        except services.OwnershipError as exc:
-            raise PermissionDenied(str(exc)) from exc
+        host, created, _ = services.upsert_host(data["account"], hostname, data["labels"])
         body = s.HostDetailSerializer(Host.objects.with_seen().select_related("account").get(pk=host.pk)).data
         return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -113,14 +102,9 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
         rows = [(item["hostname"], item["labels"]) for item in data["hosts"]]
-        try:
-            result = services.import_rows(
-                data["account"], rows, on_conflict="fail", mark_stale=data["mark_stale"], strict=True
-            )
-        except services.OwnershipError as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except services.ImportRowsError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        result = services.import_rows(
+            data["account"], rows, on_conflict="fail", mark_stale=data["mark_stale"], strict=True
+        )
         return Response(_result(result))
 
     @extend_schema(request=s.InventorySerializer, responses=s.HostDetailSerializer)
@@ -141,10 +125,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
         payload = s.BulkInventorySerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         rows = [(item["hostname"], item["data"]) for item in payload.validated_data["hosts"]]
-        try:
-            result = services.import_rows(None, rows, inventory_key=payload.validated_data["key"], strict=True)
-        except services.ImportRowsError as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        result = services.import_rows(None, rows, inventory_key=payload.validated_data["key"], strict=True)
         return Response(_result(result))
 
 
@@ -190,11 +171,7 @@ class RuleViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=s.RuleSerializer)
     def retrieve(self, request: Request, kind: str, pk: str) -> Response:
-        rule = services.rule_queryset(kind).filter(pk=pk).first()
-        if rule is None:
-            from django.http import Http404
-
-            raise Http404(f"no {kind} rule {pk}")
+        rule = services.get_rule(kind, pk)
         return Response(services.rule_document(rule))
 
     @extend_schema(request=s.RuleSerializer, responses={201: s.RuleSerializer})
@@ -207,11 +184,7 @@ class RuleViewSet(viewsets.ViewSet):
 
     @extend_schema(request=s.RuleSerializer, responses=s.RuleSerializer)
     def update(self, request: Request, kind: str, pk: str) -> Response:
-        rule = services.rule_queryset(kind).filter(pk=pk).first()
-        if rule is None:
-            from django.http import Http404
-
-            raise Http404(f"no {kind} rule {pk}")
+        rule = services.get_rule(kind, pk)
         payload = s.RuleSerializer(data=request.data, partial=request.method == "PATCH")
         payload.is_valid(raise_exception=True)
         services.save_rule(kind, {**payload.validated_data}, rule=rule)
@@ -273,24 +246,3 @@ class CronjobRunViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = CronjobRun.objects.order_by("-started", "-id")
     serializer_class = s.CronjobRunSerializer
     filterset_class = CronjobRunFilter
-
-
-class AnsibleInventoryView(APIView):
-    """Ansible's dynamic inventory JSON (`--list` shape), or one host's vars with `?host=NAME`."""
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("host", str, description="return only this host's vars (Ansible's --host)"),
-            OpenApiParameter("group_label", str, description="label naming the groups (default ansible_group)"),
-        ],
-        responses=OpenApiTypes.OBJECT,
-    )
-    def get(self, request: Request) -> Response:
-        from hosts.plugins.exports import ansible_inventory
-
-        return Response(
-            ansible_inventory(
-                group_label=request.query_params.get("group_label") or None,
-                host=request.query_params.get("host") or None,
-            )
-        )

@@ -1,5 +1,7 @@
 """Import and export plugins of the host inventory.
 
-Each plugin talks to the inventory through `syncerapi.v1` only, like a third-party plugin would; the bulk
-import path (`hosts.services.import_rows`) is the one hosts-internal service they share.
+A layer above the facade: each plugin talks to the inventory through `syncerapi.v1` (the bulk import
+through `syncerapi.v1.importing`) or the hosts door `hosts.services`, like a third-party plugin would. The
+hosts core never imports them: HostsConfig declares them (`syncer_plugins`) and the plugin loader
+(hosts.discovery) imports them at startup.
 """

@@ -16,10 +16,18 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from django.urls import re_path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
 from hosts.plugins.ansible import build_inventory, host_inventory
 from hosts.plugins.exporters import write_csv, write_json
 from syncerapi.v1 import Host, register_cronjob
 from syncerapi.v1.core import Plugin, app_config, cli
+from syncerapi.v1.rest import API
 
 CACHE_KEY = "export"
 
@@ -164,3 +172,28 @@ def _export_job(fmt: str):
 
 register_cronjob("hosts: export-csv", _export_job("csv"))
 register_cronjob("hosts: export-json", _export_job("json"))
+
+
+# --- REST: GET /api/v1/ansible/inventory ---------------------------------------------------------------------
+
+
+class AnsibleInventoryView(APIView):
+    """Ansible's dynamic inventory JSON (`--list` shape), or one host's vars with `?host=NAME`."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("host", str, description="return only this host's vars (Ansible's --host)"),
+            OpenApiParameter("group_label", str, description="label naming the groups (default ansible_group)"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            ansible_inventory(
+                group_label=request.query_params.get("group_label") or None,
+                host=request.query_params.get("host") or None,
+            )
+        )
+
+
+API.add_namespace([re_path(r"^inventory/?$", AnsibleInventoryView.as_view(), name="ansible-inventory")], "ansible")

@@ -1,7 +1,7 @@
 """Import plugins: CSV, JSON file, JSON over HTTP and YAML groups, plus CSV/JSON inventorize variants.
 
 Written against `syncerapi.v1` only (accounts, the Plugin base class, cronjobs and CLI commands); the
-rows go through the bulk service `hosts.services.import_rows`. Each run reads and validates the whole
+rows go through the bulk service `syncerapi.v1.importing.import_rows`. Each run reads and validates the whole
 source first, imports it in one transaction and writes one LogEntry with its counts (or with the error,
 and then nothing was imported). `--dry-run` computes the counts and writes nothing, not even a log.
 
@@ -28,6 +28,7 @@ from hosts.plugins.sources import (
 )
 from syncerapi.v1 import register_cronjob
 from syncerapi.v1.core import Plugin, cli
+from syncerapi.v1.importing import ImportRowsError, import_rows
 
 
 class ImportPlugin(Plugin):
@@ -73,8 +74,6 @@ class ImportPlugin(Plugin):
 
     def run(self) -> Any:
         """Read, import, log. A SourceError/ImportRowsError is logged as an error and raised again."""
-        from hosts.services import ImportRowsError, import_rows
-
         try:
             rows = self.read()
             self.log_details.append(("source", without_credentials(self.address())))

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from hosts.normalize import NormalisedRows, Normaliser, normalize_hostname
+from syncerapi.v1.importing import NormalisedRows, Normaliser, normalize_hostname
 
 Row = tuple[str, dict[str, Any]]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from syncsite.permissions import StaffOnlyWrites
 from syncthing_bridge import services
 from syncthing_bridge.api import serializers
 from syncthing_bridge.client import SyncthingError
@@ -21,13 +22,6 @@ class DaemonError(APIException):
     default_detail = "The Syncthing daemon could not complete the request."
 
 
-class ReadAnyWriteAdmin(permissions.BasePermission):
-    def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        return request.method in permissions.SAFE_METHODS or request.user.is_staff
-
-
 def _daemon_call(func, *args):
     try:
         return func(*args)
@@ -38,7 +32,7 @@ def _daemon_call(func, *args):
 class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     queryset = SyncthingInstance.objects.all().order_by("name")
     serializer_class = serializers.SyncthingInstanceSerializer
-    permission_classes = [ReadAnyWriteAdmin]
+    permission_classes = [StaffOnlyWrites]
     filterset_fields = ["enabled", "reachable", "site", "name"]
     search_fields = ["name", "url", "site"]
 

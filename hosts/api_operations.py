@@ -1,4 +1,4 @@
-"""Writes behind the REST API of hosts: one host's labels and inventory, deletes, rules as JSON, accounts.
+"""The operations behind the hosts REST API: one host's labels and inventory, deletes, rules as JSON, accounts.
 
 Re-exported by hosts.services (the app's one door). One host goes through the plugin object API
 (`get_host`/`set_account`/`update_host`/`save`) so the API has exactly the plugins' semantics; many hosts
@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import Http404
 
 from hosts import models
+from hosts.errors import NotFound, OwnershipError
 from hosts.models import Account, Host
+from hosts.ownership import refusal
 
 SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential")
 MASK = "********"
-
-
-class OwnershipError(PermissionDenied):
-    """The host is locked or owned by a master account; the message names the owner."""
 
 
 def _account(name: Any) -> Account:
@@ -33,13 +30,6 @@ def _account(name: Any) -> Account:
     if not account.enabled:
         raise ValidationError({"account": f"account {name!r} is disabled"})
     return account
-
-
-def ownership_refusal(host: Host, account: Account) -> str:
-    owner = host.account.name if host.account_id else "none"
-    if host.locked:
-        return f"host {host.hostname!r} is locked to account {owner!r}; account {account.name!r} may not change it"
-    return f"host {host.hostname!r} is owned by master account {owner!r}; account {account.name!r} may not change it"
 
 
 @transaction.atomic
@@ -54,16 +44,18 @@ def upsert_host(account_name: str, hostname: str, labels: dict[str, Any]) -> tup
         host = Host.objects.select_for_update(of=("self",)).select_related("account").get(pk=host.pk)
     account_before = host.account_id
     if not host.set_account(account_dict=account.as_config()):
-        raise OwnershipError(ownership_refusal(host, account))
+        owner = host.account.name if host.account_id else None
+        raise OwnershipError(refusal(host.hostname, locked=host.locked, owner_name=owner, claimant_name=account.name))
     changed = host.update_host(labels)
     host.save()
     return host, created, changed or created or account_before != host.account_id
 
 
 def get_host_or_404(hostname: str) -> Host:
+    """The host by name; NotFound (answered 404) when there is none."""
     host = Host.get_host(hostname, create=False)
     if not host:
-        raise Http404(f"no host {hostname!r}")
+        raise NotFound(f"no host {hostname!r}")
     return host
 
 
@@ -149,8 +141,16 @@ def rule_document(rule: Any) -> dict[str, Any]:
 
 def rule_queryset(kind: str) -> Any:
     if kind not in RULE_MODELS:
-        raise Http404(f"unknown rule kind {kind!r} (one of {', '.join(RULE_MODELS)})")
+        raise NotFound(f"unknown rule kind {kind!r} (one of {', '.join(RULE_MODELS)})")
     return RULE_MODELS[kind][0].objects.prefetch_related("conditions", "outcomes").order_by("sort_order", "id")
+
+
+def get_rule(kind: str, pk: Any) -> Any:
+    """One rule of a kind with its conditions and outcomes; NotFound when the kind or the rule does not exist."""
+    rule = rule_queryset(kind).filter(pk=pk).first()
+    if rule is None:
+        raise NotFound(f"no {kind} rule {pk}")
+    return rule
 
 
 def export_rules() -> dict[str, list[dict[str, Any]]]:
