@@ -7,6 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from tests.tracker.conftest import volume_form
 from tracker import services
 from tracker.models import GlobalParameters, Node, TrackerProfile, Volume
 
@@ -84,17 +85,7 @@ def test_node_add_and_edit_through_services(admin_client, three_sites):
 
 def test_volume_form_validates_and_creates_a_site(admin_client):
     add = reverse("admin:tracker_volume_add")
-    base = {
-        "name": "oslo",
-        "url": "ssh://sync@oslo.example:22/project/",
-        "enableEmission": "on",
-        "enableReception": "on",
-        "syncAmountEmission": "10",
-        "syncAmountReception": "25",
-        "rsync_args": "--bwlimit=1000 -z",
-        "rsync_env": "RSYNC_PROXY=proxy:3128",
-        "notifiedEmails": "a@example.com, b@example.com",
-    }
+    base = volume_form()
     for bad in (
         {"url": "ftp://x"},
         {"rsync_args": "--bwlimit=1; rm -rf /"},

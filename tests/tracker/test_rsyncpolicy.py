@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.tracker.conftest import volume_form
 from tracker import rsyncpolicy, services
 from tracker.agent import rsync as agent_rsync
 from tracker.agent.volumes import parse_volume_url
@@ -179,7 +180,7 @@ def test_urls_refused_by_admin_agent_and_services_alike(url, admin_client, db):
     if url:
         with pytest.raises(services.InvalidInput):
             services.create_volume("v", url=url)
-        response = admin_client.post("/admin/tracker/volume/add/", _volume_form(url=url))
+        response = admin_client.post("/admin/tracker/volume/add/", volume_form(url=url))
         assert response.status_code == 200 and not Volume.objects.exists()
 
 
@@ -188,21 +189,6 @@ def test_urls_accepted_alike(url, db):
     assert rsyncpolicy.parse_url(url).path
     assert parse_volume_url(url).path
     assert services.create_volume("v", url=url)["url"] == url
-
-
-def _volume_form(**changes) -> dict:
-    base = {
-        "name": "oslo",
-        "url": "ssh://sync@oslo.example:22/project/",
-        "enableEmission": "on",
-        "enableReception": "on",
-        "syncAmountEmission": "10",
-        "syncAmountReception": "25",
-        "rsync_args": "--bwlimit=1000 -z",
-        "rsync_env": "RSYNC_PROXY=proxy:3128",
-        "notifiedEmails": "",
-    }
-    return {**base, **changes}
 
 
 @pytest.mark.parametrize(
@@ -218,7 +204,7 @@ def _volume_form(**changes) -> dict:
 def test_the_three_doors_refuse_the_same_values(admin_client, damas, db, field, value):
     with pytest.raises(rsyncpolicy.RsyncConfigError):
         getattr(rsyncpolicy, f"parse_{field}")(value)
-    response = admin_client.post("/admin/tracker/volume/add/", _volume_form(**{field: value}))
+    response = admin_client.post("/admin/tracker/volume/add/", volume_form(**{field: value}))
     assert response.status_code == 200 and not Volume.objects.exists()
     admin = damas("boss", "admin")
     status, body = admin.create({"_id": "sit/v", "name": "v", "url": "/srv/v", field: value})
@@ -232,7 +218,7 @@ def test_the_three_doors_refuse_the_same_values(admin_client, damas, db, field, 
 
 
 def test_admin_form_accepts_allowed_values(admin_client, db):
-    response = admin_client.post("/admin/tracker/volume/add/", _volume_form(rsync_args="-avz --bwlimit=4m"))
+    response = admin_client.post("/admin/tracker/volume/add/", volume_form(rsync_args="-avz --bwlimit=4m"))
     assert response.status_code == 302, response.content
     assert services.get_volume("oslo")["rsync_args"] == "-avz --bwlimit=4m"
 

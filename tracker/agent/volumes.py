@@ -5,7 +5,7 @@ The rules are `tracker.rsyncpolicy`'s, the same the admin and the tracker's writ
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from tracker import rsyncpolicy
 
@@ -13,14 +13,8 @@ VolumeURLError = rsyncpolicy.VolumeURLError
 
 
 @dataclass(frozen=True)
-class VolumeLocation:
+class VolumeLocation(rsyncpolicy.VolumeURL):
     """Where a volume's root lives and how rsync reaches it."""
-
-    url: str
-    path: str
-    host: str | None = None
-    user: str | None = None
-    port: int | None = None
 
     @property
     def is_remote(self) -> bool:
@@ -47,5 +41,4 @@ class VolumeLocation:
 
 def parse_volume_url(url: str) -> VolumeLocation:
     """Parse a volume url with the tracker's one url validator; VolumeURLError with the reason when unusable."""
-    parts = rsyncpolicy.parse_url(url)
-    return VolumeLocation(url=parts.url, path=parts.path, host=parts.host, user=parts.user, port=parts.port)
+    return VolumeLocation(**asdict(rsyncpolicy.parse_url(url)))
