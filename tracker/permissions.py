@@ -38,7 +38,6 @@ class Op(StrEnum):
     UNLOCK = "unlock"
 
 
-OPERATIONS: tuple[Op, ...] = tuple(Op)
 GLOBAL_PARAMETERS_ID = "rsyncGlobalParameters"
 GLOBAL_KIND = "global"  # the rsyncGlobalParameters node (stored as kind `other`)
 
@@ -61,7 +60,6 @@ CREATING_OPS = frozenset({Op.CREATE, Op.PUBLISH})
 ADMIN_KINDS = frozenset({NodeKind.VOLUME, GLOBAL_KIND})
 # Made from Django users by the system (`sync_user_node`); no route writes them, admins included.
 SYSTEM_KINDS = frozenset({NodeKind.USER})
-ALL_KINDS: tuple[str, ...] = (*(k.value for k in NodeKind), GLOBAL_KIND)
 
 # Keys only an admin sets: who wrote a node, when, and the user keys.
 ADMIN_KEYS = frozenset({"author", "time", "class", "username"})

@@ -265,9 +265,6 @@ def parse_rsync_env(raw: str | Mapping | None) -> dict[str, str]:
 
 # --------------------------------------------------------------------------------------------- volumes
 
-VOLUME_POLICY_KEYS = ("url", "rsync_args", "rsync_env")
-
-
 def check_volume_keys(keys: Mapping) -> None:
     """Refuse a volume's url, rsync_args or rsync_env that the agent would refuse to run (absent or empty: ok)."""
     url = keys.get("url")

@@ -39,7 +39,6 @@ GLOBAL_DEFAULTS = {
 VOLUME_MARKER_KEYS = frozenset(
     {"url", "enableEmission", "enableReception", "syncAmountEmission", "syncAmountReception", "rsync_args"}
 )
-PROTECTED_KEYS = permissions.ADMIN_KEYS
 MAX_ID_LENGTH = 4096
 FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
 _STATE_UPDATE_FIELDS = ["path", "priority", "time", "active", "wanted", "synced", "syncing", "error", "last_attempt"]
