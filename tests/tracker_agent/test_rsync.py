@@ -205,3 +205,33 @@ def test_parse_rsync_args_short_option_clusters():
     for bad in ("-aP", "-an", "-ai", "-e", "-av -e", "-ze 'ssh -i k'", "-essh", "--rsh='ssh -x' -v"):
         with pytest.raises(rsync.RsyncConfigError):
             rsync.parse_rsync_args(bad)
+
+
+def test_remote_shell_comes_only_from_the_agent_settings(volumes, settings, monkeypatch):
+    src, _ = volumes
+    settings.TRACKER_AGENT_SSH_IDENTITY_FILE = "/etc/syncsite/key"
+    settings.TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE = "/etc/syncsite/known_hosts"
+    monkeypatch.setenv("RSYNC_RSH", "sh -c 'touch /tmp/never'")
+    monkeypatch.setenv("RSYNC_CONNECT_PROG", "sh")
+    batch = rsync.RsyncBatch(
+        parse_volume_url(str(src)), parse_volume_url("ssh://sync@host.example:2222/p/"), rsync_args="-z"
+    )
+    command = batch.command()
+    assert all(isinstance(word, str) for word in command)
+    assert command.count("-e") == 1
+    assert command[command.index("-e") + 1] == (
+        "ssh -o BatchMode=yes -i /etc/syncsite/key -o IdentitiesOnly=yes"
+        " -o UserKnownHostsFile=/etc/syncsite/known_hosts -p 2222"
+    )
+    assert "RSYNC_RSH" not in batch.env and "RSYNC_CONNECT_PROG" not in batch.env
+
+
+def test_rsync_runs_without_a_shell():
+    """Every process the agent starts gets an argument list: no shell=True, no os.system, no shell string."""
+    import inspect
+
+    from tracker.agent import runner, scanner
+
+    for module in (rsync, runner, scanner):
+        source = inspect.getsource(module)
+        assert "shell=True" not in source and "os.system" not in source and "os.popen" not in source
