@@ -1,5 +1,6 @@
 """Admin pages of the tracker: a node browser with per-site status, typed volume and global parameter forms,
-user classes and tokens. Every write goes through tracker.services."""
+user classes and tokens. Every write goes through tracker.services as the signed-in user, so the permission
+matrix of tracker.permissions applies here as on the API; volume values use tracker.rsyncpolicy's validators."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from tracker import services
-from tracker.models import GlobalParameters, Node, TrackerProfile, Volume
+from tracker import permissions, rsyncpolicy, services
+from tracker.models import GlobalParameters, Node, NodeKind, TrackerProfile, Volume
 from tracker.query import QueryError, text_query
 
 STATUS_COLOURS = {
@@ -37,6 +38,28 @@ def _raise_first(results: list) -> dict:
     return result
 
 
+def _actor(request: HttpRequest) -> services.Actor:
+    return services.actor_for(request.user)
+
+
+def _may_write_kind(request: HttpRequest, node_id: str, kind: str) -> bool:
+    """Whether the matrix lets this user write such a node at all (admin kinds, user nodes)."""
+    try:
+        kind = permissions.kind_of(node_id, kind)
+        permissions.check_kind(_actor(request), permissions.Op.UPDATE, node_id, (kind,))
+    except services.Forbidden:
+        return False
+    return True
+
+
+def _check_form_write(form: forms.Form, request: HttpRequest, node_id: str, keys: dict) -> None:
+    """The matrix's verdict on the form's write, shown on the form instead of failing on save."""
+    try:
+        services.check_write(node_id, keys, _actor(request))
+    except services.TrackerError as exc:
+        form.add_error(None, exc.detail)
+
+
 # --------------------------------------------------------------------------------------------- nodes
 
 
@@ -53,11 +76,36 @@ class NodeForm(forms.ModelForm):
         model = Node
         fields = ["node_id"]
 
+    request: HttpRequest | None = None  # set by NodeAdmin.get_form
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["node_id"].disabled = True
-            self.fields["keys"].initial = json.dumps(self.instance.data, indent=2, sort_keys=True, ensure_ascii=False)
+            shown = {k: v for k, v in self.instance.data.items() if k not in self.hidden_keys()}
+            self.fields["keys"].initial = json.dumps(shown, indent=2, sort_keys=True, ensure_ascii=False)
+
+    def hidden_keys(self) -> frozenset[str]:
+        """Keys this user may not read: not shown, and kept as they are on save."""
+        if not self.instance.pk or self.request is None:
+            return frozenset()
+        kind = permissions.kind_of(self.instance.node_id, self.instance.kind)
+        return permissions.hidden_keys(_actor(self.request), kind)
+
+    def changes(self) -> dict:
+        """The keys to write: the form's, plus removals of shown keys left out (author and time stay)."""
+        keys = dict(self.cleaned_data.get("keys") or {})
+        if not self.instance.pk:
+            return keys
+        kept = {"author", "time", *self.hidden_keys()}
+        return {**{k: None for k in self.instance.data if k not in keys and k not in kept}, **keys}
+
+    def clean(self):
+        cleaned = super().clean()
+        node_id = self.instance.node_id if self.instance.pk else cleaned.get("node_id")
+        if node_id and "keys" in cleaned and self.request is not None:
+            _check_form_write(self, self.request, node_id, self.changes())
+        return cleaned
 
     def clean_node_id(self) -> str:
         node_id = self.cleaned_data["node_id"]
@@ -95,6 +143,18 @@ class NodeAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         return ["node_id", "keys", *(self.readonly_fields if obj else [])]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request": request})
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or _may_write_kind(request, obj.node_id, obj.kind))
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or _may_write_kind(request, obj.node_id, obj.kind))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -196,30 +256,46 @@ class NodeAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj: Node, form, change: bool) -> None:
-        keys = form.cleaned_data["keys"]
+        keys = form.changes()
+        actor = _actor(request)
         if change:
-            removed = {k: None for k in obj.data if k not in keys and k not in ("author", "time")}
-            node = _raise_first(services.update_nodes([{**removed, **keys, "_id": obj.node_id}]))
+            node = _raise_first(services.update_nodes([{**keys, "_id": obj.node_id}], actor))
         else:
-            keys.setdefault("author", request.user.get_username())
-            node = _raise_first(services.create_nodes([{**keys, "_id": form.cleaned_data["node_id"]}]))
+            node = _raise_first(services.create_nodes([{**keys, "_id": form.cleaned_data["node_id"]}], actor))
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
 
     def delete_model(self, request, obj: Node) -> None:
-        services.delete_nodes([obj.node_id])
+        _delete(request, [obj.node_id])
 
     def delete_queryset(self, request, queryset: QuerySet) -> None:
-        services.delete_nodes(list(queryset.values_list("node_id", flat=True)))
+        _delete(request, list(queryset.values_list("node_id", flat=True)))
 
     @admin.action(description="Lock selected nodes (in my name)")
     def lock_nodes(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = services.force_lock(list(queryset.values_list("node_id", flat=True)), request.user.get_username())
+        ids = list(queryset.values_list("node_id", flat=True))
+        try:
+            count = services.force_lock(ids, request.user.get_username(), _actor(request))
+        except services.TrackerError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            return
         self.message_user(request, f"Locked {count} node(s).")
 
     @admin.action(description="Unlock selected nodes (whoever holds the lock)")
     def unlock_nodes(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = services.force_unlock(list(queryset.values_list("node_id", flat=True)))
+        try:
+            count = services.force_unlock(list(queryset.values_list("node_id", flat=True)), _actor(request))
+        except services.TrackerError as exc:
+            self.message_user(request, exc.detail, messages.ERROR)
+            return
         self.message_user(request, f"Unlocked {count} node(s).")
+
+
+def _delete(request: HttpRequest, node_ids: list[str]) -> None:
+    """Delete through services as the signed-in user; what the matrix refuses is reported, not deleted."""
+    results = services.delete_nodes(node_ids, _actor(request))
+    refused = [r.detail for r in results if isinstance(r, services.TrackerError)]
+    if refused:
+        messages.error(request, "Not deleted: " + "; ".join(refused[:10]))
 
 
 admin.site.register(Node, NodeAdmin)
@@ -228,7 +304,6 @@ admin.site.register(Node, NodeAdmin)
 # --------------------------------------------------------------------------------------------- volumes
 
 
-URL_RE = re.compile(r"^(ssh|rsync|file)://[^\s]+$|^/[^\s]*$")
 VOLUME_BOOLEANS = [
     "enableEmission",
     "enableReception",
@@ -258,7 +333,7 @@ class VolumeForm(forms.ModelForm):
     """The spec's volume keys, typed and validated; status keys written by agents are shown, not edited."""
 
     name = forms.SlugField(help_text="The site name used in synced_<name>, sync_<name>, origin...")
-    url = forms.CharField(help_text="ssh://user@host:port/project/, rsync://host/module/ or a local /path.")
+    url = forms.CharField(help_text="ssh://user@host:port/project/, file:///path or a local /path.")
     enableEmission = forms.BooleanField(required=False, initial=True)
     enableReception = forms.BooleanField(required=False, initial=True)
     enableDiscovery = forms.BooleanField(required=False, initial=True)
@@ -267,8 +342,13 @@ class VolumeForm(forms.ModelForm):
     enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=True)
     syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=10)
     syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=10)
-    rsync_args = forms.CharField(required=False, help_text="Extra rsync arguments, e.g. --bwlimit=10000")
-    rsync_env = forms.CharField(required=False, help_text="Environment for rsync: NAME=value NAME2=value")
+    rsync_args = forms.CharField(
+        required=False, help_text="Extra rsync options from an allow-list, e.g. --bwlimit=10000 -z"
+    )
+    rsync_env = forms.CharField(
+        required=False,
+        help_text=f"Environment for rsync: NAME=value, names among {', '.join(sorted(rsyncpolicy.ALLOWED_ENV))}",
+    )
     notifiedEmails = forms.CharField(required=False, help_text="Comma separated e-mail addresses.")
 
     class Meta:
@@ -286,29 +366,22 @@ class VolumeForm(forms.ModelForm):
                 if name in self.instance.data:
                     self.fields[name].initial = self.instance.data[name]
 
+    def _policy(self, name: str, check) -> str:
+        value = self.cleaned_data[name].strip()
+        try:
+            check(value)
+        except rsyncpolicy.PolicyError as exc:
+            raise ValidationError(str(exc)) from exc
+        return value
+
     def clean_url(self) -> str:
-        url = self.cleaned_data["url"].strip()
-        if not URL_RE.match(url):
-            raise ValidationError("Use ssh://user@host[:port]/path/, rsync://host/module/, file:///path or /path.")
-        return url
+        return self._policy("url", rsyncpolicy.parse_url)
 
     def clean_rsync_args(self) -> str:
-        args = self.cleaned_data["rsync_args"].strip()
-        if re.search(r"[;&|`$<>]", args):
-            raise ValidationError("Shell metacharacters are not allowed in rsync arguments.")
-        for word in args.split():
-            if not word.startswith("-"):
-                raise ValidationError(f"{word!r} is not an option (options start with '-').")
-            if word.split("=")[0] in ("-e", "--rsh", "--rsync-path", "--remove-source-files", "--delete"):
-                raise ValidationError(f"{word} is managed by the agent and cannot be set here.")
-        return args
+        return self._policy("rsync_args", rsyncpolicy.parse_rsync_args)
 
     def clean_rsync_env(self) -> str:
-        env = self.cleaned_data["rsync_env"].strip()
-        for pair in env.split():
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=\S*$", pair):
-                raise ValidationError(f"{pair!r} is not NAME=value.")
-        return env
+        return self._policy("rsync_env", rsyncpolicy.parse_rsync_env)
 
     def clean_notifiedEmails(self) -> str:
         emails = [e.strip() for e in self.cleaned_data["notifiedEmails"].split(",") if e.strip()]
@@ -341,7 +414,18 @@ class VolumeAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         fields = ["node_id", "name", "url", *VOLUME_BOOLEANS, "syncAmountEmission", "syncAmountReception"]
         fields += ["rsync_args", "rsync_env", "notifiedEmails"]
+        hidden = permissions.hidden_keys(_actor(request), NodeKind.VOLUME)
+        fields = [f for f in fields if f not in hidden]
         return [*fields, "agent"] if obj else fields
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and _may_write_kind(request, "", NodeKind.VOLUME)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and _may_write_kind(request, "", NodeKind.VOLUME)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and _may_write_kind(request, "", NodeKind.VOLUME)
 
     @admin.display(description="name")
     def volume_name(self, obj: Volume) -> str:
@@ -368,25 +452,31 @@ class VolumeAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Volume, form: VolumeForm, change: bool) -> None:
         keys = form.volume_keys()
+        actor = _actor(request)
         try:
             if change:
-                node = services.update_nodes([{**keys, "_id": obj.node_id}])
+                node = services.update_nodes([{**keys, "_id": obj.node_id}], actor)
                 node = _raise_first(node)
             else:
                 name = keys.pop("name")
-                node = services.create_volume(name, node_id=form.cleaned_data.get("node_id") or None, **keys)
+                node_id = form.cleaned_data.get("node_id") or None
+                node = services.create_volume(name, node_id=node_id, actor=actor, **keys)
         except services.TrackerError as exc:
             raise ValidationError(exc.detail) from exc
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
 
     def delete_model(self, request, obj: Volume) -> None:
-        services.delete_nodes([obj.node_id])
+        _delete(request, [obj.node_id])
 
     def delete_queryset(self, request, queryset: QuerySet) -> None:
-        services.delete_nodes(list(queryset.values_list("node_id", flat=True)))
+        _delete(request, list(queryset.values_list("node_id", flat=True)))
 
 
 # --------------------------------------------------------------------------------------------- global parameters
+
+
+def _may_write_global(request: HttpRequest) -> bool:
+    return _may_write_kind(request, services.GLOBAL_PARAMETERS_ID, NodeKind.OTHER)
 
 
 class GlobalParametersForm(forms.ModelForm):
@@ -446,14 +536,22 @@ class GlobalParametersAdmin(admin.ModelAdmin):
         return obj.data.get("syncEverywhere", True) is not False
 
     def has_add_permission(self, request) -> bool:
-        return super().has_add_permission(request) and not GlobalParameters.objects.exists()
+        allowed = super().has_add_permission(request) and _may_write_global(request)
+        return allowed and not GlobalParameters.objects.exists()
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return super().has_change_permission(request, obj) and _may_write_global(request)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return super().has_delete_permission(request, obj) and _may_write_global(request)
 
     def save_model(self, request, obj: GlobalParameters, form, change: bool) -> None:
-        node = services.set_global_parameters({name: form.cleaned_data[name] for name in form.fields})
+        changes = {name: form.cleaned_data[name] for name in form.fields}
+        node = services.set_global_parameters(changes, actor=_actor(request))
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
 
     def delete_model(self, request, obj) -> None:
-        services.delete_nodes([obj.node_id])
+        _delete(request, [obj.node_id])
 
 
 # --------------------------------------------------------------------------------------------- users

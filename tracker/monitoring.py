@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import Count, Q
 
-from tracker import services
+from tracker import permissions, services
 from tracker.models import Node, NodeKind, SiteState
 
 FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
@@ -117,8 +117,21 @@ def file_page(
     return rows, (rows[-1]["_id"] if has_more and rows else None)
 
 
-def site_summaries(site_names: list[str]) -> list[dict]:
-    """Per site: its volume's agent keys, the work queue length and counts by state (cached briefly)."""
+def site_summaries(site_names: list[str], actor: services.Actor | None = None) -> list[dict]:
+    """Per site: its volume's agent keys, the work queue length and counts by state (cached briefly), as
+    `actor` may read them (guests see no url, only admins and agents the rsync_env)."""
+    hidden = permissions.hidden_keys(actor, NodeKind.VOLUME)
+    return [
+        {
+            **summary,
+            "volume": permissions.redact(actor, summary["volume"], NodeKind.VOLUME),
+            "url": "" if "url" in hidden else summary["url"],
+        }
+        for summary in _site_summaries(site_names)
+    ]
+
+
+def _site_summaries(site_names: list[str]) -> list[dict]:
     cached = cache.get("tracker:monitoring:summary")
     if cached is not None and [s["site"] for s in cached] == site_names:
         return cached

@@ -21,10 +21,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
 from syncsite import tokens
-from tracker import conf
+from tracker import conf, permissions, rsyncpolicy
 from tracker.models import CLASS_RANK, Node, NodeKind, SiteState, TrackerProfile, UserClass
 
-GLOBAL_PARAMETERS_ID = "rsyncGlobalParameters"
+GLOBAL_PARAMETERS_ID = permissions.GLOBAL_PARAMETERS_ID
 GLOBAL_DEFAULTS = {
     "enableScans": True,
     "excludePatternRules": "",
@@ -38,7 +38,6 @@ GLOBAL_DEFAULTS = {
 VOLUME_MARKER_KEYS = frozenset(
     {"url", "enableEmission", "enableReception", "syncAmountEmission", "syncAmountReception", "rsync_args"}
 )
-PROTECTED_KEYS = frozenset({"author", "time", "class", "username"})
 MAX_ID_LENGTH = 4096
 FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
 _STATE_UPDATE_FIELDS = ["path", "priority", "time", "active", "wanted", "synced", "syncing", "error", "last_attempt"]
@@ -90,7 +89,10 @@ class Forbidden(TrackerError):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is calling: a user name and a class. `None` where an actor is optional means the system itself."""
+    """Who is calling: a user name, a class, and whether it is a site agent (which may write sync keys).
+
+    `None` where an actor is optional means the system itself. The rules are `tracker.permissions`'.
+    """
 
     name: str
     user_class: str = UserClass.USER
@@ -120,32 +122,67 @@ def actor_for(user) -> Actor:
     return Actor(name=user.get_username(), user_class=user_class_of(user))
 
 
-def _is_author(actor: Actor | None, data: dict) -> bool:
-    if actor is None or actor.is_admin:
-        return True
-    author = data.get("author")
-    if isinstance(author, list):
-        return actor.name in author
-    return author == actor.name
+def _matrix_kind(node_id: str, data: dict, previous: str | None = None) -> str:
+    """The kind the permission matrix judges: what `data` makes of the node (after the write)."""
+    return permissions.kind_of(node_id, _kind_of(node_id, data, previous))
 
 
-def _may_change(actor: Actor | None, node: Node) -> None:
-    if node.node_id.startswith("@"):
-        raise Forbidden(f"{node.node_id} is a user node; edit users in the admin", node.node_id)
-    if conf.author_mode() and not _is_author(actor, node.data):
-        raise Forbidden(f"only the author of {node.node_id} may change it", node.node_id)
+def _check_volume_values(kind_before: str | None, kind_after: str, data: dict, changes: dict) -> None:
+    """A volume's url, rsync_args and rsync_env must be values the agent would run, whoever writes them.
 
-
-def _may_see(actor: Actor | None, node: Node) -> bool:
-    return not conf.author_mode() or _is_author(actor, node.data)
-
-
-def _check_protected(actor: Actor | None, keys: dict, node_id: str | None) -> None:
-    if actor is None or actor.is_admin:
+    Only the values written now are judged (status updates of a volume holding an old value still work),
+    and all of them when the node becomes a volume by this write.
+    """
+    if kind_after != NodeKind.VOLUME:
         return
-    protected = sorted(PROTECTED_KEYS.intersection(keys))
-    if protected:
-        raise Forbidden(f"keys {', '.join(protected)} can only be set by an admin", node_id)
+    keys = data if kind_before != NodeKind.VOLUME else {k: data.get(k) for k in changes}
+    try:
+        rsyncpolicy.check_volume_keys(keys)
+    except rsyncpolicy.PolicyError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _judge_write(
+    actor: Actor | None, op: permissions.Op, node_id: str, node: Node | None, changes: dict, *, trusted: bool = False
+) -> tuple[dict, str | None, str]:
+    """Apply the permission matrix and the volume rules to one write; (keys after, kind before, kind after).
+
+    `node` is the stored node (None: the write creates it). `trusted` code keeps only authorMode and the rules
+    no caller escapes (user nodes, a volume's rsync values).
+    """
+    if node is None:
+        after, kind_before = {k: v for k, v in changes.items() if v is not None}, None
+    else:
+        after, kind_before = _apply(node.data, changes), permissions.kind_of(node_id, node.kind)
+    kind_after = _matrix_kind(node_id, after, node.kind if node is not None else None)
+    current = node.data if node is not None else None
+    if trusted:
+        permissions.check_kind(None, op, node_id, (kind_before, kind_after))
+        permissions.check_author(actor, node_id, current)
+    else:
+        permissions.check_write(actor, permissions.Write(op, node_id, kind_before, kind_after, changes, current))
+    _check_volume_values(kind_before, kind_after, after, changes)
+    return after, kind_before, kind_after
+
+
+def check_write(node_id: str, changes: dict, actor: Actor | None, op: permissions.Op | None = None) -> None:
+    """What writing `changes` to `node_id` would refuse (Forbidden, InvalidInput), without writing: forms use it
+    to show the reason next to the field. The write itself checks again."""
+    node = Node.objects.filter(node_id=node_id).first()
+    if op is None:
+        op = permissions.Op.CREATE if node is None else permissions.Op.UPDATE
+    _judge_write(actor, op, node_id, node, changes)
+
+
+def _apply(data: dict, changes: dict) -> dict:
+    """`data` with the changes merged in (None removes a key), as a new dict."""
+    merged = dict(data)
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
 
 
 # --------------------------------------------------------------------------------------------- ids, columns
@@ -451,8 +488,16 @@ def read_nodes(node_ids: list[object], actor: Actor | None = None) -> list[dict 
     out: list[dict | None] = []
     for node_id in node_ids:
         node = found.get(node_id) if isinstance(node_id, str) else None
-        out.append(node.as_wire() if node is not None and _may_see(actor, node) else None)
+        if node is None or (conf.author_mode() and not permissions.is_author(actor, node.data)):
+            out.append(None)
+        else:
+            out.append(readable(node, actor))
     return out
+
+
+def readable(node: Node, actor: Actor | None) -> dict:
+    """The wire form of a node as this reader may see it (secrets and, for guests, addresses left out)."""
+    return permissions.redact(actor, node.as_wire(), permissions.kind_of(node.node_id, node.kind))
 
 
 def visible_nodes(actor: Actor | None):
@@ -486,8 +531,10 @@ def children_of(node_id: str, limit: int = 200) -> list[dict]:
 # --------------------------------------------------------------------------------------------- generic writes
 
 
-def create_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
-    """`/api/create/`: new nodes in input order; an error object in place of each one that failed."""
+def create_nodes(
+    items: list, actor: Actor | None = None, *, op: permissions.Op = permissions.Op.CREATE
+) -> list[dict | TrackerError]:
+    """`/api/create/` (and the create half of upsert): new nodes in input order; an error in place of each failure."""
     now = now_ms()
     results: list[dict | TrackerError | None] = [None] * len(items)
     pending: list[tuple[int, Node]] = []
@@ -498,8 +545,7 @@ def create_nodes(items: list, actor: Actor | None = None) -> list[dict | Tracker
             node_id = new_child_id() if node_id is None else validate_node_id(node_id)
             if node_id.startswith("@"):
                 raise Forbidden("user nodes are made from Django users, not created through the API", node_id)
-            _check_protected(actor, data, node_id)
-            data = {k: v for k, v in data.items() if v is not None}
+            data, _, _ = _judge_write(actor, op, node_id, None, data)
             if "author" not in data:
                 data["author"] = actor.name if actor else "system"
             if "time" not in data:
@@ -576,7 +622,7 @@ def _after_volume_write(before_sites: set[str], nodes: Iterable[Node]) -> set[st
 
 def update_node(node_id: str, changes: dict, *, author: str | None = None) -> dict:
     """Set keys on one node (None removes a key). `author`, when given, is the actor for authorMode; code
-    calling services is trusted with protected keys."""
+    calling services is trusted with every other rule of the permission matrix."""
     actor = Actor(author) if author else None
     result = update_nodes([{"_id": node_id, **changes}], actor, trusted=True)[0]
     if isinstance(result, TrackerError):
@@ -589,7 +635,8 @@ def update_nodes(
 ) -> list[dict | TrackerError]:
     """`/api/update/` (and the update half of upsert): merge keys, None removes; input order.
 
-    `trusted` (calls from code, not from the API) skips the protected-keys check, not authorMode."""
+    `trusted` (calls from code, not from the API) skips the permission matrix except authorMode; a volume's rsync
+    values are checked for everyone."""
     results: list[dict | TrackerError | None] = [None] * len(items)
     parsed: list[tuple[int, str, dict]] = []
     for index, item in enumerate(items):
@@ -599,8 +646,6 @@ def update_nodes(
             if upsert:
                 changes.pop("author", None)
                 changes.pop("time", None)
-            if not trusted:
-                _check_protected(actor, changes, node_id)
             parsed.append((index, node_id, changes))
         except TrackerError as exc:
             results[index] = exc
@@ -614,17 +659,14 @@ def update_nodes(
             if node is None:
                 results[index] = NotFound(f"{node_id} not found", node_id)
                 continue
+            op = permissions.Op.UPSERT if upsert else permissions.Op.UPDATE
             try:
-                _may_change(actor, node)
+                after, _, _ = _judge_write(actor, op, node_id, node, changes, trusted=trusted)
             except TrackerError as exc:
                 results[index] = exc
                 continue
             touched_volume |= node.kind == NodeKind.VOLUME
-            for key, value in changes.items():
-                if value is None:
-                    node.data.pop(key, None)
-                else:
-                    node.data[key] = value
+            node.data = after
             _set_columns(node)
             touched_volume |= node.kind == NodeKind.VOLUME
             changed[node_id] = node
@@ -657,7 +699,8 @@ def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | Tracker
         create_idx = [i for i, node_id in enumerate(ids) if node_id not in existing]
         update_idx = [i for i, node_id in enumerate(ids) if node_id in existing]
         results: list = [None] * len(items)
-        for i, r in zip(create_idx, create_nodes([items[i] for i in create_idx], actor), strict=True):
+        created = create_nodes([items[i] for i in create_idx], actor, op=permissions.Op.UPSERT)
+        for i, r in zip(create_idx, created, strict=True):
             results[i] = r
         for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
             results[i] = r
@@ -680,7 +723,7 @@ def delete_nodes(node_ids: list, actor: Actor | None = None) -> list[str | Track
                 )
                 continue
             try:
-                _may_change(actor, node)
+                permissions.check_delete(actor, node_id, permissions.kind_of(node_id, node.kind), node.data)
             except TrackerError as exc:
                 results[index] = exc
                 continue
@@ -728,7 +771,7 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
             if node_id is None:
                 raise InvalidId("publish needs an _id (the file's path)")
             validate_file_id(node_id)
-            _check_protected(actor, data, node_id)
+            _judge_write(actor, permissions.Op.PUBLISH, node_id, None, data)
             origin = data.get("origin")
             if not isinstance(origin, str) or not origin:
                 raise InvalidInput("publish needs an origin (the site the file comes from)", node_id)
@@ -790,8 +833,13 @@ def comment_nodes(keys: dict, actor: Actor) -> list[dict | TrackerError]:
         raise InvalidInput(f"at most {conf.max_body_items()} parents per comment")
     if not isinstance(keys.get("comment", ""), str):
         raise InvalidInput("comment must be a string")
-    _check_protected(actor, keys, None)
-    existing = set(Node.objects.filter(node_id__in=parent_list).values_list("node_id", flat=True))
+    kinds = dict(Node.objects.filter(node_id__in=parent_list).values_list("node_id", "kind"))
+    permissions.check_comment(
+        actor,
+        [k for k, v in keys.items() if k != "_id" and v is not None],
+        [(p, permissions.kind_of(p, kinds[p])) for p in parent_list if p in kinds],
+    )
+    existing = set(kinds)
     now = now_ms()
     results: list[dict | TrackerError] = []
     children: list[Node] = []
@@ -815,24 +863,22 @@ def version_node(node_id: str, keys: dict, actor: Actor) -> dict:
         raise InvalidInput("version expects a JSON object")
     validate_node_id(node_id)
     keys = {k: v for k, v in keys.items() if k != "_id"}
-    _check_protected(actor, keys, node_id)
     with transaction.atomic():
         node = Node.objects.select_for_update().filter(node_id=node_id).first()
         if node is None:
             raise NotFound(f"{node_id} not found", node_id)
-        _may_change(actor, node)
+        after, kind_before, kind_after = _judge_write(actor, permissions.Op.VERSION, node_id, node, keys)
+        before_sites = set(sites()) if NodeKind.VOLUME in (kind_before, kind_after) else None
         previous = _int_or_none(node.data.get("version")) or 1
         snapshot = {k: v for k, v in node.data.items() if k != "#parent"}
         snapshot.update({"#parent": node_id, "version": previous})
         Node.objects.bulk_create([_make_node(new_child_id(), snapshot)])
-        for key, value in keys.items():
-            if value is None:
-                node.data.pop(key, None)
-            else:
-                node.data[key] = value
+        node.data = after
         node.data.update({"version": previous + 1, "author": actor.name, "time": now_ms()})
         _set_columns(node)
         node.save()
+        if before_sites is not None:
+            _sites_changed(before_sites, set(sites()))
         _refresh_states([node])
     return node.as_wire()
 
@@ -851,7 +897,9 @@ def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
     with transaction.atomic():
         nodes = _select_for_update(node_ids)
         for node in nodes:
-            _may_change(actor, node)
+            permissions.check_lock(
+                actor, permissions.Op.LOCK, node.node_id, permissions.kind_of(node.node_id, node.kind), node.data
+            )
             holder = node.data.get("lock")
             if holder is not None and holder != actor.name:
                 raise Conflict(f"{node.node_id} is locked by {holder}", node.node_id)
@@ -864,23 +912,28 @@ def unlock_nodes(node_ids: list[str], actor: Actor) -> bool:
     with transaction.atomic():
         nodes = _select_for_update(node_ids)
         for node in nodes:
+            permissions.check_lock(
+                actor, permissions.Op.UNLOCK, node.node_id, permissions.kind_of(node.node_id, node.kind), node.data
+            )
             holder = node.data.get("lock")
-            if holder != actor.name and not (actor.is_admin and holder is not None):
+            if holder is None or not permissions.may_remove_lock(actor, holder):
                 return False
         _json_patch([n.pk for n in nodes], {}, ["lock"])
     return True
 
 
-def force_unlock(node_ids: list[str]) -> int:
-    """Admin action: remove locks whoever holds them."""
+def force_unlock(node_ids: list[str], actor: Actor | None = None) -> int:
+    """Admin action: remove locks whoever holds them (an admin's right in the permission matrix)."""
+    permissions.check_lock_override(actor)
     with transaction.atomic():
         pks = list(Node.objects.filter(node_id__in=node_ids, data__has_key="lock").values_list("pk", flat=True))
         _json_patch(pks, {}, ["lock"])
     return len(pks)
 
 
-def force_lock(node_ids: list[str], holder: str) -> int:
-    """Admin action: lock nodes in someone's name."""
+def force_lock(node_ids: list[str], holder: str, actor: Actor | None = None) -> int:
+    """Admin action: lock nodes in someone's name, replacing any lock (an admin's right in the permission matrix)."""
+    permissions.check_lock_override(actor)
     with transaction.atomic():
         pks = list(Node.objects.filter(node_id__in=node_ids).values_list("pk", flat=True))
         _json_patch(pks, {"lock": holder})
@@ -1252,14 +1305,14 @@ def sites_overview() -> list[dict]:
     return rows
 
 
-def create_volume(name: str, *, url: str = "", node_id: str | None = None, **keys) -> dict:
+def create_volume(name: str, *, url: str = "", node_id: str | None = None, actor: Actor | None = None, **keys) -> dict:
     """A new site. Every tracked file gets a state row there (it is wanted unless filters say otherwise)."""
     if not isinstance(name, str) or not name or "/" in name or any(c.isspace() for c in name):
         raise InvalidInput("a volume name is a non-empty word without '/' or spaces")
     if _volume_node(name) is not None:
         raise AlreadyExists(f"volume {name} already exists", name)
     node_id = node_id or keys.pop("_id", None) or name
-    result = create_nodes([{**keys, "_id": node_id, "name": name, "url": url}])[0]
+    result = create_nodes([{**keys, "_id": node_id, "name": name, "url": url}], actor)[0]
     if isinstance(result, TrackerError):
         raise result
     return result
@@ -1282,13 +1335,13 @@ def global_parameters() -> dict:
     return {**GLOBAL_DEFAULTS, **(node.data if node else {})}
 
 
-def set_global_parameters(changes: dict) -> dict:
+def set_global_parameters(changes: dict, actor: Actor | None = None) -> dict:
     """Create or update the rsyncGlobalParameters node (None removes a key)."""
     with transaction.atomic():
         if Node.objects.filter(node_id=GLOBAL_PARAMETERS_ID).exists():
-            result = update_nodes([{**changes, "_id": GLOBAL_PARAMETERS_ID}])[0]
+            result = update_nodes([{**changes, "_id": GLOBAL_PARAMETERS_ID}], actor)[0]
         else:
-            result = create_nodes([{**changes, "_id": GLOBAL_PARAMETERS_ID}])[0]
+            result = create_nodes([{**changes, "_id": GLOBAL_PARAMETERS_ID}], actor)[0]
     if isinstance(result, TrackerError):
         raise result
     return result

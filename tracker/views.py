@@ -83,7 +83,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "next_url": next_url,
         "first_url": "?" + urlencode({k: v for k, v in request.GET.items() if k != "after"}),
         "paged": bool(request.GET.get("after")),
-        "summaries": monitoring.site_summaries(site_names),
+        "summaries": monitoring.site_summaries(site_names, services.actor_for(request.user)),
         "tracked_files": monitoring.tracked_files(),
         "page_size": monitoring.PAGE_SIZE,
     }

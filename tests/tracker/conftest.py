@@ -17,6 +17,22 @@ def three_sites(db) -> list[str]:
     return ["lima", "paris", "tokyo"]
 
 
+def volume_form(**changes) -> dict:
+    """A valid POST of the admin's volume form (site oslo over ssh), with `changes` over it."""
+    base = {
+        "name": "oslo",
+        "url": "ssh://sync@oslo.example:22/project/",
+        "enableEmission": "on",
+        "enableReception": "on",
+        "syncAmountEmission": "10",
+        "syncAmountReception": "25",
+        "rsync_args": "--bwlimit=1000 -z",
+        "rsync_env": "RSYNC_PROXY=proxy:3128",
+        "notifiedEmails": "a@example.com, b@example.com",
+    }
+    return {**base, **changes}
+
+
 @pytest.fixture
 def make_user(django_user_model):
     """A Django user of a tracker class, with a known password."""

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.urls import reverse
 
+from tests.tracker.conftest import volume_form
 from tracker import services
 from tracker.models import GlobalParameters, Node, TrackerProfile, Volume
 
@@ -82,17 +85,7 @@ def test_node_add_and_edit_through_services(admin_client, three_sites):
 
 def test_volume_form_validates_and_creates_a_site(admin_client):
     add = reverse("admin:tracker_volume_add")
-    base = {
-        "name": "oslo",
-        "url": "ssh://sync@oslo.example:22/project/",
-        "enableEmission": "on",
-        "enableReception": "on",
-        "syncAmountEmission": "10",
-        "syncAmountReception": "25",
-        "rsync_args": "--bwlimit=1000 -z",
-        "rsync_env": "RSYNC_PROXY=proxy:3128",
-        "notifiedEmails": "a@example.com, b@example.com",
-    }
+    base = volume_form()
     for bad in (
         {"url": "ftp://x"},
         {"rsync_args": "--bwlimit=1; rm -rf /"},
@@ -137,3 +130,60 @@ def test_user_class_in_admin_updates_user_node(admin_client, django_user_model):
     assert response.status_code == 302, response.content
     assert TrackerProfile.objects.get(user=user).user_class == "editor"
     assert services.get_node("@dora")["class"] == "editor"
+
+
+# --------------------------------------------------------------------------------------------- the matrix in the admin
+
+
+@pytest.fixture
+def editor_client(client, django_user_model):
+    """A staff user with every tracker model permission whose tracker class is only `editor`."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("staffed", "staffed@example.com", "pw", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="tracker"))
+    services.set_user_class(user, "editor")
+    client.force_login(user)
+    return client
+
+
+def test_staff_editor_edits_files_but_not_volumes(editor_client, three_sites):
+    services.create_nodes([{"_id": "/ed/f", "origin": "paris", "rsync_env": "RSYNC_PASSWORD=x"}])
+    node = Node.objects.get(node_id="/ed/f")
+    change = reverse("admin:tracker_node_change", args=[node.pk])
+    page = editor_client.get(change).content.decode()
+    assert "RSYNC_PASSWORD" not in page  # rsync_env is for admins and agents only
+    response = editor_client.post(change, {"keys": '{"origin": "paris", "note": 1}'})
+    assert response.status_code == 302
+    data = services.get_node("/ed/f")
+    assert data["note"] == 1 and data["rsync_env"] == "RSYNC_PASSWORD=x"  # a hidden key is kept, not removed
+    response = editor_client.post(change, {"keys": '{"origin": "paris", "synced_tokyo": 5}'})
+    assert response.status_code == 200 and "sync keys" in response.content.decode()
+    assert "synced_tokyo" not in services.get_node("/ed/f")
+    volume = Node.objects.get(node_id="tokyo")
+    response = editor_client.post(reverse("admin:tracker_node_change", args=[volume.pk]), {"keys": "{}"})
+    assert response.status_code == 403 and services.get_volume("tokyo")["url"]
+    assert editor_client.get(reverse("admin:tracker_volume_add")).status_code == 403
+    add = reverse("admin:tracker_node_add")
+    response = editor_client.post(add, {"node_id": "sit/evil", "keys": '{"name": "evil", "url": "/tmp"}'})
+    assert response.status_code == 200 and "needs the admin class" in response.content.decode()
+    assert services.get_node("sit/evil") is None
+
+
+def test_staff_editor_cannot_force_locks(editor_client, three_sites):
+    services.create_nodes([{"_id": "/ed/l"}])
+    services.lock_nodes(["/ed/l"], services.Actor("alice", "user"))
+    node = Node.objects.get(node_id="/ed/l")
+    url = reverse("admin:tracker_node_changelist")
+    editor_client.post(url, {"action": "unlock_nodes", "_selected_action": [node.pk]})
+    editor_client.post(url, {"action": "lock_nodes", "_selected_action": [node.pk]})
+    assert services.get_node("/ed/l")["lock"] == "alice"
+
+
+def test_admin_node_form_applies_the_rsync_policy(admin_client, three_sites):
+    volume = Node.objects.get(node_id="tokyo")
+    change = reverse("admin:tracker_node_change", args=[volume.pk])
+    keys = {**volume.data, "rsync_args": "-e 'sh -c id'"}
+    response = admin_client.post(change, {"keys": json.dumps(keys)})
+    assert response.status_code == 200 and "rsync_args" in response.content.decode()
+    assert "rsync_args" not in services.get_volume("tokyo")

@@ -457,7 +457,10 @@ def test_out_of_range_numbers_are_never_500(damas, client):
 
 def test_volumes_and_global_parameters_are_nodes_clients_edit(damas, three_sites):
     services.publish_many([{"_id": "/gp/a", "origin": "paris"}, {"_id": "/gp/b", "origin": "paris"}], author="x")
-    api = damas("boss", "editor")
+    editor = damas("ed", "editor")
+    assert editor.update({"_id": "tokyo", "syncAmountReception": 1})[0] == 403
+    assert editor.upsert({"_id": "rsyncGlobalParameters", "syncEverywhere": False})[0] == 403
+    api = damas("boss", "admin")  # volumes and global parameters are admin-only (TRACKER.md)
     status, volume = api.read("tokyo")
     assert status == 200 and volume["url"].startswith("ssh://")
     assert api.update({"_id": "tokyo", "syncAmountReception": 1, "agentStatus": "on"})[0] == 200

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shlex
 import socket
 import subprocess
 import time
@@ -22,10 +21,24 @@ class SSHServer:
 
     port: int
     user: str
-    rsh: str  # the ssh command (key, known hosts) a volume's rsync_env RSYNC_RSH carries
+    identity_file: Path
+    known_hosts_file: Path
 
     def url(self, path: Path | str) -> str:
         return f"ssh://{self.user}@127.0.0.1:{self.port}{path}"
+
+    def configure(self, settings) -> None:
+        """The agent's own ssh settings (never a volume's keys) for this server's key and host key."""
+        settings.TRACKER_AGENT_SSH_IDENTITY_FILE = str(self.identity_file)
+        settings.TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE = str(self.known_hosts_file)
+        settings.TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING = "yes"
+
+
+@pytest.fixture
+def agent_ssh(ssh_server, settings) -> SSHServer:
+    """The ssh server, with the agent's settings pointing at its keys for this test."""
+    ssh_server.configure(settings)
+    return ssh_server
 
 
 def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15) -> None:
@@ -79,22 +92,7 @@ def ssh_server(tmp_path_factory) -> SSHServer:
     proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(home / "sshd_config")], stderr=subprocess.PIPE)
     try:
         _wait_for_port(port, proc)
-        rsh = shlex.join(
-            [
-                "ssh",
-                "-i",
-                str(home / "client_key"),
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "StrictHostKeyChecking=yes",
-                "-o",
-                f"UserKnownHostsFile={home / 'known_hosts'}",
-            ]
-        )
-        yield SSHServer(port=port, user=user, rsh=rsh)
+        yield SSHServer(port=port, user=user, identity_file=home / "client_key", known_hosts_file=home / "known_hosts")
     finally:
         proc.terminate()
         try:

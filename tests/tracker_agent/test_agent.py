@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import time
 from io import StringIO
 
@@ -172,11 +171,11 @@ def test_paths_escaping_a_volume_are_refused(make_site, tmp_path):
     assert not (b.root / "door").exists()
 
 
-def test_volume_over_ssh_receives_by_emission_and_serves_as_origin(make_site, ssh_server, tmp_path):
+def test_volume_over_ssh_receives_by_emission_and_serves_as_origin(make_site, agent_ssh, tmp_path):
     require_binary("ssh")
-    env = f"RSYNC_RSH={shlex.quote(ssh_server.rsh)}"
-    a = make_site("A", enableReception=False, enableEmission=True, rsync_env=env, syncAmountEmission=2)
-    b = make_site("B", rsync_env=env)
+    ssh_server = agent_ssh  # the agent's own ssh settings reach the server; volumes carry no ssh options
+    a = make_site("A", enableReception=False, enableEmission=True, syncAmountEmission=2)
+    b = make_site("B")
     make_site("C")
     d_root = tmp_path / "remote-d"
     d = make_site("D", url=ssh_server.url(d_root), root=d_root, enableReception=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import time
@@ -98,13 +97,18 @@ def test_unsafe_paths_never_reach_rsync(volumes, tmp_path):
 def test_forbidden_and_bad_rsync_args_are_config_errors(volumes):
     src, dst = volumes
     write_file(src, "/f", "x")
-    for args in ("--inplace", "--partial", "--delete", "--remove-source-files", "/other/dest", "-e"):
+    for args in ("--inplace", "--partial", "--delete", "--remove-source-files", "/other/dest", "-e", "-e ssh"):
         result = rsync.copy_batch(parse_volume_url(str(src)), parse_volume_url(str(dst)), ["/f"], rsync_args=args)
         assert result.errors == [("/f", rsync.CONFIG_ERROR, result.stderr)], args
-    bad_env = rsync.copy_batch(parse_volume_url(str(src)), parse_volume_url(str(dst)), ["/f"], rsync_env="NOEQUALS")
-    assert bad_env.errors[0][1] == rsync.CONFIG_ERROR
+    for env in ("NOEQUALS", "X=1", "RSYNC_RSH=sh"):
+        bad_env = rsync.copy_batch(parse_volume_url(str(src)), parse_volume_url(str(dst)), ["/f"], rsync_env=env)
+        assert bad_env.errors[0][1] == rsync.CONFIG_ERROR, env
     ok = rsync.copy_batch(
-        parse_volume_url(str(src)), parse_volume_url(str(dst)), ["/f"], rsync_args="--chmod=F644", rsync_env="X=1"
+        parse_volume_url(str(src)),
+        parse_volume_url(str(dst)),
+        ["/f"],
+        rsync_args="--chmod=F644",
+        rsync_env="RSYNC_PROXY=proxy.invalid:3128",
     )
     assert ok.synced == ["/f"]
 
@@ -113,9 +117,7 @@ def test_rsync_failure_exit_code_applies_to_the_batch(volumes, tmp_path):
     src, dst = volumes
     write_file(src, "/f", "x")
     unreachable = parse_volume_url("ssh://nobody@127.0.0.1:1/nowhere")
-    result = rsync.copy_batch(
-        unreachable, parse_volume_url(str(dst)), ["/f"], rsync_env="RSYNC_RSH='ssh -o BatchMode=yes'"
-    )
+    result = rsync.copy_batch(unreachable, parse_volume_url(str(dst)), ["/f"])  # ssh runs with BatchMode=yes
     assert result.synced == []
     assert result.errors[0][1] in (12, 255)  # ssh could not connect (rsync reports 255, or 12 in a race)
     assert result.errors[0][2]
@@ -181,16 +183,16 @@ def test_size_check_catches_a_destination_that_does_not_match(volumes, monkeypat
 
 
 @pytest.mark.parametrize("direction", ["pull", "push"])
-def test_rsync_over_ssh(volumes, ssh_server, direction):
+def test_rsync_over_ssh(volumes, agent_ssh, direction):
+    ssh_server = agent_ssh  # ssh options come from the agent's settings only
     src, dst = volumes
     write_file(src, "/shots/s01.exr", os.urandom(3000))
     write_file(src, "/shots/pkg/x.txt", "x")
-    env = f"RSYNC_RSH={shlex.quote(ssh_server.rsh)}"
     if direction == "pull":
         source, destination = parse_volume_url(ssh_server.url(src)), parse_volume_url(str(dst))
     else:
         source, destination = parse_volume_url(str(src)), parse_volume_url(ssh_server.url(dst))
-    result = rsync.copy_batch(source, destination, ["/shots/s01.exr", "/shots/pkg/", "/shots/none"], rsync_env=env)
+    result = rsync.copy_batch(source, destination, ["/shots/s01.exr", "/shots/pkg/", "/shots/none"])
     assert sorted(result.synced) == ["/shots/pkg/", "/shots/s01.exr"], result.stderr
     assert result.errors[0][:2] == ("/shots/none", 23)
     assert (dst / "shots/s01.exr").read_bytes() == (src / "shots/s01.exr").read_bytes()
@@ -198,10 +200,38 @@ def test_rsync_over_ssh(volumes, ssh_server, direction):
 
 
 def test_parse_rsync_args_short_option_clusters():
-    assert rsync.parse_rsync_args("-avz --chmod=F644") == (["-avz", "--chmod=F644"], None)
-    assert rsync.parse_rsync_args("-ze 'ssh -i k'") == (["-z"], "ssh -i k")
-    assert rsync.parse_rsync_args("-essh") == ([], "ssh")
-    assert rsync.parse_rsync_args("--rsh='ssh -x' -v") == (["-v"], "ssh -x")
-    for bad in ("-aP", "-an", "-ai", "-e", "-av -e"):
+    # No remote shell from a volume any more: -e/--rsh are refused like any option off the allow-list.
+    assert rsync.parse_rsync_args("-avz --chmod=F644") == ["-avz", "--chmod=F644"]
+    for bad in ("-aP", "-an", "-ai", "-e", "-av -e", "-ze 'ssh -i k'", "-essh", "--rsh='ssh -x' -v"):
         with pytest.raises(rsync.RsyncConfigError):
             rsync.parse_rsync_args(bad)
+
+
+def test_remote_shell_comes_only_from_the_agent_settings(volumes, settings, monkeypatch):
+    src, _ = volumes
+    settings.TRACKER_AGENT_SSH_IDENTITY_FILE = "/etc/syncsite/key"
+    settings.TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE = "/etc/syncsite/known_hosts"
+    monkeypatch.setenv("RSYNC_RSH", "sh -c 'touch /tmp/never'")
+    monkeypatch.setenv("RSYNC_CONNECT_PROG", "sh")
+    batch = rsync.RsyncBatch(
+        parse_volume_url(str(src)), parse_volume_url("ssh://sync@host.example:2222/p/"), rsync_args="-z"
+    )
+    command = batch.command()
+    assert all(isinstance(word, str) for word in command)
+    assert command.count("-e") == 1
+    assert command[command.index("-e") + 1] == (
+        "ssh -o BatchMode=yes -i /etc/syncsite/key -o IdentitiesOnly=yes"
+        " -o UserKnownHostsFile=/etc/syncsite/known_hosts -p 2222"
+    )
+    assert "RSYNC_RSH" not in batch.env and "RSYNC_CONNECT_PROG" not in batch.env
+
+
+def test_rsync_runs_without_a_shell():
+    """Every process the agent starts gets an argument list: no shell=True, no os.system, no shell string."""
+    import inspect
+
+    from tracker.agent import runner, scanner
+
+    for module in (rsync, runner, scanner):
+        source = inspect.getsource(module)
+        assert "shell=True" not in source and "os.system" not in source and "os.popen" not in source

@@ -32,3 +32,29 @@ def poll_seconds() -> float:
 def publish_chunk() -> int:
     """How many discovered files one publish_many call carries."""
     return int(getattr(settings, "TRACKER_SCAN_PUBLISH_CHUNK", 1000))
+
+
+def ssh_command() -> list[str]:
+    """The remote shell rsync uses for ssh volumes, built only from these typed settings (never from a volume).
+
+    TRACKER_AGENT_SSH_BINARY (default "ssh"), TRACKER_AGENT_SSH_IDENTITY_FILE (a private key),
+    TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE, TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING ("yes", "accept-new"
+    or "no"; unset: ssh's own default) and TRACKER_AGENT_SSH_CONNECT_TIMEOUT (seconds). ssh always runs in
+    batch mode: the agent has no terminal to answer a prompt.
+    """
+    command = [str(getattr(settings, "TRACKER_AGENT_SSH_BINARY", "ssh")), "-o", "BatchMode=yes"]
+    identity = getattr(settings, "TRACKER_AGENT_SSH_IDENTITY_FILE", None)
+    if identity:
+        command += ["-i", str(identity), "-o", "IdentitiesOnly=yes"]
+    known_hosts = getattr(settings, "TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE", None)
+    if known_hosts:
+        command += ["-o", f"UserKnownHostsFile={known_hosts}"]
+    strict = getattr(settings, "TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING", None)
+    if strict is not None:
+        if strict not in ("yes", "accept-new", "no"):
+            raise ValueError("TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING must be yes, accept-new or no")
+        command += ["-o", f"StrictHostKeyChecking={strict}"]
+    timeout = getattr(settings, "TRACKER_AGENT_SSH_CONNECT_TIMEOUT", None)
+    if timeout is not None:
+        command += ["-o", f"ConnectTimeout={int(timeout)}"]
+    return command

@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from tracker import rsyncpolicy
 from tracker.agent import conf
 from tracker.agent.paths import UnsafePath, VolumeGuard, check_tree, relative_path
 from tracker.agent.volumes import VolumeLocation
@@ -31,36 +32,17 @@ SIZE_MISMATCH = -3  # the destination does not match the source after the copy
 CONFIG_ERROR = -4  # bad url, forbidden rsync_args, two remote volumes, missing volume
 RSYNC_MISSING = 127  # the rsync binary could not be started
 
-# Options that would let a partial file take the final name, delete data, or break the output we parse.
-FORBIDDEN_OPTIONS = {
-    "--inplace",
-    "--partial",
-    "-P",
-    "--append",
-    "--append-verify",
-    "--remove-source-files",
-    "--files-from",
-    "--from0",
-    "-0",
-    "--out-format",
-    "--log-format",
-    "--list-only",
-    "--dry-run",
-    "-n",
-    "--write-devices",
-    "--partial-dir",
-    "--itemize-changes",
-    "-i",
-    "--read-batch",
-    "--only-write-batch",
-}
 MESSAGE_LIMIT = 4000
 _ESCAPE = re.compile(r"\\#([0-7]{3})")
 _QUOTED = re.compile(r'"([^"]+)"')
 
 
-class RsyncConfigError(ValueError):
-    """rsync_args or rsync_env of a volume cannot be used."""
+RsyncConfigError = rsyncpolicy.RsyncConfigError
+parse_rsync_args = rsyncpolicy.parse_rsync_args
+parse_rsync_env = rsyncpolicy.parse_rsync_env
+# Variables of the agent's own environment that could choose rsync's remote shell or connection program:
+# the remote shell comes from the agent's typed settings only.
+_INHERITED_ENV_DROPPED = ("RSYNC_RSH", "RSYNC_CONNECT_PROG")
 
 
 @dataclass
@@ -80,75 +62,6 @@ class _Run:
     returncode: int
     items: dict[str, tuple[str, int]]  # relative name -> (itemize flags, size)
     stderr: str
-
-
-def parse_rsync_env(raw: str | Mapping | None) -> dict[str, str]:
-    """A volume's rsync_env: `KEY=value KEY2='v w'` (shell words, one per variable) or a JSON object."""
-    if not raw:
-        return {}
-    if isinstance(raw, Mapping):
-        return {str(k): str(v) for k, v in raw.items()}
-    env: dict[str, str] = {}
-    try:
-        words = shlex.split(str(raw))
-    except ValueError as exc:
-        raise RsyncConfigError(f"rsync_env: {exc}") from exc
-    for word in words:
-        key, sep, value = word.partition("=")
-        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            raise RsyncConfigError(f"rsync_env: {word!r} is not KEY=value")
-        env[key] = value
-    return env
-
-
-def parse_rsync_args(raw: str | Sequence[str] | None) -> tuple[list[str], str | None]:
-    """A volume's rsync_args as words, with any `-e/--rsh` taken out (it is combined with the url's port)."""
-    if not raw:
-        return [], None
-    try:
-        words = list(raw) if isinstance(raw, list | tuple) else shlex.split(str(raw))
-    except ValueError as exc:
-        raise RsyncConfigError(f"rsync_args: {exc}") from exc
-    args: list[str] = []
-    rsh = None
-    index = 0
-    while index < len(words):
-        word = words[index]
-        name = word.split("=", 1)[0]
-        if word in {"-e", "--rsh"}:
-            if index + 1 >= len(words):
-                raise RsyncConfigError(f"rsync_args: {word} needs a value")
-            rsh = words[index + 1]
-            index += 2
-            continue
-        if name == "--rsh":
-            rsh = word.split("=", 1)[1]
-        elif word.startswith("-") and not word.startswith("--") and len(word) > 2:
-            # A cluster of short options (-avz, -aP, -essh): each letter is an option until -e takes the rest.
-            letters, _, attached = word[1:].partition("e")
-            bad = [f"-{letter}" for letter in letters if f"-{letter}" in FORBIDDEN_OPTIONS]
-            if bad:
-                raise RsyncConfigError(f"rsync_args: {word} contains {bad[0]}, which is not allowed")
-            if "e" in word[1:]:
-                if attached:
-                    rsh = attached
-                elif index + 1 < len(words):
-                    rsh = words[index + 1]
-                    index += 1
-                else:
-                    raise RsyncConfigError(f"rsync_args: {word} needs a remote shell value")
-                if letters:
-                    args.append("-" + letters)
-            else:
-                args.append(word)
-        elif name in FORBIDDEN_OPTIONS or name.startswith("--delete") or name in {"--del"}:
-            raise RsyncConfigError(f"rsync_args: {word} is not allowed (the agent controls it)")
-        elif not word.startswith("-"):
-            raise RsyncConfigError(f"rsync_args: {word!r} is not an option (sources and destinations are set)")
-        else:
-            args.append(word)
-        index += 1
-    return args, rsh
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -179,11 +92,11 @@ class RsyncBatch:
     ) -> None:
         self.source = source
         self.destination = destination
-        self.user_args, user_rsh = parse_rsync_args(rsync_args)
-        self.env = {**os.environ, "LC_ALL": "C", **parse_rsync_env(rsync_env)}
+        self.user_args = parse_rsync_args(rsync_args)
+        inherited = {k: v for k, v in os.environ.items() if k not in _INHERITED_ENV_DROPPED}
+        self.env = {**inherited, "LC_ALL": "C", **parse_rsync_env(rsync_env)}
         remote = source if source.is_remote else destination
-        base_rsh = user_rsh or self.env.get("RSYNC_RSH")
-        self.rsh = remote.rsh_command(base_rsh) if remote.is_remote else None
+        self.rsh = remote.rsh_command(shlex.join(conf.ssh_command())) if remote.is_remote else None
         self.excludes = [pattern for pattern in excludes if pattern]
 
     def command(self, *, dry_run: bool = False) -> list[str]:

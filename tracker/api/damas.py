@@ -1,7 +1,8 @@
 """The damas-core compatible routes (shared TRACKER.md): plain JSON views, token auth, exact status codes.
 
-Views parse the request, check the caller's class and call `tracker.services`; multi-item calls keep the
-input order and answer 207 with `null` in place of the items that failed.
+Views parse the request and call `tracker.services`, which apply the permission matrix of
+`tracker.permissions` (the class gate here is the matrix's own `MIN_CLASS`); multi-item calls keep the input
+order and answer 207 with `null` in place of the items that failed. Reads leave out what the caller may not see.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.db import DatabaseError, DataError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from tracker import conf, services
+from tracker import conf, permissions, services
 from tracker.auth import BadCredentials, actor_for_request
 from tracker.models import Node, UserClass
 from tracker.query import mongo_order, mongo_query, text_query
@@ -165,7 +166,7 @@ def _multi(results: list, many: bool, ok_status: int) -> JsonResponse:
 # --------------------------------------------------------------------------------------------- CRUD
 
 
-@damas_view(("POST",), UserClass.USER)
+@damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.CREATE])
 def create(request, actor):
     items, many = _as_list(_body(request), "node")
     return _multi(services.create_nodes(items, actor), many, 201)
@@ -195,19 +196,19 @@ def read(request, actor, ids: str | None = None):
     return _read_response(node_ids, many, actor)
 
 
-@damas_view(("PUT",), UserClass.EDITOR)
+@damas_view(("PUT",), permissions.MIN_CLASS[permissions.Op.UPDATE])
 def update(request, actor):
     items, many = _as_list(_body(request), "node")
     return _multi(services.update_nodes(items, actor), many, 200)
 
 
-@damas_view(("POST",), UserClass.EDITOR)
+@damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.UPSERT])
 def upsert(request, actor):
     items, many = _as_list(_body(request), "node")
     return _multi(services.upsert_nodes(items, actor), many, 200)
 
 
-@damas_view(("DELETE",), UserClass.EDITOR)
+@damas_view(("DELETE",), permissions.MIN_CLASS[permissions.Op.DELETE])
 def delete(request, actor):
     node_ids, many = _ids(_body(request))
     return _multi(services.delete_nodes(node_ids, actor), many, 200)
@@ -216,8 +217,18 @@ def delete(request, actor):
 # --------------------------------------------------------------------------------------------- search
 
 
-def _search_ids(q, actor, order=("node_id",)) -> list[str]:
-    return list(services.visible_nodes(actor).filter(q).order_by(*order).values_list("node_id", flat=True))
+def _searchable(actor, keys: set[str]):
+    """The nodes this caller may search on these keys: no search reveals a key it may not read."""
+    refuse, kinds = permissions.unsearchable_kinds(actor, keys)
+    if refuse:
+        hidden = ", ".join(sorted(keys & permissions.SECRET_KEYS))
+        raise services.Forbidden(f"You may not search or sort on {hidden}.")
+    qs = services.visible_nodes(actor)
+    return qs.exclude(kind__in=kinds) if kinds else qs
+
+
+def _search_ids(q, actor, keys: set[str], order=("node_id",)) -> list[str]:
+    return list(_searchable(actor, keys).filter(q).order_by(*order).values_list("node_id", flat=True))
 
 
 def _path_query(request, query: str) -> str:
@@ -228,14 +239,16 @@ def _path_query(request, query: str) -> str:
 
 @damas_view(("GET",), read_only=True)
 def search(request, actor, query: str = ""):
-    return _json(_search_ids(text_query(_path_query(request, query)), actor))
+    text = _path_query(request, query)
+    return _json(_search_ids(text_query(text), actor, permissions.text_query_keys(text)))
 
 
 @damas_view(("GET",), read_only=True)
 def search_one(request, actor, query: str = ""):
-    q = text_query(_path_query(request, query))
-    node = services.visible_nodes(actor).filter(q).order_by("node_id").first()
-    return _json(node.as_wire() if node else None)
+    text = _path_query(request, query)
+    q = text_query(text)
+    node = _searchable(actor, permissions.text_query_keys(text)).filter(q).order_by("node_id").first()
+    return _json(services.readable(node, actor) if node else None)
 
 
 def _count(value: Any, name: str) -> int:
@@ -257,7 +270,8 @@ def search_mongo(request, actor):
     body = _body(request)
     if not isinstance(body, dict):
         raise ApiError(400, 'Send {"query": {...}, "sort": {...}, "limit": n, "skip": n}.')
-    qs = services.visible_nodes(actor).filter(mongo_query(body.get("query")))
+    keys = permissions.mongo_query_keys(body.get("query")) | permissions.mongo_query_keys(body.get("sort"))
+    qs = _searchable(actor, keys).filter(mongo_query(body.get("query")))
     limit, skip = _count(body.get("limit"), "limit"), _count(body.get("skip"), "skip")
     ids = qs.order_by(*mongo_order(body.get("sort"))).values_list("node_id", flat=True)
     page = list(ids[skip : skip + limit] if limit else ids[skip:])
@@ -307,19 +321,19 @@ def _graph(start: list[str], max_depth: int, actor) -> list[dict]:
                     following.add(end)
         frontier = following - set(found)
         level += 1
-    return [n.as_wire() for n in found.values()]
+    return [services.readable(n, actor) for n in found.values()]
 
 
 # --------------------------------------------------------------------------------------------- files
 
 
-@damas_view(("PUT",), UserClass.USER)
+@damas_view(("PUT",), permissions.MIN_CLASS[permissions.Op.LOCK])
 def lock(request, actor):
     node_ids, _ = _ids(_body(request))
     return _json(services.lock_nodes(node_ids, actor))
 
 
-@damas_view(("PUT",), UserClass.USER)
+@damas_view(("PUT",), permissions.MIN_CLASS[permissions.Op.UNLOCK])
 def unlock(request, actor):
     node_ids, _ = _ids(_body(request))
     if services.unlock_nodes(node_ids, actor):
@@ -327,13 +341,13 @@ def unlock(request, actor):
     return _json(False, 409)
 
 
-@damas_view(("POST",), UserClass.USER)
+@damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.PUBLISH])
 def publish(request, actor):
     items, many = _as_list(_body(request), "file")
     return _multi(services.publish_nodes(items, actor), many, 201)
 
 
-@damas_view(("POST",), UserClass.USER)
+@damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.COMMENT])
 def comment(request, actor):
     body = _body(request)
     if not isinstance(body, dict):
@@ -342,7 +356,7 @@ def comment(request, actor):
     return _multi(services.comment_nodes(body, actor), many, 201)
 
 
-@damas_view(("POST",), UserClass.USER)
+@damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.VERSION])
 def version(request, actor, node_id: str = ""):
     if not node_id:
         raise ApiError(400, "Give the id in the path: version/<id>.")

@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from syncsite.auth import BearerTokenAuthentication
-from tracker import services
+from tracker import permissions, services
 from tracker.api.serializers import NodeSerializer, SiteSerializer
 from tracker.filters import NodeFilter
+from tracker.models import NodeKind
 
 AUTHENTICATION = [BearerTokenAuthentication, SessionAuthentication]
 
@@ -31,10 +32,15 @@ class NodeViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class SiteView(APIView):
-    """Every site (volume) with how many files it still has to receive."""
+    """Every site (volume) with how many files it still has to receive (guests see no url)."""
 
     authentication_classes = AUTHENTICATION
 
     @extend_schema(responses=SiteSerializer(many=True))
     def get(self, request):
-        return Response(SiteSerializer(services.sites_overview(), many=True).data)
+        actor = services.actor_for(request.user)
+        rows = [
+            {**row, "url": "" if "url" in permissions.hidden_keys(actor, NodeKind.VOLUME) else row["url"]}
+            for row in services.sites_overview()
+        ]
+        return Response(SiteSerializer(rows, many=True).data)
