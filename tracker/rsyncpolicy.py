@@ -265,6 +265,7 @@ def parse_rsync_env(raw: str | Mapping | None) -> dict[str, str]:
 
 # --------------------------------------------------------------------------------------------- volumes
 
+
 def check_volume_keys(keys: Mapping) -> None:
     """Refuse a volume's url, rsync_args or rsync_env that the agent would refuse to run (absent or empty: ok)."""
     url = keys.get("url")
