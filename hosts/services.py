@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from hosts import conf
 from hosts.models import Account, Host, LogEntry, RulesState, detail_is_error
+from syncsite.redact import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,21 @@ def get_account(name: str) -> dict[str, Any] | None:
     return account.as_config() if account else None
 
 
+def account_secret_values(account: int | str | None) -> list[str]:
+    """The clear values of an account's secrets (password, secret custom fields), to mask them in logs.
+
+    `account` is the account's primary key (an int) or its name (a str).
+    """
+    if not account:
+        return []
+    lookup = {"pk": account} if isinstance(account, int) else {"name": str(account)}
+    account = Account.objects.filter(**lookup).prefetch_related("custom_fields").first()
+    if account is None:
+        return []
+    values = [account.password] + [f.get_value() for f in account.custom_fields.all() if f.is_secret]
+    return [value for value in values if value]
+
+
 # --- run log ---------------------------------------------------------------------------------------------
 
 
@@ -85,12 +101,20 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_log(
-    name: str, source: str, details: Iterable[tuple[Any, Any]] = (), duration: float | None = None
+    name: str,
+    source: str,
+    details: Iterable[tuple[Any, Any]] = (),
+    duration: float | None = None,
+    secrets: Iterable[str] = (),
 ) -> LogEntry:
-    """Record a run; has_error is set when any detail's name contains "error" or "exception"."""
-    pairs = [[str(k), _json_safe(v)] for k, v in details]
+    """Record a run; has_error is set when any detail's name contains "error" or "exception".
+
+    URLs lose their credentials and the given secret values are masked before anything is stored.
+    """
+    known = list(secrets)
+    pairs = [[str(k), scrub(_json_safe(v), known)] for k, v in details]
     return LogEntry.objects.create(
-        name=str(name)[:200],
+        name=scrub(str(name), known)[:200],
         source=str(source)[:100],
         details=pairs,
         has_error=any(detail_is_error(k) for k, _ in pairs),
@@ -135,7 +159,8 @@ delete_host = hostops.delete_host
 export_rules = hostops.export_rules
 get_host_or_404 = hostops.get_host_or_404
 import_rules = hostops.import_rules
-masked_fields = hostops.masked_fields
+secure_declared_fields = hostops.secure_declared_fields
+shown_fields = hostops.shown_fields
 queue_cronjob = hostops.queue_cronjob
 rule_document = hostops.rule_document
 rule_queryset = hostops.rule_queryset
