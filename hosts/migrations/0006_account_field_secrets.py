@@ -40,6 +40,19 @@ def encrypt_secret_looking_fields(apps, schema_editor):
             field.save(update_fields=["secret", "secret_value", "value"])
 
 
+def redact_urls_in_run_logs(apps, schema_editor):
+    """Run log entries written before URLs were redacted lose the credentials in their URLs."""
+    from syncsite.redact import scrub
+
+    entry_model = apps.get_model("hosts", "LogEntry")
+    entries = entry_model.objects.using(schema_editor.connection.alias).filter(details__icontains="://")
+    for entry in entries.iterator():
+        cleaned = scrub(entry.details)
+        if cleaned != entry.details:
+            entry.details = cleaned
+            entry.save(update_fields=["details"])
+
+
 def decrypt_secret_fields(apps, schema_editor):
     field_model = apps.get_model("hosts", "AccountCustomField")
     for field in field_model.objects.using(schema_editor.connection.alias).filter(secret=True).iterator():
@@ -70,4 +83,5 @@ class Migration(migrations.Migration):
             field=models.TextField(blank=True, default='', help_text='The value of a field that is not secret.'),
         ),
         migrations.RunPython(encrypt_secret_looking_fields, decrypt_secret_fields),
+        migrations.RunPython(redact_urls_in_run_logs, migrations.RunPython.noop),
     ]

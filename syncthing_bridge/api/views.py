@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import services
 from syncthing_bridge.api import serializers
 from syncthing_bridge.client import SyncthingError
@@ -28,11 +29,28 @@ class ReadAnyWriteAdmin(permissions.BasePermission):
         return request.method in permissions.SAFE_METHODS or request.user.is_staff
 
 
-def _daemon_call(func, *args):
+class MisconfiguredInstance(APIException):
+    """The stored instance cannot be used as it is (e.g. a zero timeout): fix it, then try again."""
+
+    status_code = 409
+    default_detail = "The Syncthing instance is misconfigured."
+
+
+def _usable(instance: SyncthingInstance) -> SyncthingInstance:
+    problems = instance.configuration_problems()
+    if problems:
+        raise MisconfiguredInstance(f"Syncthing instance {instance.name!r} is misconfigured: {'; '.join(problems)}")
+    return instance
+
+
+def _daemon_call(func, instance: SyncthingInstance, *args):
+    _usable(instance)
     try:
-        return func(*args)
+        return func(instance, *args)
+    except services.InstanceConfigError as exc:
+        raise MisconfiguredInstance(str(exc)) from exc
     except SyncthingError as exc:
-        raise DaemonError(str(exc)) from exc
+        raise DaemonError(redact_urls_in_text(str(exc))) from exc
 
 
 class SyncthingInstanceViewSet(viewsets.ModelViewSet):
@@ -53,7 +71,7 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: serializers.SyncthingInstanceSerializer})
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
-        instance = self.get_object()
+        instance = _usable(self.get_object())
         if not services.refresh_instance(instance):
             raise DaemonError(instance.last_error)
         instance.refresh_from_db()
