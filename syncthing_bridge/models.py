@@ -110,7 +110,7 @@ class SyncthingInstance(models.Model):
             try:
                 validator(getattr(self, field))
             except ValidationError as exc:
-                problems.extend(f"{field}: {message}" for message in exc.messages)
+                problems.extend(f"{field}: {message.rstrip('.')}" for message in exc.messages)
         return problems
 
 
