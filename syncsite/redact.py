@@ -22,6 +22,8 @@ SECRET_PARAMETER = re.compile(
 )
 # A URL inside free text (an error message, a log line): scheme://... up to white space or a quote.
 URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
+# A query parameter inside free text, also without a scheme (urllib3 says "Max retries exceeded with url: /x?token=t").
+PARAMETER_IN_TEXT = re.compile(r"(?<=[?&;])([A-Za-z0-9_.\-\[\]]+)=([^&;\s'\"<>]*)")
 
 
 def redact_url(url: str) -> str:
@@ -55,10 +57,17 @@ def _without_scp_password(address: str) -> str:
 
 
 def redact_urls_in_text(text: str) -> str:
-    """Free text (an error message, a log line) with every URL in it redacted."""
-    if not text or "://" not in text:
+    """Free text (an error message, a log line) with every URL in it redacted, and credential parameters
+    masked even in URLs quoted without their scheme."""
+    if not text:
         return text
-    return URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    if "://" in text:
+        text = URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+    if "=" in text:
+        text = PARAMETER_IN_TEXT.sub(
+            lambda match: f"{match.group(1)}={MASK}" if is_secret_name(match.group(1)) else match.group(0), text
+        )
+    return text
 
 
 def hide_urls_in_text(text: str, replacement: str = "<address hidden>") -> str:

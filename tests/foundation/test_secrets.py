@@ -123,3 +123,5 @@ def test_urls_inside_text():
     message = "GET https://u:pw@h.example/x?secret=s failed; retried http://h2/ok"
     assert redact_urls_in_text(message) == "GET https://h.example/x?secret=******** failed; retried http://h2/ok"
     assert hide_urls_in_text(message) == "GET <address hidden> failed; retried <address hidden>"
+    urllib3 = "HTTPSConnectionPool(host='h', port=443): Max retries exceeded with url: /api?page=2&api_token=T0K"
+    assert redact_urls_in_text(urllib3).endswith("url: /api?page=2&api_token=********")
