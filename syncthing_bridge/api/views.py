@@ -58,7 +58,9 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     serializer_class = serializers.SyncthingInstanceSerializer
     permission_classes = [ReadAnyWriteAdmin]
     filterset_fields = ["enabled", "reachable", "site", "name"]
-    search_fields = ["name", "url", "site"]
+    # not the URL: only staff may see it, and searching or ordering by it would reveal it to anyone
+    search_fields = ["name", "site"]
+    ordering_fields = ["name", "site", "enabled", "reachable", "version", "last_refresh"]
 
     def perform_destroy(self, instance):
         services.delete_instance(instance)

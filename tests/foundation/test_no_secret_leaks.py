@@ -206,3 +206,28 @@ def test_the_sync_stream_sends_no_secret(seeded, settings):
     for label, secret in SECRETS.items():
         assert secret.encode() not in body, f"/sync/hosts sends the {label}"
     assert AccountCustomField.objects.filter(secret=True).count() == 5
+
+
+@pytest.mark.parametrize(
+    ("url", "probe"),
+    [
+        ("/api/v1/accounts/", "search=pa55word"),
+        ("/api/v1/accounts/", "search=T0KEN"),
+        ("/api/v1/syncthing/instances/", "search=stpa55"),
+        ("/api/v1/syncthing/instances/", "search=nas.example"),
+    ],
+)
+def test_search_is_no_oracle_for_credentials(seeded, make_token, url, probe):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token('guest')}")
+    response = client.get(f"{url}?{probe}")
+    assert response.status_code == 200 and response.json()["count"] == 0
+
+
+def test_ordering_by_a_hidden_field_is_ignored(seeded, make_token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {make_token('guest')}")
+    by_name = client.get("/api/v1/accounts/?ordering=name").json()["results"]
+    assert client.get("/api/v1/accounts/?ordering=-address").json()["results"] == by_name
+    instances = client.get("/api/v1/syncthing/instances/?ordering=-url")
+    assert instances.status_code == 200
