@@ -92,8 +92,7 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: SyncthingInstance) -> dict[str, Any]:
         data = super().to_representation(instance)
-        request = self.context.get("request")
-        staff = bool(request and request.user and request.user.is_staff)
+        staff = _is_staff(self)
         data["url"] = redact_url(instance.url) if staff else None
         hide = redact_urls_in_text if staff else hide_urls_in_text
         for name in ERROR_TEXTS:
@@ -102,8 +101,14 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
         return data
 
 
+def _is_staff(serializer: serializers.Serializer) -> bool:
+    request = serializer.context.get("request")
+    return bool(request and request.user and request.user.is_staff)
+
+
 class SyncthingDeviceSerializer(serializers.ModelSerializer):
     instance = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    address = serializers.CharField(read_only=True, allow_null=True, help_text="null unless the reader is staff")
 
     class Meta:
         model = SyncthingDevice
@@ -119,6 +124,12 @@ class SyncthingDeviceSerializer(serializers.ModelSerializer):
             "client_version",
             "last_seen",
         ]
+
+    def to_representation(self, device: SyncthingDevice) -> dict[str, Any]:
+        """A peer's network address is shown to staff only, like the instances' URLs."""
+        data = super().to_representation(device)
+        data["address"] = redact_url(device.address) if _is_staff(self) else None
+        return data
 
 
 class FolderCompletionSerializer(serializers.ModelSerializer):

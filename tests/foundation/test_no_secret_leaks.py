@@ -134,6 +134,7 @@ def assert_clean(where: str, body: bytes) -> None:
     for label, secret in SECRETS.items():
         assert secret not in text, f"{where} shows the {label} ({secret})"
     assert "nas.example.com" not in text, f"{where} shows the Syncthing instance URL to a non-staff reader"
+    assert "10.0.0.2" not in text, f"{where} shows a Syncthing peer's address to a non-staff reader"
 
 
 @pytest.fixture
@@ -180,6 +181,8 @@ def test_staff_see_instance_urls_without_credentials(seeded, token_client):
     assert instance["url"] == "https://nas.example.com:8384/?apikey=********"
     assert "stpa55" not in instance["last_error"] and "nas.example.com" in instance["last_error"]
     assert "api_key" not in instance
+    devices = token_client.get("/api/v1/syncthing/devices/").json()["results"]
+    assert devices[0]["address"] == "tcp://10.0.0.2:22000"
     accounts = token_client.get("/api/v1/accounts/").content.decode()
     for secret in SECRETS.values():
         assert secret not in accounts
