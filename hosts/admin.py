@@ -16,7 +16,8 @@ from hosts import cronjobs, models
 from hosts.normalize import normalize_hostname, normalize_labels
 from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
 from syncsite.admin import ReadOnlyAdminMixin
-from syncsite.forms import SecretFieldMixin
+from syncsite.forms import SecretFieldMixin, SecretInput
+from syncsite.redact import redact_url, scrub
 
 # --- accounts ------------------------------------------------------------------------------------------------
 
@@ -39,8 +40,34 @@ class AccountForm(SecretFieldMixin, forms.ModelForm):
         ]
 
 
+class AccountCustomFieldForm(forms.ModelForm):
+    """A secret field's value is write-only: never rendered back, and left blank it keeps the stored one."""
+
+    value = forms.CharField(required=False, strip=False, widget=forms.TextInput(attrs={"size": 40}))
+
+    class Meta:
+        model = models.AccountCustomField
+        fields = ["name", "value", "secret"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.is_secret:
+            self.initial["value"] = ""
+            self.fields["value"].widget = SecretInput(attrs={"size": 40})
+            self.fields["value"].help_text = "Stored encrypted. Leave blank to keep the current value."
+        if self.instance.pk and self.instance.declared_secret():
+            self.fields["secret"].help_text = "Declared secret by the plugin of this account type."
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.instance.is_secret and not cleaned.get("value"):
+            cleaned["value"] = self.instance.get_value()
+        return cleaned
+
+
 class AccountCustomFieldInline(admin.TabularInline):
     model = models.AccountCustomField
+    form = AccountCustomFieldForm
     extra = 1
 
 
@@ -48,7 +75,7 @@ class AccountCustomFieldInline(admin.TabularInline):
 class AccountAdmin(admin.ModelAdmin):
     form = AccountForm
     inlines = [AccountCustomFieldInline]
-    list_display = ["name", "type", "address", "is_master", "enabled", "host_count"]
+    list_display = ["name", "type", "shown_address", "is_master", "enabled", "host_count"]
     list_filter = ["type", "is_master", "enabled"]
     search_fields = ["name", "address", "type"]
 
@@ -58,6 +85,10 @@ class AccountAdmin(admin.ModelAdmin):
     @admin.display(description="hosts", ordering="_host_count")
     def host_count(self, obj) -> int:
         return obj._host_count
+
+    @admin.display(description="address", ordering="address")
+    def shown_address(self, obj) -> str:
+        return redact_url(obj.address)
 
 
 # --- hosts ---------------------------------------------------------------------------------------------------
@@ -188,7 +219,7 @@ class LogEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="details")
     def detail_table(self, obj) -> str:
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, v) for k, v in obj.details))
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((k, scrub(v)) for k, v in obj.details))
         return format_html("<table>{}</table>", rows)
 
 

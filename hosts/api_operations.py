@@ -14,11 +14,9 @@ from django.db import transaction
 
 from hosts import models
 from hosts.errors import NotFound, OwnershipError
-from hosts.models import Account, Host
+from hosts.models import Account, AccountCustomField, Host
 from hosts.ownership import refusal
-
-SECRET_WORDS = ("password", "passwd", "secret", "token", "key", "credential")
-MASK = "********"
+from syncsite.redact import MASK, redact_url
 
 
 def _account(name: Any) -> Account:
@@ -76,30 +74,59 @@ def delete_host(hostname: str) -> None:
 
 
 def account_rows() -> list[dict[str, Any]]:
-    """Accounts for listings: settings and custom fields (secret-looking values masked), never the password."""
+    """Accounts for listings: settings and custom fields (secrets masked), the address without credentials."""
     from django.db.models import Count
 
     rows = []
     for account in Account.objects.annotate(host_count=Count("hosts")).prefetch_related("custom_fields"):
+        fields = [
+            f"{item['name']}={(MASK if item['is_set'] else '') if item['secret'] else item['value']}"
+            for item in shown_fields(account)
+        ]
         rows.append(
             {
                 "name": account.name,
                 "type": account.type,
-                "address": account.address,
+                "address": redact_url(account.address),
                 "master": account.is_master,
                 "enabled": account.enabled,
                 "hosts": account.host_count,
-                "fields": ", ".join(f"{item['name']}={item['value']}" for item in masked_fields(account)) or "-",
+                "fields": ", ".join(fields) or "-",
             }
         )
     return rows
 
 
-def masked_fields(account: Account) -> list[dict[str, str]]:
-    return [
-        {"name": item.name, "value": MASK if any(word in item.name.lower() for word in SECRET_WORDS) else item.value}
-        for item in account.custom_fields.all()
-    ]
+def shown_fields(account: Account) -> list[dict[str, Any]]:
+    """An account's custom fields as they may be shown: a secret one says only whether it is set."""
+    rows = []
+    for item in account.custom_fields.all():
+        secret = item.is_secret
+        rows.append(
+            {
+                "name": item.name,
+                "secret": secret,
+                "is_set": item.is_set,
+                "value": None if secret else item.value,
+            }
+        )
+    return rows
+
+
+def secure_declared_fields() -> int:
+    """Encrypt stored custom fields that a plugin declares secret but were saved before it said so."""
+    from hosts.accountfields import declared_secret_names
+
+    converted = 0
+    for account_type, names in declared_secret_names().items():
+        if not names:
+            continue
+        pending = AccountCustomField.objects.filter(account__type=account_type, name__in=names, secret=False)
+        with transaction.atomic():
+            for field in pending.select_related("account").select_for_update(of=("self",)):
+                field.save()
+                converted += 1
+    return converted
 
 
 # --- rules as JSON ---------------------------------------------------------------------------------------------

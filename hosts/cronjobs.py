@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from hosts import conf
+from syncsite.redact import scrub
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ class CronjobNotFound(LookupError):
 def run_cronjob(job: str, account: str | None = None) -> Any:
     """Run a registered job under its lock and record the run; re-raises the job's exception."""
     from hosts.models import CronjobRun
+    from hosts.services import account_secret_values
 
     func = _REGISTRY.get(job)
     if func is None:
@@ -139,7 +141,9 @@ def run_cronjob(job: str, account: str | None = None) -> Any:
         return result
     finally:
         root.removeHandler(handler)
-        run.log = output.getvalue()
+        known = account_secret_values(account)  # what the job printed or raised may quote its account's secrets
+        run.log = scrub(output.getvalue(), known)
+        run.traceback = scrub(run.traceback, known)
         run.ended = timezone.now()
         run.save(update_fields=["status", "traceback", "log", "ended"])
         release_lock(job, token)

@@ -92,7 +92,7 @@ def _bool(value: Any) -> bool:
 
 def _delete_policy(account: Account) -> tuple[bool, int]:
     """(delete stale hosts?, at most how many per run) from the account's custom fields."""
-    fields = {item.name: item.value for item in account.custom_fields.all()}
+    fields = {item.name: item.get_value() for item in account.custom_fields.all()}
     delete = _bool(fields.get("delete_stale", fields.get("delete_hosts", False)))
     raw_limit = fields.get("delete_limit", "")
     try:

@@ -65,7 +65,7 @@ class Account(models.Model):
             "request_timeout": self.request_timeout,
         }
         for field in self.custom_fields.all():
-            value: Any = field.value
+            value: Any = field.get_value()
             lowered = value.strip().lower()
             if lowered in TRUE_STRINGS:
                 value = True
@@ -76,11 +76,19 @@ class Account(models.Model):
 
 
 class AccountCustomField(models.Model):
-    """A plugin-specific setting of an account (e.g. `delimiter`, `hostname_field`, `inventorize_key`)."""
+    """A plugin-specific setting of an account (e.g. `delimiter`, `hostname_field`, `inventorize_key`).
+
+    A secret field (marked in the admin, or declared secret by the plugin of the account's type) keeps its
+    value only in `secret_value`, encrypted; `value` is then empty. Read it with `get_value()`.
+    """
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="custom_fields")
     name = models.CharField(max_length=200)
-    value = models.TextField(blank=True, default="")
+    value = models.TextField(blank=True, default="", help_text="The value of a field that is not secret.")
+    secret = models.BooleanField(
+        default=False, help_text="Stored encrypted and never shown again (API, sync stream, logs, admin)."
+    )
+    secret_value = EncryptedTextField(blank=True, default="", help_text="The value of a secret field, encrypted.")
 
     class Meta:
         ordering = ["id"]
@@ -88,6 +96,40 @@ class AccountCustomField(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the value in the one column its secrecy calls for (a declared secret stays secret)."""
+        if not self.secret and self.declared_secret():
+            self.secret = True
+        if self.secret:
+            if self.value:  # a new value was given: it goes into the encrypted column
+                self.secret_value, self.value = self.value, ""
+        else:
+            if self.secret_value and not self.value:
+                self.value = self.secret_value
+            self.secret_value = ""
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "value", "secret", "secret_value"}
+        super().save(*args, **kwargs)
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.get_value())
+
+    def declared_secret(self) -> bool:
+        from hosts.accountfields import declared_secret
+
+        account_type = self.account.type if self.account_id else ""
+        return declared_secret(account_type, self.name)
+
+    @property
+    def is_secret(self) -> bool:
+        """Secret by the admin's checkbox or by its plugin's declaration (even before the row was re-saved)."""
+        return self.secret or self.declared_secret()
+
+    def get_value(self) -> str:
+        """The field's value in clear, for the plugin that uses it; never for display."""
+        return (self.secret_value if self.secret else self.value) or ""
 
 
 SEEN_MARK = "_seen_mark"

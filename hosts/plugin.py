@@ -14,49 +14,35 @@ import requests
 from django.utils import timezone
 
 from hosts import conf
+from hosts.accountfields import AccountField, declare_account_fields
 from hosts.colors import cc
 from hosts.rules import RuleEngine, load_engine
 from syncsite.http import new_session
+from syncsite.redact import is_secret_name, redact_url, scrub
 
 logger = logging.getLogger("syncerapi")
 
 REDACTED = "***REDACTED***"
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token", "api-token"}
-)
-SENSITIVE_KEYS = frozenset(
-    {
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "access_token",
-        "refresh_token",
-        "client_secret",
-        "private_key",
-        "credential",
-        "credentials",
-    }
-)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MODELS = ("custom_attributes", "rewrite", "filter")
 
 
 def redact(value: Any) -> Any:
-    """A copy of a body/params structure with secret-looking keys masked."""
+    """A copy of a body/params structure with keys that name a credential masked."""
     if isinstance(value, dict):
-        return {
-            k: REDACTED if isinstance(k, str) and k.lower() in SENSITIVE_KEYS else redact(v) for k, v in value.items()
-        }
+        return {k: REDACTED if is_secret_name(k) else redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
+        return [(v[0], REDACTED) if _is_secret_pair(v) else redact(v) for v in value]
     return value
 
 
+def _is_secret_pair(value: Any) -> bool:
+    """A (name, value) pair as requests accepts for params, whose name names a credential."""
+    return isinstance(value, tuple) and len(value) == 2 and is_secret_name(value[0])
+
+
 def redact_headers(headers: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: REDACTED if k.lower() in SENSITIVE_HEADERS else v for k, v in (headers or {}).items()}
+    return {k: REDACTED if is_secret_name(k) else v for k, v in (headers or {}).items()}
 
 
 class RunLog:
@@ -69,6 +55,7 @@ class RunLog:
     def __init__(self, name: str, source: str):
         self.name = name
         self.source = source
+        self.secrets: list[str] = []  # values masked wherever they appear in the entry
         self.details: list[tuple[str, Any]] = [("started", timezone.now().isoformat(timespec="seconds"))]
         self.started = time.monotonic()
         self.dirty_hosts: dict[int, Any] = {}
@@ -88,7 +75,7 @@ class RunLog:
         duration = time.monotonic() - self.started
         self.details.append(("duration", round(duration, 3)))
         self.details.append(("ended", timezone.now().isoformat(timespec="seconds")))
-        return write_log(self.name, self.source, self.details, duration=duration)
+        return write_log(self.name, self.source, self.details, duration=duration, secrets=self.secrets)
 
 
 # Plugins whose run log is still to be written (for tests and diagnostics; the finalisers do the work).
@@ -120,9 +107,19 @@ class Plugin:
     dry_run: bool = False
     save_requests: str = ""
     verify: bool = True
+    # Declarative account fields: a subclass that sets both declares them for accounts of that type.
+    account_type: str = ""
+    account_fields: tuple[AccountField | str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "account_fields" in cls.__dict__ and cls.account_fields:
+            if not cls.account_type:
+                raise TypeError(f"{cls.__name__} declares account_fields but no account_type")
+            declare_account_fields(cls.account_type, *cls.account_fields)
 
     def __init__(self, account: str | dict[str, Any] | bool | None = False):
-        from hosts.services import get_account
+        from hosts.services import account_secret_values, get_account
 
         if not self.source:
             self.source = type(self).__name__
@@ -138,6 +135,8 @@ class Plugin:
             if not config:
                 raise ValueError(f"account {account!r} does not exist or is disabled")
             self.config = config
+            password = config.get("password")
+            self._run.secrets = [*account_secret_values(config.get("id")), *([password] if password else [])]
             self.log_details.append(("account", config.get("name")))
             if config.get("verify_ssl") is not None:
                 self.verify = bool(config["verify_ssl"])
@@ -203,18 +202,20 @@ class Plugin:
         ):
             if value is not None:
                 payload[key] = value
-        shown = self._redacted(payload)
-        logger.debug("HTTP %s %s %s", method, url, shown)
+        shown = scrub(self._redacted(payload), self._run.secrets)
+        shown_url = scrub(redact_url(url), self._run.secrets)
+        logger.debug("HTTP %s %s %s", method, shown_url, shown)
         if self.debug:
-            print(f"{cc.OKBLUE}HTTP {method} {url}{cc.ENDC} {shown}")
+            print(f"{cc.OKBLUE}HTTP {method} {shown_url}{cc.ENDC} {shown}")
         if self.save_requests:
             with open(self.save_requests, "a", encoding="utf-8") as dump:
-                dump.write(_json_line({"time": datetime.now().isoformat(), "method": method, "url": url, **shown}))
+                record = {"time": datetime.now().isoformat(), "method": method, "url": shown_url, **shown}
+                dump.write(_json_line(record))
         if self.dry_run and method not in READ_METHODS and not read_only:
-            logger.info("dry run: %s %s not sent", method, url)
+            logger.info("dry run: %s %s not sent", method, shown_url)
             return _dry_run_response(method, url)
         response = self.session.request(method, url, **payload)
-        logger.debug("HTTP %s %s -> %s", method, url, response.status_code)
+        logger.debug("HTTP %s %s -> %s", method, shown_url, response.status_code)
         if self.debug:
             print(f"{cc.OKBLUE}-> {response.status_code}{cc.ENDC}")
         return response

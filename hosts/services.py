@@ -29,17 +29,19 @@ from hosts.api_operations import (
     get_host_or_404,
     get_rule,
     import_rules,
-    masked_fields,
     queue_cronjob,
     rule_document,
     rule_queryset,
     save_rule,
+    secure_declared_fields,
+    shown_fields,
     update_host_inventory,
     upsert_host,
 )
 from hosts.errors import HostsError, ImportRowsError, NotFound, OwnershipError
 from hosts.importing import ImportResult, import_rows
 from hosts.models import Account, Host, LogEntry, RulesState, detail_is_error
+from syncsite.redact import scrub
 
 __all__ = [
     "HostsError",
@@ -48,6 +50,7 @@ __all__ = [
     "NotFound",
     "OwnershipError",
     "account_rows",
+    "account_secret_values",
     "bump_rules_version",
     "cronjob_status",
     "dashboard_cards",
@@ -59,13 +62,14 @@ __all__ = [
     "get_rule",
     "import_rows",
     "import_rules",
-    "masked_fields",
     "purge_log_entries",
     "queue_cronjob",
     "rule_document",
     "rule_queryset",
     "rules_version",
     "save_rule",
+    "secure_declared_fields",
+    "shown_fields",
     "update_host_inventory",
     "upsert_host",
     "write_log",
@@ -121,6 +125,21 @@ def get_account(name: str) -> dict[str, Any] | None:
     return account.as_config() if account else None
 
 
+def account_secret_values(account: int | str | None) -> list[str]:
+    """The clear values of an account's secrets (password, secret custom fields), to mask them in logs.
+
+    `account` is the account's primary key (an int) or its name (a str).
+    """
+    if not account:
+        return []
+    lookup = {"pk": account} if isinstance(account, int) else {"name": str(account)}
+    account = Account.objects.filter(**lookup).prefetch_related("custom_fields").first()
+    if account is None:
+        return []
+    values = [account.password] + [f.get_value() for f in account.custom_fields.all() if f.is_secret]
+    return [value for value in values if value]
+
+
 # --- run log ---------------------------------------------------------------------------------------------
 
 
@@ -137,12 +156,20 @@ def _json_safe(value: Any) -> Any:
 
 
 def write_log(
-    name: str, source: str, details: Iterable[tuple[Any, Any]] = (), duration: float | None = None
+    name: str,
+    source: str,
+    details: Iterable[tuple[Any, Any]] = (),
+    duration: float | None = None,
+    secrets: Iterable[str] = (),
 ) -> LogEntry:
-    """Record a run; has_error is set when any detail's name contains "error" or "exception"."""
-    pairs = [[str(k), _json_safe(v)] for k, v in details]
+    """Record a run; has_error is set when any detail's name contains "error" or "exception".
+
+    URLs lose their credentials and the given secret values are masked before anything is stored.
+    """
+    known = list(secrets)
+    pairs = [[str(k), scrub(_json_safe(v), known)] for k, v in details]
     return LogEntry.objects.create(
-        name=str(name)[:200],
+        name=scrub(str(name), known)[:200],
         source=str(source)[:100],
         details=pairs,
         has_error=any(detail_is_error(k) for k, _ in pairs),

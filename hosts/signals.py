@@ -1,8 +1,12 @@
-"""Any change to a rule, condition or outcome moves the rules version, making cached attributes stale."""
+"""Any change to a rule, condition or outcome moves the rules version, making cached attributes stale.
+
+After `migrate`, custom fields that an installed plugin declares secret but that were stored before it
+said so are encrypted (installing or upgrading a plugin is followed by `manage.py migrate`).
+"""
 
 from __future__ import annotations
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 
 def _rules_changed(sender, **kwargs) -> None:
@@ -13,8 +17,26 @@ def _rules_changed(sender, **kwargs) -> None:
     bump_rules_version()
 
 
+def _secure_declared_fields(sender, **kwargs) -> None:
+    from django.core.exceptions import FieldDoesNotExist
+
+    from hosts.services import secure_declared_fields
+
+    state = kwargs.get("apps")
+    try:  # migrated back before the secret column exists: nothing to do
+        if state is not None:
+            state.get_model("hosts", "AccountCustomField")._meta.get_field("secret")
+    except (LookupError, FieldDoesNotExist):
+        return
+    secure_declared_fields()
+
+
 def connect() -> None:
+    from django.apps import apps
+
     from hosts import models
+
+    post_migrate.connect(_secure_declared_fields, sender=apps.get_app_config("hosts"), dispatch_uid="hosts-secrets")
 
     for model in (
         models.CustomAttributeRule,

@@ -1,16 +1,20 @@
-"""Encrypted model fields for secrets kept at rest (account passwords, Syncthing API keys).
+"""Encrypted model fields for secrets kept at rest (account passwords, secret custom fields, Syncthing API keys).
 
 Fernet (AES-128-CBC + HMAC) from `cryptography`. The key is FIELD_ENCRYPTION_KEY when set (so that
 rotating SECRET_KEY does not make stored secrets unreadable), otherwise derived from SECRET_KEY.
+During a key rotation FIELD_ENCRYPTION_OLD_KEYS names the previous keys: values are read with any of
+them (MultiFernet) and always written with the current one; `manage.py rotate_encryption_key`
+re-encrypts every stored value, after which the old keys can be removed.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -18,30 +22,77 @@ from django.db import models
 PREFIX = "fernet:"
 
 
-@lru_cache(maxsize=4)
+class DecryptionError(ValueError):
+    """A stored secret that none of the configured keys decrypts."""
+
+
+@lru_cache(maxsize=16)
 def _fernet(key_material: str) -> Fernet:
     digest = hashlib.sha256(("syncsite-field-encryption:" + key_material).encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
-def fernet() -> Fernet:
+def current_key_material() -> str:
     material = settings.FIELD_ENCRYPTION_KEY or settings.SECRET_KEY
     if not material:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY or SECRET_KEY must be set to store secrets.")
-    return _fernet(material)
+    return material
+
+
+def old_key_materials() -> list[str]:
+    """FIELD_ENCRYPTION_OLD_KEYS as a list (a comma-separated string or a list in settings)."""
+    raw = getattr(settings, "FIELD_ENCRYPTION_OLD_KEYS", None) or []
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    current = current_key_material()
+    return [item.strip() for item in items if item.strip() and item.strip() != current]
+
+
+def fernet() -> Fernet:
+    """The current key alone: what new values are written with."""
+    return _fernet(current_key_material())
+
+
+def reader() -> MultiFernet:
+    """The current key first, then the old ones: what stored values are read with."""
+    return MultiFernet([fernet(), *(_fernet(material) for material in old_key_materials())])
 
 
 def encrypt(value: str) -> str:
     return PREFIX + fernet().encrypt(value.encode()).decode()
 
 
-def decrypt(stored: str) -> str:
+def _token(stored: str) -> bytes:
     if not stored.startswith(PREFIX):
-        raise ValueError("stored secret is not in the encrypted format")
+        raise DecryptionError("stored secret is not in the encrypted format")
+    return stored[len(PREFIX) :].encode()
+
+
+def decrypt(stored: str) -> str:
     try:
-        return fernet().decrypt(stored[len(PREFIX) :].encode()).decode()
+        return reader().decrypt(_token(stored)).decode()
     except InvalidToken as exc:
-        raise ValueError("stored secret cannot be decrypted with the current FIELD_ENCRYPTION_KEY") from exc
+        raise DecryptionError(
+            "stored secret cannot be decrypted with FIELD_ENCRYPTION_KEY or any of FIELD_ENCRYPTION_OLD_KEYS"
+        ) from exc
+
+
+def is_current(stored: str) -> bool:
+    """True when the stored value is encrypted with the current key (nothing to rotate)."""
+    try:
+        fernet().decrypt(_token(stored))
+    except (InvalidToken, DecryptionError):
+        return False
+    return True
+
+
+def reencrypt(stored: str) -> str:
+    """The stored value encrypted again with the current key; DecryptionError when no key reads it."""
+    try:
+        return PREFIX + reader().rotate(_token(stored)).decode()
+    except InvalidToken as exc:
+        raise DecryptionError(
+            "stored secret cannot be decrypted with FIELD_ENCRYPTION_KEY or any of FIELD_ENCRYPTION_OLD_KEYS"
+        ) from exc
 
 
 class EncryptedTextField(models.TextField):
@@ -61,3 +112,16 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(value)
+
+
+def encrypted_fields() -> Iterator[tuple[type[models.Model], list[EncryptedTextField]]]:
+    """Every concrete model of every installed app with its encrypted fields (the app registry decides)."""
+    from django.apps import apps
+
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed:
+            continue
+        fields = [field for field in meta.concrete_fields if isinstance(field, EncryptedTextField)]
+        if fields:
+            yield model, fields

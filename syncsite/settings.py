@@ -18,6 +18,8 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 SECRET_KEY = secret_key(VAR_DIR)
 # A dedicated key for encrypted model fields, so rotating SECRET_KEY (sessions) keeps stored secrets readable.
 FIELD_ENCRYPTION_KEY = os.environ.get("FIELD_ENCRYPTION_KEY", "")
+# Previous field-encryption keys, still read during a rotation (manage.py rotate_encryption_key), then removed.
+FIELD_ENCRYPTION_OLD_KEYS = env_list("FIELD_ENCRYPTION_OLD_KEYS", [])
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])

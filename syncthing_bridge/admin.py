@@ -67,12 +67,16 @@ class ActionForm(admin.helpers.ActionForm):
 class SyncthingInstanceAdmin(admin.ModelAdmin):
     form = SyncthingInstanceForm
     action_form = ActionForm
-    list_display = ["name", "url", "site", "enabled", "reachable", "version", "last_refresh", "last_event_id"]
+    list_display = ["name", "address", "site", "enabled", "reachable", "version", "last_refresh", "last_event_id"]
     list_filter = ["enabled", "reachable"]
     search_fields = ["name", "url", "site", "device_id"]
     readonly_fields = SyncthingInstance.OBSERVED_FIELDS
     inlines = [VolumeMappingInline, DeviceInline, FolderInline]
     actions = ["test_connection", "refresh_state", "rescan_folder", "pause_device", "resume_device", "restart"]
+
+    @admin.display(description="URL", ordering="url")
+    def address(self, obj: SyncthingInstance) -> str:
+        return obj.shown_url
 
     def _each(self, request, queryset, func, done: str) -> None:
         for instance in queryset:

@@ -6,10 +6,41 @@ rewritten by the refresh task and the event listener.
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from syncsite.fields import EncryptedTextField
+from syncsite.redact import redact_url
+
+MAX_TIMEOUT = 300.0
+
+
+def validate_timeout(value: float) -> None:
+    """Seconds for one REST answer: a finite number in (0, MAX_TIMEOUT]; zero or less makes every call fail."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError("The timeout must be a number of seconds.", code="invalid") from None
+    if not math.isfinite(number) or not 0 < number <= MAX_TIMEOUT:
+        raise ValidationError(
+            f"The timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds (got {value!r}).", code="range"
+        )
+
+
+def validate_api_key(value: str) -> None:
+    """Sent as an HTTP header: printable Latin-1 without white space or control characters, at most 200 long."""
+    if not isinstance(value, str) or not value:
+        raise ValidationError("The API key is required.", code="required")
+    if len(value) > 200:
+        raise ValidationError("The API key is longer than 200 characters.", code="length")
+    bad = next((ch for ch in value if not ("\x21" <= ch <= "\x7e" or "\xa1" <= ch <= "\xff")), None)
+    if bad is not None:
+        raise ValidationError(
+            f"The API key may hold only printable Latin-1 characters without spaces (found U+{ord(bad):04X}).",
+            code="characters",
+        )
 
 
 class SyncthingInstance(models.Model):
@@ -17,7 +48,10 @@ class SyncthingInstance(models.Model):
 
     name = models.CharField(max_length=100, unique=True, help_text="Also the host name in the inventory.")
     url = models.URLField(help_text="GUI/REST address, e.g. http://127.0.0.1:8384 or https://nas.example.com:8384")
-    api_key = EncryptedTextField(help_text="The daemon's API key (Settings → GUI). Stored encrypted, never shown.")
+    api_key = EncryptedTextField(
+        validators=[validate_api_key],
+        help_text="The daemon's API key (Settings → GUI). Stored encrypted, never shown.",
+    )
     ca_certificate = models.TextField(
         blank=True, help_text="PEM certificate(s) that sign the GUI certificate, for https with a self-signed one."
     )
@@ -25,7 +59,11 @@ class SyncthingInstance(models.Model):
         max_length=200, blank=True, help_text="Tracker site (volume name) whose files this daemon holds."
     )
     enabled = models.BooleanField(default=True)
-    timeout = models.FloatField(default=10.0, help_text="Seconds to wait for one REST answer.")
+    timeout = models.FloatField(
+        default=10.0,
+        validators=[validate_timeout],
+        help_text=f"Seconds to wait for one REST answer (more than 0, at most {MAX_TIMEOUT:g}).",
+    )
 
     # Reported by the daemon (services.refresh_instance / test_connection).
     device_id = models.CharField(max_length=63, blank=True, db_index=True)
@@ -59,6 +97,21 @@ class SyncthingInstance(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be displayed: without user info or credential parameters."""
+        return redact_url(self.url)
+
+    def configuration_problems(self) -> list[str]:
+        """Why this instance cannot be used as stored (rows written before validation existed); empty when fine."""
+        problems = []
+        for field, validator in (("timeout", validate_timeout), ("api_key", validate_api_key)):
+            try:
+                validator(getattr(self, field))
+            except ValidationError as exc:
+                problems.extend(f"{field}: {message.rstrip('.')}" for message in exc.messages)
+        return problems
 
 
 class SyncthingDevice(models.Model):

@@ -22,6 +22,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import conf
 from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingNotFoundError, parse_datetime
 from syncthing_bridge.models import (
@@ -40,6 +41,13 @@ TRACKED_EVENTS = ("ItemFinished", "FolderCompletion", "LocalIndexUpdated")
 # --------------------------------------------------------------------------------------------- clients
 
 
+class InstanceConfigError(SyncthingError):
+    """The instance is configured so that no call can work (e.g. a zero timeout, an API key no header can carry).
+
+    A SyncthingError, so every caller that reports a daemon's failure reports this one too, instead of crashing.
+    """
+
+
 def _ca_file(pem: str) -> str:
     """requests wants a file path for a CA bundle: keep the PEM in the var dir under its content hash."""
     directory = Path(settings.VAR_DIR) / "syncthing-ca"
@@ -53,7 +61,13 @@ def _ca_file(pem: str) -> str:
 
 
 def client_for(instance: SyncthingInstance, timeout: float | None = None) -> Syncthing:
-    """A bindings client for the instance (its CA certificate verifies a self-signed GUI certificate)."""
+    """A bindings client for the instance (its CA certificate verifies a self-signed GUI certificate).
+
+    InstanceConfigError when the stored configuration cannot work; nothing is sent then.
+    """
+    problems = instance.configuration_problems()
+    if problems:
+        raise InstanceConfigError(f"Syncthing instance {instance.name!r} is misconfigured: {'; '.join(problems)}")
     ca = _ca_file(instance.ca_certificate.strip() + "\n") if instance.ca_certificate.strip() else None
     return Syncthing.from_url(instance.url, instance.api_key, timeout=timeout or instance.timeout, ssl_cert_file=ca)
 
@@ -73,15 +87,20 @@ def get_instance(pk_or_name: int | str) -> SyncthingInstance:
 
 
 def create_instance(name: str, url: str, api_key: str, **fields: Any) -> SyncthingInstance:
-    return SyncthingInstance.objects.create(name=name, url=url, api_key=api_key, **fields)
+    """A new instance, validated like the admin form validates it (ValidationError otherwise)."""
+    instance = SyncthingInstance(name=name, url=url, api_key=api_key, **fields)
+    instance.full_clean()
+    instance.save()
+    return instance
 
 
 def update_instance(instance: SyncthingInstance, **fields: Any) -> SyncthingInstance:
-    """Change configured fields; a blank or missing api_key keeps the stored one."""
+    """Change configured fields; a blank or missing api_key keeps the stored one. ValidationError when invalid."""
     if not fields.get("api_key"):
         fields.pop("api_key", None)
     for name, value in fields.items():
         setattr(instance, name, value)
+    instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in fields] if fields else None)
     instance.save(update_fields=list(fields) or None)
     return instance
 
@@ -103,8 +122,9 @@ def map_folder(instance: SyncthingInstance, folder_id: str, tracker_prefix: str,
 
 
 def _record_error(instance: SyncthingInstance, exc: Exception) -> None:
-    SyncthingInstance.objects.filter(pk=instance.pk).update(reachable=False, last_error=str(exc)[:2000])
-    instance.reachable, instance.last_error = False, str(exc)[:2000]
+    message = redact_urls_in_text(str(exc))[:2000]
+    SyncthingInstance.objects.filter(pk=instance.pk).update(reachable=False, last_error=message)
+    instance.reachable, instance.last_error = False, message
 
 
 def test_connection(instance: SyncthingInstance) -> dict:
@@ -537,7 +557,7 @@ def _feed_completion(instance: SyncthingInstance, mapping: VolumeMapping, device
 
 def save_listener_progress(instance: SyncthingInstance, last_event_id: int, error: str = "") -> None:
     SyncthingInstance.objects.filter(pk=instance.pk).update(
-        last_event_id=last_event_id, listener_seen=timezone.now(), listener_error=error[:2000]
+        last_event_id=last_event_id, listener_seen=timezone.now(), listener_error=redact_urls_in_text(error)[:2000]
     )
     instance.last_event_id = last_event_id
 
@@ -709,7 +729,6 @@ def status_for_inventory(instance: SyncthingInstance) -> dict:
     """What the inventory plugin stores for an instance: version, uptime, connected devices, folder states."""
     devices = [d for d in instance.devices.all() if not d.is_self]
     return {
-        "url": instance.url,
         "device_id": instance.device_id,
         "version": instance.version,
         "uptime": instance.uptime,

@@ -3,8 +3,8 @@
 Only imported when `SYNCTOOL_API_TOKEN` is set: without a token nothing is served or recorded.
 Every model of the hosts and tracker apps is served except site-local state (locks, job runs,
 per-user classes that point at users, which are not replicated); encrypted fields (account
-passwords) are never sent: the receiving site keeps its own. Both apps change rows in bulk, which
-sends no signals, so their routes answer every request in full.
+passwords, secret custom fields) and account addresses are never sent: the receiving site keeps its own.
+Both apps change rows in bulk, which sends no signals, so their routes answer every request in full.
 """
 
 from django.apps import apps
@@ -12,14 +12,20 @@ from django.apps import apps
 from syncsite.fields import EncryptedTextField
 from synctools.routing import Route
 
+# Fields that may carry credentials without being encrypted: an account's address can be
+# `https://user:password@host/?token=...`.
+CREDENTIAL_FIELDS = {"hosts": ["hosts.Account.address"]}
+
 
 def secret_fields(label: str) -> list[str]:
-    return [
+    """Fields never sent: every encrypted field of the app, and the plain ones that may hold credentials."""
+    encrypted = [
         f"{model._meta.label}.{field.name}"
         for model in apps.get_app_config(label).get_models()
         for field in model._meta.concrete_fields
         if isinstance(field, EncryptedTextField)
     ]
+    return [*encrypted, *CREDENTIAL_FIELDS.get(label, [])]
 
 
 LOCAL_ONLY = {

@@ -1,12 +1,14 @@
-"""Serializers of the hosts REST API. Account passwords are never part of any of them."""
+"""Serializers of the hosts REST API. Account passwords and secret custom fields are never part of any of them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from hosts.models import Account, CronjobRun, Host, LogEntry
+from syncsite.redact import redact_url, scrub
 
 
 class HostSerializer(serializers.ModelSerializer):
@@ -88,11 +90,14 @@ class ImportResultSerializer(serializers.Serializer):
 
 class CustomFieldSerializer(serializers.Serializer):
     name = serializers.CharField()
-    value = serializers.CharField(help_text="secret-looking fields are masked")
+    secret = serializers.BooleanField(help_text="declared secret: stored encrypted, its value never shown")
+    is_set = serializers.BooleanField(help_text="whether the field has a value")
+    value = serializers.CharField(allow_null=True, help_text="null for a secret field")
 
 
 class AccountSerializer(serializers.ModelSerializer):
     custom_fields = serializers.SerializerMethodField()
+    address = serializers.SerializerMethodField(help_text="without user info; credential parameters masked")
 
     class Meta:
         model = Account
@@ -112,12 +117,14 @@ class AccountSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_custom_fields(self, account: Account) -> list[dict[str, str]]:
-        from hosts.services import masked_fields
+    @extend_schema_field(CustomFieldSerializer(many=True))
+    def get_custom_fields(self, account: Account) -> list[dict[str, Any]]:
+        from hosts.services import shown_fields
 
-        return masked_fields(account)
+        return shown_fields(account)
 
-    get_custom_fields.__annotations__["return"] = list[dict[str, str]]
+    def get_address(self, account: Account) -> str:
+        return redact_url(account.address)
 
 
 class LogEntrySerializer(serializers.ModelSerializer):
@@ -126,12 +133,23 @@ class LogEntrySerializer(serializers.ModelSerializer):
         fields = ["id", "source", "name", "details", "has_error", "duration", "created"]
         read_only_fields = fields
 
+    def to_representation(self, entry: LogEntry) -> dict[str, Any]:
+        """Entries are scrubbed when written; URLs in older ones lose their credentials here too."""
+        data = super().to_representation(entry)
+        data["details"] = scrub(data["details"])
+        return data
+
 
 class CronjobRunSerializer(serializers.ModelSerializer):
     class Meta:
         model = CronjobRun
         fields = ["id", "job", "account", "status", "started", "ended", "log", "traceback"]
         read_only_fields = fields
+
+    def to_representation(self, run: CronjobRun) -> dict[str, Any]:
+        data = super().to_representation(run)
+        data["log"], data["traceback"] = scrub(data["log"]), scrub(data["traceback"])
+        return data
 
 
 class CronjobSerializer(serializers.Serializer):

@@ -137,7 +137,9 @@ class AccountViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "name"
     lookup_value_regex = r"[^/]+"
     filterset_fields = ["type", "is_master", "enabled"]
-    search_fields = ["name", "address"]
+    # not the address: searching or ordering by it would let a reader probe the credentials it may hold
+    search_fields = ["name"]
+    ordering_fields = ["name", "type", "is_master", "enabled", "created", "updated"]
 
 
 class LogEntryViewSet(viewsets.ReadOnlyModelViewSet):

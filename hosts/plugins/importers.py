@@ -24,9 +24,8 @@ from hosts.plugins.sources import (
     read_csv,
     read_json_file,
     read_yaml_groups,
-    without_credentials,
 )
-from syncerapi.v1 import register_cronjob
+from syncerapi.v1 import AccountField, redact_url, register_cronjob
 from syncerapi.v1.core import Plugin, cli
 from syncerapi.v1.importing import ImportRowsError, import_rows
 
@@ -76,7 +75,7 @@ class ImportPlugin(Plugin):
         """Read, import, log. A SourceError/ImportRowsError is logged as an error and raised again."""
         try:
             rows = self.read()
-            self.log_details.append(("source", without_credentials(self.address())))
+            self.log_details.append(("source", redact_url(self.address())))
             self.log_details.append(("rows", len(rows)))
             with _progress_bar(self.progress, len(rows), self.name) as bar:
                 result = import_rows(
@@ -165,6 +164,15 @@ class HttpImport(ImportPlugin):
 
     label = "HTTP"
     source = "http_import"
+    account_type = "http"
+    account_fields = (
+        AccountField("auth_type", help="basic, digest, token or none (the password is the token)"),
+        AccountField("token_header", help="header that carries the token (default Authorization)"),
+        AccountField("token_prefix", help="text before the token (default Bearer for Authorization)"),
+        AccountField("hostname_field"),
+        AccountField("data_key"),
+        AccountField("labels_key"),
+    )
 
     def credentials(self) -> tuple[Any, dict[str, str]]:
         """(requests auth, headers) for the account's auth_type: basic, digest, token or none."""

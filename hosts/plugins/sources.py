@@ -13,10 +13,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from syncerapi.v1 import redact_url
 from syncerapi.v1.importing import NormalisedRows, Normaliser, normalize_hostname
 
 Row = tuple[str, dict[str, Any]]
@@ -266,14 +266,6 @@ def read_json_file(
 # --- JSON over HTTP --------------------------------------------------------------------------------------
 
 
-def without_credentials(address: str) -> str:
-    """An address fit for messages and logs: `https://user:secret@host/x` loses its user info."""
-    parts = urlsplit(address)
-    if parts.scheme and parts.netloc and "@" in parts.netloc:
-        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-    return address
-
-
 def fetch_json_rows(
     request: Callable[..., Any],
     url: str,
@@ -287,7 +279,7 @@ def fetch_json_rows(
     """Rows of a JSON document fetched with `request` (a plugin's `inner_request`, or `requests.request`)."""
     import requests
 
-    shown = without_credentials(url)
+    shown = redact_url(url)
 
     try:
         response = request("GET", url, auth=auth, headers=dict(headers or {}))

@@ -1,15 +1,56 @@
-"""Serializers of the syncthing_bridge API. The API key is write-only; writes go through services."""
+"""Serializers of the syncthing_bridge API. The API key is write-only; writes go through services.
+
+An instance's URL is shown to staff only (without credentials); other readers get `null`, and URLs inside its
+error texts are hidden from them too.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from syncsite.redact import hide_urls_in_text, redact_url, redact_urls_in_text
 from syncthing_bridge import services
-from syncthing_bridge.models import FolderCompletion, SyncthingDevice, SyncthingFolder, SyncthingInstance
+from syncthing_bridge.models import (
+    FolderCompletion,
+    SyncthingDevice,
+    SyncthingFolder,
+    SyncthingInstance,
+    validate_api_key,
+    validate_timeout,
+)
+
+ERROR_TEXTS = ("last_error", "listener_error")
+
+
+def _django_validator(validator):
+    """A model validator as a DRF validator (its message becomes the field's 400 message)."""
+
+    def validate(value: Any) -> None:
+        try:
+            validator(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+
+    return validate
 
 
 class SyncthingInstanceSerializer(serializers.ModelSerializer):
-    api_key = serializers.CharField(write_only=True, required=False, allow_blank=False, trim_whitespace=True)
+    api_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=False,
+        trim_whitespace=False,
+        max_length=200,
+        validators=[_django_validator(validate_api_key)],
+        help_text="printable Latin-1 without white space; write-only",
+    )
+    url = serializers.URLField(max_length=200, allow_null=True, help_text="null unless the reader is staff")
+    timeout = serializers.FloatField(
+        required=False, validators=[_django_validator(validate_timeout)], help_text="seconds, more than 0, at most 300"
+    )
 
     class Meta:
         model = SyncthingInstance
@@ -26,20 +67,48 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = SyncthingInstance.OBSERVED_FIELDS
 
+    def validate_url(self, value: str | None) -> str:
+        if value is None:
+            raise serializers.ValidationError("This field may not be null.")
+        return value
+
     def validate(self, attrs):
         if self.instance is None and not attrs.get("api_key"):
             raise serializers.ValidationError({"api_key": "The daemon's API key is required."})
         return attrs
 
     def create(self, validated_data):
-        return services.create_instance(**validated_data)
+        return self._saved(services.create_instance, **validated_data)
 
     def update(self, instance, validated_data):
-        return services.update_instance(instance, **validated_data)
+        return self._saved(services.update_instance, instance, **validated_data)
+
+    @staticmethod
+    def _saved(write, *args: Any, **fields: Any) -> SyncthingInstance:
+        try:
+            return write(*args, **fields)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages) from exc
+
+    def to_representation(self, instance: SyncthingInstance) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        staff = _is_staff(self)
+        data["url"] = redact_url(instance.url) if staff else None
+        hide = redact_urls_in_text if staff else hide_urls_in_text
+        for name in ERROR_TEXTS:
+            if data.get(name):
+                data[name] = hide(data[name])
+        return data
+
+
+def _is_staff(serializer: serializers.Serializer) -> bool:
+    request = serializer.context.get("request")
+    return bool(request and request.user and request.user.is_staff)
 
 
 class SyncthingDeviceSerializer(serializers.ModelSerializer):
     instance = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    address = serializers.CharField(read_only=True, allow_null=True, help_text="null unless the reader is staff")
 
     class Meta:
         model = SyncthingDevice
@@ -55,6 +124,12 @@ class SyncthingDeviceSerializer(serializers.ModelSerializer):
             "client_version",
             "last_seen",
         ]
+
+    def to_representation(self, device: SyncthingDevice) -> dict[str, Any]:
+        """A peer's network address is shown to staff only, like the instances' URLs."""
+        data = super().to_representation(device)
+        data["address"] = redact_url(device.address) if _is_staff(self) else None
+        return data
 
 
 class FolderCompletionSerializer(serializers.ModelSerializer):

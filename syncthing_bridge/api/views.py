@@ -9,6 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from syncsite.permissions import StaffOnlyWrites
+from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import services
 from syncthing_bridge.api import serializers
 from syncthing_bridge.client import SyncthingError
@@ -22,11 +23,28 @@ class DaemonError(APIException):
     default_detail = "The Syncthing daemon could not complete the request."
 
 
-def _daemon_call(func, *args):
+class MisconfiguredInstance(APIException):
+    """The stored instance cannot be used as it is (e.g. a zero timeout): fix it, then try again."""
+
+    status_code = 409
+    default_detail = "The Syncthing instance is misconfigured."
+
+
+def _usable(instance: SyncthingInstance) -> SyncthingInstance:
+    problems = instance.configuration_problems()
+    if problems:
+        raise MisconfiguredInstance(f"Syncthing instance {instance.name!r} is misconfigured: {'; '.join(problems)}")
+    return instance
+
+
+def _daemon_call(func, instance: SyncthingInstance, *args):
+    _usable(instance)
     try:
-        return func(*args)
+        return func(instance, *args)
+    except services.InstanceConfigError as exc:
+        raise MisconfiguredInstance(str(exc)) from exc
     except SyncthingError as exc:
-        raise DaemonError(str(exc)) from exc
+        raise DaemonError(redact_urls_in_text(str(exc))) from exc
 
 
 class SyncthingInstanceViewSet(viewsets.ModelViewSet):
@@ -34,7 +52,9 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     serializer_class = serializers.SyncthingInstanceSerializer
     permission_classes = [StaffOnlyWrites]
     filterset_fields = ["enabled", "reachable", "site", "name"]
-    search_fields = ["name", "url", "site"]
+    # not the URL: only staff may see it, and searching or ordering by it would reveal it to anyone
+    search_fields = ["name", "site"]
+    ordering_fields = ["name", "site", "enabled", "reachable", "version", "last_refresh"]
 
     def perform_destroy(self, instance):
         services.delete_instance(instance)
@@ -47,7 +67,7 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: serializers.SyncthingInstanceSerializer})
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
-        instance = self.get_object()
+        instance = _usable(self.get_object())
         if not services.refresh_instance(instance):
             raise DaemonError(instance.last_error)
         instance.refresh_from_db()

@@ -30,6 +30,7 @@ KERNEL = {
     "syncsite.http",
     "syncsite.models",
     "syncsite.permissions",
+    "syncsite.redact",
     "syncsite.rest",
     "syncsite.security",
     "syncsite.tokens",

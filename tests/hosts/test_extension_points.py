@@ -25,7 +25,17 @@ from syncerapi.v1.inventory import run_inventory
 from syncerapi.v1.rest import API, require_token
 
 SPEC_NAMES = {
-    syncerapi.v1: {"Host", "get_account", "register_cronjob", "cc", "render_jinja"},
+    # the spec's names, plus the account field declarations and redact_url that issue 12 adds
+    syncerapi.v1: {
+        "Host",
+        "get_account",
+        "register_cronjob",
+        "cc",
+        "render_jinja",
+        "AccountField",
+        "declare_account_fields",
+        "redact_url",
+    },
     syncerapi.v1.core: {"logger", "app", "app_config", "cli", "Plugin"},
     syncerapi.v1.inventory: {"run_inventory"},
     syncerapi.v1.rest: {"API", "require_token"},

@@ -123,7 +123,10 @@ def source_server() -> Iterator[SourceServer]:
 
 @pytest.fixture
 def make_account(db):
-    """make_account(name, address=..., is_master=False, password="", username="", **custom_fields)."""
+    """make_account(name, address=..., is_master=False, password="", username="", secrets={}, **custom_fields).
+
+    `secrets` are custom fields marked secret (stored encrypted, never shown).
+    """
     from hosts.models import Account
 
     def make(
@@ -133,6 +136,7 @@ def make_account(db):
         is_master: bool = False,
         username: str = "",
         password: str = "",
+        secrets: dict | None = None,
         **fields,
     ):
         account = Account.objects.create(
@@ -140,6 +144,8 @@ def make_account(db):
         )
         for key, value in fields.items():
             account.custom_fields.create(name=key, value=str(value))
+        for key, value in (secrets or {}).items():
+            account.custom_fields.create(name=key, value=str(value), secret=True)
         return account
 
     return make

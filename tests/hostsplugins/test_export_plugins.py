@@ -148,7 +148,11 @@ def test_debug_host_shows_the_rules_and_the_result(inventory, capsys, run_comman
 
 def test_show_accounts_never_shows_passwords(make_account, run_command):
     make_account(
-        "httpsrc", address="https://cmdb.example.com/api", password="topsecret-pw", api_token="tok-xyz", delimiter=";"
+        "httpsrc",
+        address="https://cmdb.example.com/api",
+        password="topsecret-pw",
+        secrets={"api_token": "tok-xyz"},
+        delimiter=";",
     )
     out, _ = run_command("show-accounts")
     assert "httpsrc" in out and "https://cmdb.example.com/api" in out and "delimiter=;" in out

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def accounts(make_account):
     return {
-        "a": make_account("source-a", password="pw-a-secret", api_key="k-123", site="dc1"),
+        "a": make_account("source-a", password="pw-a-secret", secrets={"api_key": "k-123"}, site="dc1"),
         "b": make_account("source-b"),
         "master": make_account("cmdb", is_master=True),
     }
@@ -200,7 +200,10 @@ def test_accounts_never_show_passwords(token_client, accounts):
     text = json.dumps(response.json())
     assert "pw-a-secret" not in text and "k-123" not in text and "password" not in text
     detail = token_client.get("/api/v1/accounts/source-a/").json()
-    assert detail["custom_fields"] == [{"name": "api_key", "value": "********"}, {"name": "site", "value": "dc1"}]
+    assert detail["custom_fields"] == [
+        {"name": "site", "secret": False, "is_set": True, "value": "dc1"},
+        {"name": "api_key", "secret": True, "is_set": True, "value": None},
+    ]
 
 
 RULE = {
