@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django_q.models import Schedule
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
-from rest_framework.permissions import IsAdminUser
+from rest_framework.permissions import DjangoModelPermissions, IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from syncsite import schedules
 
 
 class MeSerializer(serializers.Serializer):
@@ -28,6 +31,23 @@ class MeView(APIView):
 
 
 class ScheduleSerializer(serializers.ModelSerializer):
+    """A schedule may only name a registered task (syncsite.schedules) with arguments that task accepts."""
+
+    args = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=schedules.ARGUMENTS_MAX_LENGTH,
+        help_text="Positional arguments as a Python literal; stored as the validated keyword arguments.",
+    )
+    kwargs = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=schedules.ARGUMENTS_MAX_LENGTH,
+        help_text="Keyword arguments as a dict literal or name=value pairs.",
+    )
+
     class Meta:
         model = Schedule
         fields = [
@@ -45,23 +65,34 @@ class ScheduleSerializer(serializers.ModelSerializer):
         ]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        schedule_type = attrs.get("schedule_type", getattr(self.instance, "schedule_type", Schedule.ONCE))
-        if schedule_type == Schedule.CRON:
-            from croniter import croniter
+        def current(name: str, default: Any = None) -> Any:
+            return attrs[name] if name in attrs else getattr(self.instance, name, default)
 
-            cron = attrs.get("cron", getattr(self.instance, "cron", None))
-            if not cron or not croniter.is_valid(cron):
-                raise serializers.ValidationError({"cron": f"{cron!r} is not a valid cron expression."})
-        if schedule_type == Schedule.MINUTES and not attrs.get("minutes", getattr(self.instance, "minutes", None)):
-            raise serializers.ValidationError({"minutes": "A MINUTES schedule needs a number of minutes."})
+        try:
+            schedules.validate_timing(
+                current("schedule_type", Schedule.ONCE), cron=current("cron"), minutes=current("minutes")
+            )
+            if "args" in attrs or "kwargs" in attrs:
+                args, kwargs = attrs.get("args"), attrs.get("kwargs")
+            else:
+                args, kwargs = current("args"), current("kwargs")
+            attrs["args"], attrs["kwargs"] = schedules.clean_schedule_call(current("func"), args, kwargs)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
         return attrs
 
 
+class SchedulePermissions(DjangoModelPermissions):
+    """django-q2's model permissions, reading included: a schedule runs code, so seeing them is a right too."""
+
+    perms_map = {**DjangoModelPermissions.perms_map, "GET": ["%(app_label)s.view_%(model_name)s"]}
+
+
 class ScheduleViewSet(viewsets.ModelViewSet):
-    """django-q2 schedules: what runs when. Staff only, because a schedule runs code."""
+    """django-q2 schedules: what runs when. Staff with the Schedule model permissions only; registered tasks only."""
 
     queryset = Schedule.objects.order_by("id")
     serializer_class = ScheduleSerializer
-    permission_classes = [IsAdminUser]
+    permission_classes = [IsAdminUser, SchedulePermissions]
     filterset_fields = ["func", "schedule_type"]
     search_fields = ["name", "func"]

@@ -7,4 +7,7 @@ class SyncthingBridgeConfig(AppConfig):
 
     def ready(self) -> None:
         # offers the inventory cronjob in the hosts admin (registered through syncerapi.v1)
+        from syncthing_bridge import schedules
         from syncthing_bridge.plugins import inventory  # noqa: F401
+
+        schedules.register()

@@ -6,4 +6,6 @@ class TrackerConfig(AppConfig):
     verbose_name = "Tracker"
 
     def ready(self) -> None:
-        from tracker import signals  # noqa: F401 - connects the user node handlers
+        from tracker import schedules, signals  # noqa: F401 - connects the user node handlers
+
+        schedules.register()
