@@ -17,7 +17,7 @@ from syncsite import schedules
 
 class MeSerializer(serializers.Serializer):
     username = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.EmailField(allow_blank=True)  # "" for an account without one (Django's default)
     is_staff = serializers.BooleanField()
     is_superuser = serializers.BooleanField()
 

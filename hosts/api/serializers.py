@@ -10,7 +10,7 @@ from hosts.models import Account, CronjobRun, Host, LogEntry
 
 
 class HostSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    account = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     last_import_seen = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
