@@ -18,18 +18,7 @@ class ScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Schedule
-        fields = [
-            "name",
-            "func",
-            "args",
-            "kwargs",
-            "schedule_type",
-            "minutes",
-            "cron",
-            "repeats",
-            "next_run",
-            "cluster",
-        ]
+        fields = schedules.EDITABLE_FIELDS
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -30,39 +30,25 @@ class MeView(APIView):
         return Response(MeSerializer(request.user).data)
 
 
+def _arguments_field(help_text: str) -> serializers.CharField:
+    return serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=schedules.ARGUMENTS_MAX_LENGTH,
+        help_text=help_text,
+    )
+
+
 class ScheduleSerializer(serializers.ModelSerializer):
     """A schedule may only name a registered task (syncsite.schedules) with arguments that task accepts."""
 
-    args = serializers.CharField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        max_length=schedules.ARGUMENTS_MAX_LENGTH,
-        help_text="Positional arguments as a Python literal; stored as the validated keyword arguments.",
-    )
-    kwargs = serializers.CharField(
-        required=False,
-        allow_null=True,
-        allow_blank=True,
-        max_length=schedules.ARGUMENTS_MAX_LENGTH,
-        help_text="Keyword arguments as a dict literal or name=value pairs.",
-    )
+    args = _arguments_field("Positional arguments as a Python literal; stored as the validated keyword arguments.")
+    kwargs = _arguments_field("Keyword arguments as a dict literal or name=value pairs.")
 
     class Meta:
         model = Schedule
-        fields = [
-            "id",
-            "name",
-            "func",
-            "args",
-            "kwargs",
-            "schedule_type",
-            "minutes",
-            "cron",
-            "repeats",
-            "next_run",
-            "cluster",
-        ]
+        fields = ["id", *schedules.EDITABLE_FIELDS]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         def current(name: str, default: Any = None) -> Any:

@@ -24,6 +24,21 @@ ARGUMENTS_MAX_LENGTH = 10_000
 CRON = "C"
 MINUTES = "I"
 
+# The Schedule fields the API and the admin let users set (django-q2's `hook`, `task` and
+# `intended_date_kwarg` stay out of reach: a hook is another function call).
+EDITABLE_FIELDS = [
+    "name",
+    "func",
+    "args",
+    "kwargs",
+    "schedule_type",
+    "minutes",
+    "cron",
+    "repeats",
+    "next_run",
+    "cluster",
+]
+
 
 class TaskRefused(RuntimeError):
     """Raised in the worker instead of running a scheduled function that is not allowed."""

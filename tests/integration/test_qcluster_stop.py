@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import process_group_alive, stop_process_group
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
@@ -76,14 +78,6 @@ def stop(proc: subprocess.Popen, log: Path) -> float:
     return time.monotonic() - started
 
 
-def group_is_gone(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return True
-    return False
-
-
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_stops_the_cluster_and_the_interrupted_task_runs_again_once(tmp_path):
     env = cluster_env(tmp_path)
@@ -99,22 +93,20 @@ def test_sigterm_stops_the_cluster_and_the_interrupted_task_runs_again_once(tmp_
             f"print(async_task('tests.integration.worker_tasks.record_and_sleep', {str(runs)!r}, 4))",
         )
         wait_for(lambda: runs.exists() and "start" in runs.read_text(), 60, "the task to start")
-        seconds = stop(first, log)
+        assert stop(first, log) < 30
+        assert runs.read_text().count("done") == 0, "the task was not interrupted"
+        wait_for(lambda: not process_group_alive(first.pid), 5, "every process of the first cluster to exit")
     finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-    assert seconds < 30
-    assert runs.read_text().count("done") == 0, "the task was not interrupted"
-    wait_for(lambda: group_is_gone(first.pid), 10, "the first cluster's processes to exit")
+        stop_process_group(first)
 
     second = start_cluster(env, log)
     try:
         done = "from django_q.models import Task; print(Task.objects.filter(id={!r}, success=True).count())"
         wait_for(lambda: manage(env, code=done.format(task_id)) == "1", 90, "the task to run again")
         assert stop(second, log) < 30
+        wait_for(lambda: not process_group_alive(second.pid), 5, "every process of the second cluster to exit")
     finally:
-        if second.poll() is None:
-            os.killpg(second.pid, signal.SIGKILL)
+        stop_process_group(second)
     lines = runs.read_text().splitlines()
     assert lines.count("done") == 1 and len([line for line in lines if line.startswith("start")]) == 2, lines
     count = "from django_q.models import OrmQ, Task; print(Task.objects.filter(id={!r}).count(), OrmQ.objects.count())"

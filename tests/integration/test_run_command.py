@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, process_group_alive, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -49,14 +49,6 @@ def assert_worker_runs_queued_task(env: dict) -> None:
     raise AssertionError("the worker did not run the queued task within 60 s")
 
 
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def assert_stops_without_orphans(proc: subprocess.Popen, env: dict) -> None:
     """SIGTERM to `make` alone, with a task running: the web server and every worker process exit within 30 s."""
     manage(env, "from django_q.tasks import async_task; async_task('time.sleep', 600)")
@@ -64,10 +56,10 @@ def assert_stops_without_orphans(proc: subprocess.Popen, env: dict) -> None:
     started = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=40)
-    while group_alive(proc.pid) and time.monotonic() - started < 30:
+    while process_group_alive(proc.pid) and time.monotonic() - started < 30:
         time.sleep(0.2)
     leftovers = subprocess.run(["ps", "-o", "pid,args", "-g", str(proc.pid)], capture_output=True, text=True).stdout
-    assert not group_alive(proc.pid), f"processes left running 30 s after SIGTERM:\n{leftovers}"
+    assert not process_group_alive(proc.pid), f"processes left running 30 s after SIGTERM:\n{leftovers}"
 
 
 def test_run_command_serves_home_and_admin(tmp_path):
@@ -113,10 +105,4 @@ def test_run_command_serves_home_and_admin(tmp_path):
         assert_worker_runs_queued_task(env)
         assert_stops_without_orphans(proc, env)
     finally:
-        if group_alive(proc.pid):
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_process_group(proc)
