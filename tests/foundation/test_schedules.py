@@ -151,6 +151,7 @@ def test_admin_schedule_form_offers_and_accepts_only_registered_tasks(admin_clie
     assert Schedule.objects.get(name="owned").kwargs == "{'days': 7}"
 
 
+@pytest.mark.django_db(transaction=True)  # the scheduler closes connections that are inside a transaction
 def test_the_scheduler_refuses_a_schedule_written_around_the_checks(monkeypatch, tmp_path):
     """A schedule stored straight in the database (or before the upgrade) is turned into a refusal."""
     from django_q.brokers import get_broker
