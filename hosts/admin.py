@@ -6,15 +6,16 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
-from croniter import croniter
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
 from hosts import cronjobs, models
 from hosts.normalize import normalize_hostname, normalize_labels
 from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
+from syncsite import schedules
 from syncsite.admin import ReadOnlyAdminMixin
 from syncsite.forms import SecretFieldMixin, SecretInput
 from syncsite.redact import redact_url, scrub
@@ -364,21 +365,25 @@ class CronjobScheduleForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        schedule_type = cleaned.get("schedule_type")
-        if schedule_type == models.CronjobSchedule.CRON:
-            cron = cleaned.get("cron")
-            if not cron or not croniter.is_valid(cron):
-                self.add_error("cron", f"{cron!r} is not a valid cron expression.")
-        if schedule_type == models.CronjobSchedule.MINUTES and not cleaned.get("minutes"):
-            self.add_error("minutes", "A MINUTES schedule needs a number of minutes.")
+        try:
+            schedules.validate_timing(
+                cleaned.get("schedule_type"), cron=cleaned.get("cron"), minutes=cleaned.get("minutes")
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        if cleaned.get("job"):
+            account = cleaned.get("account")
+            call = repr({"job": cleaned["job"], "account": account.name if account else None})
+            try:
+                self._call = schedules.clean_schedule_call(CRONJOB_FUNC, None, call)
+            except ValidationError as exc:
+                self.add_error("job", exc.messages)
         return cleaned
 
     def save(self, commit=True):
         schedule = super().save(commit=False)
-        account = self.cleaned_data.get("account")
         schedule.func = CRONJOB_FUNC
-        schedule.args = None
-        schedule.kwargs = repr({"job": self.cleaned_data["job"], "account": account.name if account else None})
+        schedule.args, schedule.kwargs = self._call
         if not schedule.name:
             schedule.name = self.cleaned_data["job"]
         if commit:

@@ -8,8 +8,10 @@ class HostsConfig(AppConfig):
     syncer_plugins = ("hosts.plugins.accounts", "hosts.plugins.exports", "hosts.plugins.importers")
 
     def ready(self) -> None:
-        from hosts import builtin_commands, discovery, services, signals, tasks  # noqa: F401 - they register built-ins
+        from hosts import builtin_commands, discovery, schedules, services, signals, tasks  # noqa: F401 - they register built-ins
         from syncsite import dashboard
+
+        schedules.register()
 
         dashboard.register("hosts", cards=services.dashboard_cards, sections=services.dashboard_sections)
         signals.connect()

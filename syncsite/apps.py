@@ -9,12 +9,17 @@ class SyncsiteConfig(AppConfig):
     verbose_name = "Syncsite"
 
     def ready(self) -> None:
-        from syncsite import dashboard
+        """Register the dashboard cards and tasks of Django-only apps (synctools); guard the scheduler."""
+        from django_q.signals import pre_enqueue
+
+        from syncsite import dashboard, schedules, site_schedules
         from synctools import services as synctools_services
 
         dashboard.register(
             "synctools", cards=synctools_services.dashboard_cards, sections=synctools_services.dashboard_sections
         )
+        pre_enqueue.connect(schedules.guard_enqueued_task, dispatch_uid="syncsite.schedules.guard")
+        site_schedules.register()
 
 
 class SyncsiteAdminConfig(admin_apps.AdminConfig):

@@ -90,16 +90,24 @@ def secret_key(var_dir: Path) -> str:
     return value
 
 
-def q_cluster(redis_url: str | None, *, workers: int, timeout: int, sync: bool) -> dict[str, Any]:
+def q_cluster(
+    redis_url: str | None, *, workers: int, timeout: int, sync: bool, retry: int | None = None
+) -> dict[str, Any]:
     """django-q2 settings: Redis is the broker when REDIS_URL is set, the database otherwise.
 
-    With the database broker a fresh install needs no server; Redis is for scaling out.
+    With the database broker a fresh install needs no server; Redis is for scaling out. `retry` is when
+    the broker delivers an un-acknowledged task again (one a stopped worker interrupted): it must exceed
+    `timeout`, or a task still running would run twice.
     """
+    if retry is None:
+        retry = timeout + 60
+    if retry <= timeout:
+        raise ValueError(f"Q_RETRY ({retry}) must be greater than Q_TIMEOUT ({timeout})")
     config: dict[str, Any] = {
         "name": "syncsite",
         "workers": workers,
         "timeout": timeout,
-        "retry": timeout + 60,  # django-q2 requires retry > timeout, or a long task runs twice
+        "retry": retry,
         "max_attempts": 1,
         "save_limit": 1000,
         "ack_failures": True,

@@ -35,11 +35,11 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "syncsite",  # before django_q: its qcluster command (a bounded stop) replaces django-q2's
     "django_q",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
-    "syncsite",
     "hosts",
     "tracker",
     "syncthing_bridge",
@@ -174,8 +174,16 @@ SPECTACULAR_SETTINGS = {
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 Q_CLUSTER = q_cluster(
-    REDIS_URL, workers=env_int("Q_WORKERS", 2), timeout=env_int("Q_TIMEOUT", 3600), sync=env_bool("Q_SYNC", False)
+    REDIS_URL,
+    workers=env_int("Q_WORKERS", 2),
+    timeout=env_int("Q_TIMEOUT", 3600),
+    retry=env_int("Q_RETRY", 0) or None,
+    sync=env_bool("Q_SYNC", False),
 )
+# On SIGTERM/SIGINT busy workers get Q_STOP_GRACE seconds, then their task is interrupted (the broker delivers
+# it again after Q_CLUSTER["retry"]); the cluster has exited after Q_STOP_TIMEOUT seconds at the latest.
+Q_STOP_GRACE = env_int("Q_STOP_GRACE", 10)
+Q_STOP_TIMEOUT = env_int("Q_STOP_TIMEOUT", 25)
 
 # Where a schedule's "func" may point: the cronjob registry (hosts) lists the ones offered in the admin.
 SYNCSITE_PLUGINS = env_list("SYNCSITE_PLUGINS", [])

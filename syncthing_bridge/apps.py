@@ -9,6 +9,7 @@ class SyncthingBridgeConfig(AppConfig):
 
     def ready(self) -> None:
         from syncsite import dashboard
-        from syncthing_bridge import services
+        from syncthing_bridge import schedules, services
 
         dashboard.register("syncthing_bridge", cards=services.dashboard_cards, sections=services.dashboard_sections)
+        schedules.register()

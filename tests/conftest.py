@@ -38,6 +38,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def process_group_alive(pgid: int) -> bool:
+    """Whether any process of the group (a subprocess started with start_new_session=True) still runs."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_process_group(proc, timeout: float = 20) -> None:
+    """SIGTERM a subprocess's whole group, SIGKILL it when it has not exited after `timeout` seconds."""
+    import signal
+    import subprocess
+
+    if not process_group_alive(proc.pid):
+        proc.wait()
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture(autouse=True)
 def _tasks_run_synchronously(monkeypatch):
     """django-q2 runs tasks inline in tests, so a test sees a task's effects when async_task returns."""

@@ -7,6 +7,7 @@ class TrackerConfig(AppConfig):
 
     def ready(self) -> None:
         from syncsite import dashboard
-        from tracker import services, signals  # noqa: F401 - signals connects the user node handlers
+        from tracker import schedules, services, signals  # noqa: F401 - signals connects the user node handlers
 
         dashboard.register("tracker", cards=services.dashboard_cards, sections=services.dashboard_sections)
+        schedules.register()

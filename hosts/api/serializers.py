@@ -12,7 +12,7 @@ from syncsite.redact import redact_url, scrub
 
 
 class HostSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    account = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     last_import_seen = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:

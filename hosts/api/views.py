@@ -150,6 +150,7 @@ class LogEntryViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = LogEntryFilter
     search_fields = ["name", "source"]
 
+    @extend_schema(responses=s.LogEntrySerializer(many=True))
     @action(detail=False)
     def errors(self, request: Request) -> Response:
         queryset = self.filter_queryset(self.get_queryset()).filter(has_error=True)

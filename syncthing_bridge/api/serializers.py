@@ -153,6 +153,12 @@ class SyncthingFolderSerializer(serializers.ModelSerializer):
         ]
 
 
+class DaemonErrorSerializer(serializers.Serializer):
+    """502: the daemon answered with an error or could not be reached."""
+
+    detail = serializers.CharField()
+
+
 class FolderArgument(serializers.Serializer):
     folder = serializers.CharField()
 

@@ -59,12 +59,14 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.delete_instance(instance)
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         return Response(_daemon_call(services.test_connection, self.get_object()))
 
-    @extend_schema(request=None, responses={200: serializers.SyncthingInstanceSerializer})
+    @extend_schema(
+        request=None, responses={200: serializers.SyncthingInstanceSerializer, 502: serializers.DaemonErrorSerializer}
+    )
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):
         instance = _usable(self.get_object())
@@ -73,7 +75,7 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
         instance.refresh_from_db()
         return Response(self.get_serializer(instance).data)
 
-    @extend_schema(request=serializers.FolderArgument, responses={200: dict})
+    @extend_schema(request=serializers.FolderArgument, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def rescan(self, request, pk=None):
         arg = serializers.FolderArgument(data=request.data)
@@ -81,7 +83,7 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
         _daemon_call(services.rescan_folder, self.get_object(), arg.validated_data["folder"])
         return Response({"detail": "rescan requested"})
 
-    @extend_schema(request=serializers.DeviceArgument, responses={200: dict})
+    @extend_schema(request=serializers.DeviceArgument, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         arg = serializers.DeviceArgument(data=request.data)
@@ -89,7 +91,7 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
         _daemon_call(services.pause_device, self.get_object(), arg.validated_data["device"])
         return Response({"detail": "paused"})
 
-    @extend_schema(request=serializers.DeviceArgument, responses={200: dict})
+    @extend_schema(request=serializers.DeviceArgument, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         arg = serializers.DeviceArgument(data=request.data)

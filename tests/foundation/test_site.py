@@ -34,7 +34,9 @@ def test_swagger_ui_is_served(client):
 
 
 def test_anonymous_api_write_is_refused_with_json(api_client):
-    response = api_client.post("/api/v1/schedules/", {"func": "math.floor", "name": "x"}, format="json")
+    response = api_client.post(
+        "/api/v1/schedules/", {"func": "hosts.tasks.purge_log_entries", "name": "x"}, format="json"
+    )
     assert response.status_code in (401, 403)
     assert response["Content-Type"].startswith("application/json")
     assert "detail" in response.json()
@@ -91,13 +93,21 @@ def test_token_command_makes_new_tokens_rotates_and_errors_on_unknown_user(api_c
 
 def test_schedule_api_validates_cron(token_client):
     bad = token_client.post(
-        "/api/v1/schedules/", {"func": "math.floor", "schedule_type": "C", "cron": "every day"}, format="json"
+        "/api/v1/schedules/",
+        {"func": "hosts.tasks.purge_log_entries", "schedule_type": "C", "cron": "every day"},
+        format="json",
     )
     assert bad.status_code == 400
     assert "cron" in bad.json()["errors"]
     good = token_client.post(
         "/api/v1/schedules/",
-        {"name": "nightly", "func": "math.floor", "args": "1.5", "schedule_type": "C", "cron": "0 3 * * *"},
+        {
+            "name": "nightly",
+            "func": "hosts.tasks.purge_log_entries",
+            "args": "15",
+            "schedule_type": "C",
+            "cron": "0 3 * * *",
+        },
         format="json",
     )
     assert good.status_code == 201, good.content

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import free_port
+from tests.conftest import free_port, process_group_alive, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
@@ -47,6 +47,19 @@ def assert_worker_runs_queued_task(env: dict) -> None:
             return
         time.sleep(1)
     raise AssertionError("the worker did not run the queued task within 60 s")
+
+
+def assert_stops_without_orphans(proc: subprocess.Popen, env: dict) -> None:
+    """SIGTERM to `make` alone, with a task running: the web server and every worker process exit within 30 s."""
+    manage(env, "from django_q.tasks import async_task; async_task('time.sleep', 600)")
+    time.sleep(3)  # the worker (polling every second) has taken the task
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=40)
+    while process_group_alive(proc.pid) and time.monotonic() - started < 30:
+        time.sleep(0.2)
+    leftovers = subprocess.run(["ps", "-o", "pid,args", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+    assert not process_group_alive(proc.pid), f"processes left running 30 s after SIGTERM:\n{leftovers}"
 
 
 def test_run_command_serves_home_and_admin(tmp_path):
@@ -90,10 +103,6 @@ def test_run_command_serves_home_and_admin(tmp_path):
         assert "Site administration" in signed_in.text
         assert session.get(base + "/", timeout=30).status_code == 200
         assert_worker_runs_queued_task(env)
+        assert_stops_without_orphans(proc, env)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        stop_process_group(proc)

@@ -1,0 +1,16 @@
+"""The Syncthing bridge tasks a django-q2 schedule may run, with their arguments (see syncsite.schedules)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from syncsite.schedules import register_task
+
+
+class ListenArguments(serializers.Serializer):
+    seconds = serializers.IntegerField(min_value=1, max_value=3600, required=False, allow_null=True)
+
+
+def register() -> None:
+    register_task("syncthing_bridge.tasks.refresh_all", label="Syncthing: refresh every instance")
+    register_task("syncthing_bridge.tasks.listen", label="Syncthing: tail events", arguments=ListenArguments)
