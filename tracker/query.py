@@ -24,7 +24,9 @@ from django.db.models.lookups import (
     Regex,
 )
 
-from tracker.services import InvalidInput, _sqlite_path
+from tracker import limits
+from tracker.limits import QueryError
+from tracker.services import _sqlite_path
 
 NUMBER_RE = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 TERM_RE = re.compile(r"^([^:<>=]+?)(<=|>=|<|>|:)(.*)$", re.S)
@@ -32,10 +34,6 @@ REGEX_VALUE_RE = re.compile(r"^/(.*)/([a-z]*)$", re.S)
 REGEX_META = set(".^$*+?()[]{}|\\")
 MAX_DEPTH = 32
 NOTHING = Q(pk__in=[])
-
-
-class QueryError(InvalidInput):
-    """A query the languages cannot express; answered with 400."""
 
 
 class JsonNumber(Func):
@@ -181,10 +179,7 @@ def _literal_prefix(pattern: str) -> tuple[str, bool]:
 
 
 def _regex(key: str, pattern: str, flags: str) -> Q:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    limits.check_regex(pattern)
     lookup = IRegex if "i" in flags else Regex
     if key == "_id":
         condition = Q(lookup(F("node_id"), pattern))
@@ -262,7 +257,9 @@ def _operators(key: str, spec: dict, depth: int) -> Q:
 
 
 def mongo_query(query: Any, depth: int = 0) -> Q:
-    """Compile a Mongo-style query object."""
+    """Compile a Mongo-style query object (bounded by tracker.limits before anything is compiled)."""
+    if depth == 0:
+        limits.check_mongo_query(query)
     if depth > MAX_DEPTH:
         raise QueryError("query nested too deeply")
     if query is None:
@@ -325,6 +322,7 @@ def text_query(query: str) -> Q:
     terms = query.split()
     if not terms:
         raise QueryError("empty query")
+    limits.check_text_terms(terms)
     q = Q()
     for term in terms:
         match = TERM_RE.match(term)
