@@ -19,6 +19,7 @@ from typing import Any
 from django.db import DatabaseError, OperationalError, connection, transaction
 from django.db.models import Sum, TextField
 from django.db.models.functions import Cast, Length
+from django.db.transaction import TransactionManagementError
 from django.http import HttpRequest
 
 from tracker import conf
@@ -372,7 +373,7 @@ def _pg_time_limit(ms: int) -> Iterator[None]:
     try:
         yield
     finally:
-        with suppress(DatabaseError):
+        with suppress(DatabaseError, TransactionManagementError):
             _pg_set_timeout(previous)
 
 
