@@ -76,6 +76,11 @@ def max_query_nodes() -> int:
     return int(getattr(settings, "TRACKER_MAX_QUERY_NODES", 500))
 
 
+def max_query_conditions() -> int:
+    """Most reads of a node's JSON in one compiled query (PostgreSQL may keep a copy of the row's data for each)."""
+    return int(getattr(settings, "TRACKER_MAX_QUERY_CONDITIONS", 128))
+
+
 def max_query_depth() -> int:
     """Deepest nesting of a search_mongo query (objects and lists)."""
     return int(getattr(settings, "TRACKER_MAX_QUERY_DEPTH", 16))

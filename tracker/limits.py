@@ -17,7 +17,8 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 from django.db import DatabaseError, OperationalError, connection, transaction
-from django.db.models import Sum, TextField
+from django.db.models import Q, Sum, TextField
+from django.db.models.fields.json import HasKey
 from django.db.models.functions import Cast, Length
 from django.db.transaction import TransactionManagementError
 from django.http import HttpRequest
@@ -305,6 +306,33 @@ def _quantifier(pattern: str, i: int) -> tuple[bool, int]:
     low, comma, high = match[1], match[2], match[3]
     most = int(high) if high else (None if comma else int(low))
     return most is None or most > 1, match.end()
+
+
+def check_query_cost(*parts: Any) -> Any:
+    """Refuse a compiled query (a Q, or order_by() terms) whose conditions read the node's JSON more than
+    TRACKER_MAX_QUERY_CONDITIONS times: PostgreSQL may hold a copy of a row's data for each of them at once
+    (500 conditions on a 1 MiB node took 520 MB). Returns the first part."""
+    limit = conf.max_query_conditions()
+    total = 0
+    stack = list(parts)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Q):
+            stack.extend(node.children)
+        elif isinstance(node, tuple):
+            stack.extend(node[1:])
+        elif isinstance(node, HasKey):
+            total += 1
+        elif hasattr(node, "data_references"):
+            total += node.data_references
+        elif hasattr(node, "get_source_expressions"):
+            stack.extend(node.get_source_expressions())
+        if total > limit:
+            raise QueryOverLimit(
+                f"query reads the nodes' keys more than {limit} times (TRACKER_MAX_QUERY_CONDITIONS): "
+                "use fewer conditions, or $in for alternatives of one key."
+            )
+    return parts[0] if parts else None
 
 
 def check_page(limit: int) -> int:
