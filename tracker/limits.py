@@ -176,8 +176,21 @@ def node_size_error(node_id: object, data: dict) -> TooLarge | None:
 
 
 def check_node_sizes(payload: Any) -> None:
-    """Every node of a write body (an object or an array of objects) within TRACKER_MAX_NODE_BYTES."""
-    for item in payload if isinstance(payload, list) else [payload]:
+    """Every node of a write body (an object or an array of objects) within TRACKER_MAX_NODE_BYTES.
+
+    Ranges of items are measured together and halved only while over the limit, so a body of many small
+    nodes costs two or three encodings, not one per node (ASCII-escaped JSON is never shorter than UTF-8)."""
+    items = payload if isinstance(payload, list) else [payload]
+    limit = conf.max_node_bytes()
+    ranges = [(0, len(items))]
+    while ranges:
+        start, end = ranges.pop()
+        if end - start > 1:
+            if len(json.dumps(items[start:end], separators=(",", ":"))) > limit:
+                middle = (start + end) // 2
+                ranges += [(start, middle), (middle, end)]
+            continue
+        item = items[start] if end > start else None
         if isinstance(item, dict):
             error = node_size_error(item.get("_id"), {k: v for k, v in item.items() if k != "_id"})
             if error is not None:
