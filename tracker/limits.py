@@ -380,21 +380,30 @@ def time_limit() -> Iterator[None]:
 
     PostgreSQL: `SET LOCAL statement_timeout` in a transaction around the block (restored afterwards when
     the block ran inside an outer transaction). SQLite: a progress handler that aborts the running
-    statement once the deadline has passed.
+    statement once the deadline has passed. Both: no statement starts after the deadline, so the whole
+    request takes at most about twice the limit.
     """
     ms = conf.statement_timeout_ms()
     if ms <= 0:
         yield
         return
+    deadline = time.monotonic() + ms / 1000
+
+    def before_each_statement(execute, sql, params, many, context):
+        if time.monotonic() > deadline:  # a request of many short statements is bounded too
+            raise TimeLimitReached()
+        return execute(sql, params, many, context)
+
     try:
         if connection.vendor == "postgresql":
-            with _pg_time_limit(ms):
+            with _pg_time_limit(ms), connection.execute_wrapper(before_each_statement):
                 yield
         elif connection.vendor == "sqlite":
-            with _sqlite_time_limit(ms):
+            with _sqlite_time_limit(deadline), connection.execute_wrapper(before_each_statement):
                 yield
         else:
-            yield
+            with connection.execute_wrapper(before_each_statement):
+                yield
     except OperationalError as exc:
         if _is_time_limit(exc):
             raise TimeLimitReached() from exc
@@ -428,10 +437,9 @@ def _pg_set_timeout(value: str) -> str:
 
 
 @contextmanager
-def _sqlite_time_limit(ms: int) -> Iterator[None]:
+def _sqlite_time_limit(deadline: float) -> Iterator[None]:
     connection.ensure_connection()
     raw = connection.connection
-    deadline = time.monotonic() + ms / 1000
 
     def past_deadline() -> int:
         return 1 if time.monotonic() > deadline else 0

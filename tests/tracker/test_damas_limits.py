@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 import re
+import time
 import tracemalloc
 
 import pytest
@@ -322,6 +323,16 @@ def test_a_query_past_the_time_limit_is_503_naming_the_limit(damas, settings):
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
             assert cursor.fetchone()[0] == "0"  # the request's own setting did not outlive it
+
+
+def test_no_statement_starts_after_the_request_deadline(settings):
+    """A request of many short statements (a deep graph walk) is bounded too, not only each statement."""
+    settings.TRACKER_STATEMENT_TIMEOUT_MS = 20
+    with pytest.raises(limits.TimeLimitReached), limits.time_limit():
+        Node.objects.count()
+        time.sleep(0.05)
+        Node.objects.count()
+    assert Node.objects.count() >= 0  # the connection is fine afterwards
 
 
 # --------------------------------------------------------------------------------------------- numbers
