@@ -115,6 +115,15 @@ RAW_BODIES = st.one_of(
     st.binary(max_size=200), ANY_TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")), DEEP, st.just(b"")
 )
 BODIES = st.one_of(JSON_BODIES, JSON_BODIES, JSON_BODIES, RAW_BODIES)
+CONTENT_TYPES = st.sampled_from(
+    [
+        "application/json",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "multipart/form-data; boundary=fz",
+        "text/plain",
+    ]
+)
 SEGMENTS = ANY_TEXT | IDS | st.sampled_from(["k:/(a+)+$/", "_id:/^\\/fz\\//", "0", "-1", "99999999999999999999"])
 
 
@@ -155,9 +164,9 @@ def test_fuzz_bodies_never_5xx(callers, name):
     path = template.format("fz") if "{}" in template else template
 
     @FUZZ
-    @given(caller=st.sampled_from(CALLERS), body=BODIES, form=st.booleans())
-    def run(caller, body, form):
-        content_type = "application/x-www-form-urlencoded" if form and name == "damas-signin" else "application/json"
+    @given(caller=st.sampled_from(CALLERS), body=BODIES, content_type=CONTENT_TYPES)
+    def run(caller, body, content_type):
+        content_type = content_type if name == "damas-signin" else "application/json"
         _check(_send(callers[caller], method, path, body, content_type), (name, caller, body[:100]))
 
     run()

@@ -143,3 +143,18 @@ def test_text_search_junk_never_500(damas, query):
     assert response.status_code < 500, (query, response.content[:200])
     response = api.client.get(f"/api/search_one/{query}", HTTP_AUTHORIZATION=f"Bearer {api.token}")
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b"junk"),
+        ("multipart/form-data; boundary=x", b"--x\r\njunk"),
+        ("application/x-www-form-urlencoded", b"a=1&" * 2000),
+        ("application/x-www-form-urlencoded", b"a=" + b"x" * 3_000_000),
+        ("application/x-www-form-urlencoded", b"username=%ED%A0%80&password=%00"),
+    ],
+)
+def test_junk_sign_in_forms_answer_json(client, content_type, body):
+    response = client.generic("POST", "/api/signIn/", body, content_type=content_type)
+    assert 400 <= response.status_code < 500 and "detail" in response.json(), response.content[:200]

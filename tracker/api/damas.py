@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, DataError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from tracker import conf, limits, services
@@ -353,7 +355,7 @@ def sign_in(request, actor):
         if not isinstance(data, dict):
             raise ApiError(400, "Send username and password.")
     else:
-        data = request.POST
+        data = _form(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ApiError(400, "Send username and password (form fields).")
@@ -372,6 +374,16 @@ def sign_in(request, actor):
     if result is None:
         return _error(401, "Bad username or password.")
     return _json(result)
+
+
+def _form(request: HttpRequest):
+    """The form fields of a signIn; Django's own limits on forms answer as JSON like every other refusal."""
+    try:
+        return request.POST
+    except RequestDataTooBig as exc:
+        raise ApiError(413, f"Form larger than DATA_UPLOAD_MAX_MEMORY_SIZE: {exc}") from exc
+    except (SuspiciousOperation, BadRequest, MultiPartParserError) as exc:
+        raise ApiError(400, f"Unreadable form: {exc}") from exc
 
 
 @damas_view(("GET",), UserClass.GUEST)
