@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from tracker import permissions, rsyncpolicy, services
+from tracker import limits, permissions, rsyncpolicy, services
 from tracker.models import GlobalParameters, Node, NodeKind, TrackerProfile, Volume
 from tracker.query import QueryError, text_query
 
@@ -118,10 +118,10 @@ class NodeForm(forms.ModelForm):
 
     def clean_keys(self) -> dict:
         text = self.cleaned_data.get("keys") or "{}"
-        try:
-            keys = json.loads(text)
-        except ValueError as exc:
-            raise ValidationError(f"Not valid JSON: {exc}") from exc
+        try:  # the damas routes' rules: numbers, text, nesting and node size
+            keys = limits.parse_json(text.encode("utf-8", "surrogatepass"), nodes=True)
+        except services.TrackerError as exc:
+            raise ValidationError(f"Not valid node JSON: {exc.detail}") from exc
         if not isinstance(keys, dict):
             raise ValidationError("Keys must be a JSON object.")
         keys.pop("_id", None)

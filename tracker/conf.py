@@ -45,4 +45,62 @@ def max_body_items() -> int:
 
 def max_body_bytes() -> int:
     """Largest request body the damas routes read (a publish of 1,000 files is about 100 KB)."""
-    return int(getattr(settings, "TRACKER_MAX_BODY_BYTES", 64 * 1024 * 1024))
+    return int(getattr(settings, "TRACKER_MAX_BODY_BYTES", 16 * 1024 * 1024))
+
+
+# Bounds on the work of one damas request (tracker.limits); each is checked before any query runs.
+
+
+def max_node_bytes() -> int:
+    """Largest node: the size of its keys encoded as compact UTF-8 JSON."""
+    return int(getattr(settings, "TRACKER_MAX_NODE_BYTES", 1024 * 1024))
+
+
+def max_json_values() -> int:
+    """Most JSON values (array elements, object members) one body may hold: bounds the memory of parsing it."""
+    return int(getattr(settings, "TRACKER_MAX_JSON_VALUES", 1_000_000))
+
+
+def max_json_depth() -> int:
+    """Deepest nesting of arrays and objects in a body; deeper input never reaches a recursive walker."""
+    return int(getattr(settings, "TRACKER_MAX_JSON_DEPTH", 64))
+
+
+def max_query_terms() -> int:
+    """Most terms of one `$or`/`$and`/`$nor`/`$in`/`$nin` list, and of one text search."""
+    return int(getattr(settings, "TRACKER_MAX_QUERY_TERMS", 100))
+
+
+def max_query_nodes() -> int:
+    """Most values (keys, operators, list items) in one search_mongo query."""
+    return int(getattr(settings, "TRACKER_MAX_QUERY_NODES", 500))
+
+
+def max_query_conditions() -> int:
+    """Most reads of a node's JSON in one compiled query (PostgreSQL may keep a copy of the row's data for each)."""
+    return int(getattr(settings, "TRACKER_MAX_QUERY_CONDITIONS", 128))
+
+
+def max_query_depth() -> int:
+    """Deepest nesting of a search_mongo query (objects and lists)."""
+    return int(getattr(settings, "TRACKER_MAX_QUERY_DEPTH", 16))
+
+
+def max_regex_length() -> int:
+    """Longest regular expression of a search."""
+    return int(getattr(settings, "TRACKER_MAX_REGEX_LENGTH", 512))
+
+
+def max_page_size() -> int:
+    """Most ids one search answers (search_mongo pages are cut to it, its `count` says how many match)."""
+    return int(getattr(settings, "TRACKER_MAX_PAGE_SIZE", 100_000))
+
+
+def max_response_bytes() -> int:
+    """Most node bytes one read or graph answer loads."""
+    return int(getattr(settings, "TRACKER_MAX_RESPONSE_BYTES", 64 * 1024 * 1024))
+
+
+def statement_timeout_ms() -> int:
+    """Time limit of each damas request's database work, in milliseconds (0 = none)."""
+    return int(getattr(settings, "TRACKER_STATEMENT_TIMEOUT_MS", 10_000))

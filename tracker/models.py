@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 
+from tracker.numbers import NodeJSONDecoder
+
 
 class NodeKind(models.TextChoices):
     FILE = "file", "File"
@@ -35,7 +37,8 @@ class Node(models.Model):
     deleted = models.BooleanField(default=False)
     # "|alice|bob|" for authorMode filters that work the same on PostgreSQL and SQLite.
     authors = models.TextField(default="", blank=True)
-    data = models.JSONField(default=dict, blank=True)
+    # Numbers read back in their shortest form (PostgreSQL's numeric prints 1e308 with all its digits).
+    data = models.JSONField(default=dict, blank=True, decoder=NodeJSONDecoder)
 
     class Meta:
         # Few indexes, because every publish pays for each of them: one unique text_pattern_ops index on

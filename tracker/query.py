@@ -24,7 +24,9 @@ from django.db.models.lookups import (
     Regex,
 )
 
-from tracker.services import InvalidInput, _sqlite_path
+from tracker import limits
+from tracker.limits import QueryError
+from tracker.services import _sqlite_path
 
 NUMBER_RE = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 TERM_RE = re.compile(r"^([^:<>=]+?)(<=|>=|<|>|:)(.*)$", re.S)
@@ -34,14 +36,11 @@ MAX_DEPTH = 32
 NOTHING = Q(pk__in=[])
 
 
-class QueryError(InvalidInput):
-    """A query the languages cannot express; answered with 400."""
-
-
 class JsonNumber(Func):
     """The numeric value of a top-level key, NULL when the key is missing or not a number."""
 
     output_field = FloatField()
+    data_references = 2  # each one may hold a copy of the node's data while PostgreSQL evaluates it
 
     def __init__(self, key: str):
         super().__init__(F("data"))
@@ -63,6 +62,7 @@ class JsonText(Func):
     """The string value of a top-level key, NULL when the key is missing or not a string."""
 
     output_field = TextField()
+    data_references = 2
 
     def __init__(self, key: str):
         super().__init__(F("data"))
@@ -84,6 +84,7 @@ class JsonEquals(Func):
     """Top-level key equal to a JSON value (type-aware: 5 matches 5.0, "5" does not match 5)."""
 
     output_field = BooleanField()
+    data_references = 1
 
     def __init__(self, key: str, value: Any):
         super().__init__(F("data"))
@@ -103,13 +104,12 @@ class JsonEquals(Func):
         path = _sqlite_path(self.key)
         value = self.value
         if isinstance(value, dict | list):
-            return f"(json(json_extract({lhs}, %s)) = json(%s) AND json_type({lhs}, %s) IN ('object', 'array'))", [
-                *params,
-                path,
-                json.dumps(value, separators=(",", ":")),
-                *params,
-                path,
-            ]
+            # CASE, so json() never sees a scalar (json('x') is an error, not false).
+            sql = (
+                f"(CASE WHEN json_type({lhs}, %s) IN ('object', 'array')"
+                f" THEN json(json_extract({lhs}, %s)) = json(%s) END)"
+            )
+            return sql, [*params, path, *params, path, json.dumps(value, separators=(",", ":"))]
         if isinstance(value, bool):
             return f"(json_type({lhs}, %s) = %s)", [*params, path, "true" if value else "false"]
         if isinstance(value, str):
@@ -127,6 +127,31 @@ class JsonEquals(Func):
             path,
             value,
         ]
+
+
+class JsonIn(JsonEquals):
+    """Top-level key equal to one of several JSON values: one read of the node's data on PostgreSQL."""
+
+    def __init__(self, key: str, values: list):
+        super().__init__(key, None)
+        self.values = values
+
+    def as_postgresql(self, compiler, connection, **extra):
+        lhs, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE(({lhs} -> %s) = ANY(%s::text[]::jsonb[]), FALSE)", [
+            *params,
+            self.key,
+            [json.dumps(v) for v in self.values],
+        ]
+
+    def as_sqlite(self, compiler, connection, **extra):
+        parts, params = [], []
+        for value in self.values:
+            self.value = value
+            sql, part_params = self._sqlite_sql(compiler)
+            parts.append(sql)
+            params.extend(part_params)
+        return f"COALESCE(({' OR '.join(parts)}), 0)", params
 
 
 def _column_safe(value: Any) -> Any:
@@ -181,10 +206,7 @@ def _literal_prefix(pattern: str) -> tuple[str, bool]:
 
 
 def _regex(key: str, pattern: str, flags: str) -> Q:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise QueryError(f"invalid regular expression {pattern!r}: {exc}") from exc
+    limits.check_regex(pattern)
     lookup = IRegex if "i" in flags else Regex
     if key == "_id":
         condition = Q(lookup(F("node_id"), pattern))
@@ -220,10 +242,19 @@ def _in(key: str, values: Any) -> Q:
         raise QueryError("$in and $nin need a list")
     if key == "_id":
         return Q(node_id__in=[v for v in values if isinstance(v, str)])
-    q = NOTHING
+    plain = [_column_safe(v) for v in values if _plain_json(key, v)]
+    q = Q(JsonIn(key, plain)) if plain else NOTHING
     for value in values:
-        q |= _equals(key, value)
+        if not _plain_json(key, value):
+            q |= _equals(key, value)
     return q
+
+
+def _plain_json(key: str, value: Any) -> bool:
+    """Whether `_equals(key, value)` is a plain JSON comparison (not a column, a regex or a missing key)."""
+    if value is None:
+        return False
+    return not (isinstance(value, str) and (value.startswith("REGEX_") or key in ("#parent", "origin")))
 
 
 def _operators(key: str, spec: dict, depth: int) -> Q:
@@ -261,8 +292,13 @@ def _operators(key: str, spec: dict, depth: int) -> Q:
     return q
 
 
-def mongo_query(query: Any, depth: int = 0) -> Q:
-    """Compile a Mongo-style query object."""
+def mongo_query(query: Any) -> Q:
+    """Compile a Mongo-style query object, bounded by tracker.limits before and after it is compiled."""
+    limits.check_mongo_query(query)
+    return limits.check_query_cost(_mongo_query(query, 0))
+
+
+def _mongo_query(query: Any, depth: int) -> Q:
     if depth > MAX_DEPTH:
         raise QueryError("query nested too deeply")
     if query is None:
@@ -274,7 +310,7 @@ def mongo_query(query: Any, depth: int = 0) -> Q:
         if key in ("$and", "$or", "$nor"):
             if not isinstance(value, list) or not value:
                 raise QueryError(f"{key} needs a non-empty list")
-            parts = [mongo_query(v, depth + 1) for v in value]
+            parts = [_mongo_query(v, depth + 1) for v in value]
             combined = parts[0]
             for part in parts[1:]:
                 combined = combined & part if key == "$and" else combined | part
@@ -313,6 +349,7 @@ def mongo_order(sort: Any) -> list:
         order.extend(reversed(by_type) if descending else by_type)
     if not any(o in ("node_id", "-node_id") for o in order):
         order.append("node_id")
+    limits.check_query_cost(*order)
     return order
 
 
@@ -325,6 +362,7 @@ def text_query(query: str) -> Q:
     terms = query.split()
     if not terms:
         raise QueryError("empty query")
+    limits.check_text_terms(terms)
     q = Q()
     for term in terms:
         match = TERM_RE.match(term)
@@ -347,4 +385,4 @@ def text_query(query: str) -> Q:
         mongo_op = {"<": "$lt", "<=": "$lte", ">": "$gt", ">=": "$gte"}[op]
         number = _number(value)
         q &= _compare(key, mongo_op, number if number is not None and key != "_id" else value)
-    return q
+    return limits.check_query_cost(q)

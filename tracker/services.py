@@ -23,6 +23,7 @@ from django.db.models import F, Q
 from syncsite import tokens
 from tracker import conf, permissions, rsyncpolicy
 from tracker.models import CLASS_RANK, Node, NodeKind, SiteState, TrackerProfile, UserClass
+from tracker.numbers import NodeJSONDecoder
 
 GLOBAL_PARAMETERS_ID = permissions.GLOBAL_PARAMETERS_ID
 GLOBAL_DEFAULTS = {
@@ -665,6 +666,10 @@ def update_nodes(
             except TrackerError as exc:
                 results[index] = exc
                 continue
+            too_large = _size_error(node_id, node.data, changes)
+            if too_large is not None:
+                results[index] = too_large
+                continue
             touched_volume |= node.kind == NodeKind.VOLUME
             node.data = after
             _set_columns(node)
@@ -682,6 +687,14 @@ def update_nodes(
                 _sites_changed(before_sites, after_sites)
             _refresh_states(changed.values(), sorted(after_sites))
     return [r.as_wire() if isinstance(r, Node) else r for r in results]
+
+
+def _size_error(node_id: str, data: dict, changes: dict) -> TrackerError | None:
+    """The node as a write leaves it (None removes a key) over TRACKER_MAX_NODE_BYTES: the error, else None."""
+    from tracker import limits  # limits builds on this module's errors
+
+    merged = {**data, **changes}
+    return limits.node_size_error(node_id, {k: v for k, v in merged.items() if v is not None})
 
 
 def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
@@ -869,6 +882,9 @@ def version_node(node_id: str, keys: dict, actor: Actor) -> dict:
             raise NotFound(f"{node_id} not found", node_id)
         after, kind_before, kind_after = _judge_write(actor, permissions.Op.VERSION, node_id, node, keys)
         before_sites = set(sites()) if NodeKind.VOLUME in (kind_before, kind_after) else None
+        too_large = _size_error(node_id, node.data, keys)
+        if too_large is not None:
+            raise too_large
         previous = _int_or_none(node.data.get("version")) or 1
         snapshot = {k: v for k, v in node.data.items() if k != "#parent"}
         snapshot.update({"#parent": node_id, "version": previous})
@@ -1186,7 +1202,10 @@ def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> l
         cursor.fetchall()
         cursor.execute(_PG_CLAIM_SQL.format(origin=origin_sql), params)
         rows = cursor.fetchall()
-    return [{"_id": node_id, **(json.loads(data) if isinstance(data, str) else data)} for node_id, data in rows]
+    return [
+        {"_id": node_id, **(json.loads(data, cls=NodeJSONDecoder) if isinstance(data, str) else data)}
+        for node_id, data in rows
+    ]
 
 
 def _batch_size(volume: dict | None, key: str) -> int:

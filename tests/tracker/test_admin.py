@@ -76,6 +76,10 @@ def test_node_add_and_edit_through_services(admin_client, three_sites):
     assert response.status_code == 200 and "must not contain" in response.content.decode()
     response = admin_client.post(add, {"node_id": "/adm/x", "keys": "[1]"})
     assert response.status_code == 200
+    for keys in ('{"a": 18446744073709551616}', '{"a": NaN}', '{"a": "\\ud800"}', '{"a": "\\u0000"}', "[" * 3000):
+        response = admin_client.post(add, {"node_id": "/adm/x", "keys": keys})
+        assert response.status_code == 200 and "Not valid node JSON" in response.content.decode(), keys
+    assert not Node.objects.filter(node_id="/adm/x").exists()
     change = reverse("admin:tracker_node_change", args=[node.pk])
     response = admin_client.post(change, {"keys": '{"origin": "paris", "b": 2}'})
     assert response.status_code == 302

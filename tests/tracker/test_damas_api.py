@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import override_settings
 
 from syncsite.models import ApiToken
@@ -291,9 +292,11 @@ def test_search_routes(damas):
 def test_search_queries_do_not_grow_with_results(damas, django_assert_max_num_queries):
     api = damas("boss", "admin")
     api.create([{"_id": f"/q/{i:03d}"} for i in range(200)])
-    with django_assert_max_num_queries(4):
+    # On PostgreSQL each request sets its statement_timeout, and here (in the test's transaction) puts it back.
+    bound = 6 if connection.vendor == "postgresql" else 4
+    with django_assert_max_num_queries(bound):
         assert len(api.search(r"_id:/^\/q\//")[1]) == 200
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(bound):
         assert len(api.read([f"/q/{i:03d}" for i in range(200)])[1]) == 200
 
 
@@ -424,11 +427,10 @@ def test_read_old_style_and_regex_with_question_mark(damas):
 
 
 def test_publish_and_multi_calls_use_a_constant_number_of_queries(damas, three_sites, django_assert_max_num_queries):
-    from django.db import connection
-
     api = damas("alice", "editor")
     # SQLite caps statement parameters, so its bulk inserts come in batches: allow for them there.
-    bound = 12 if connection.vendor == "postgresql" else 40
+    # PostgreSQL: 2 of these set the request's statement_timeout and put it back (the test's transaction).
+    bound = 14 if connection.vendor == "postgresql" else 40
     with django_assert_max_num_queries(bound):
         status, nodes = api.publish([{"_id": f"/qc/{i:03d}", "origin": "paris"} for i in range(300)])
     assert status == 201 and len(nodes) == 300
@@ -441,14 +443,18 @@ def test_publish_and_multi_calls_use_a_constant_number_of_queries(damas, three_s
 
 
 def test_out_of_range_numbers_are_never_500(damas, client):
+    """Integers beyond ±(2^53 - 1) are refused at the door (issue 12); large floats are kept."""
     api = damas("boss", "admin")
     services.create_volume("x", url="ssh://x/p/")
+    status, body = api.create({"_id": "/big", "sync_priority": 10**20, "time": 10**30})
+    assert status == 400 and "2^53" in body["detail"]
     status, node = api.create(
-        {"_id": "/big", "sync_priority": 10**20, "time": 10**30, "syncError_x": 10**12, "synced_x": 1e300}
+        {"_id": "/big", "sync_priority": 1e20, "time": 2**53 - 1, "syncError_x": 10**12, "synced_x": 1e300}
     )
-    assert status == 201 and node["sync_priority"] == 10**20
-    assert api.search_mongo({"sync_priority": 10**30})[0] == 200
-    assert api.search_mongo({"sync_priority": {"$gt": -(10**30)}})[1]["ids"] == ["/big"]
+    assert status == 201 and node["sync_priority"] == 1e20
+    assert api.search_mongo({"sync_priority": 10**30})[0] == 400
+    assert api.search_mongo({"sync_priority": 1e30})[0] == 200
+    assert api.search_mongo({"sync_priority": {"$gt": -1e30}})[1]["ids"] == ["/big"]
     assert api.search_mongo({}, None, 10**30, 0)[0] == 400
     assert api.search("sync_priority>100000000000000000000000")[0] == 200
     response = client.post("/api/signIn/", {"username": "boss", "password": "pw-Secret-123", "expiresIn": "9" * 30})

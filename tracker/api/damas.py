@@ -8,17 +8,18 @@ order and answer 207 with `null` in place of the items that failed. Reads leave 
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+from django.core.exceptions import BadRequest, RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, DataError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
-from tracker import conf, permissions, services
+from tracker import conf, limits, permissions, services
 from tracker.auth import BadCredentials, actor_for_request
 from tracker.models import Node, UserClass
 from tracker.query import mongo_order, mongo_query, text_query
@@ -71,7 +72,8 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
                         actor = services.Actor("anonymous", UserClass.GUEST)
                     if not actor.at_least(min_class):
                         return _error(403, f"This needs the {min_class} class; you are {actor.user_class}.")
-                return view(request, actor, *args, **kwargs)
+                with limits.time_limit():
+                    return view(request, actor, *args, **kwargs)
             except ApiError as exc:
                 return _error(exc.status, exc.detail)
             except services.TrackerError as exc:
@@ -86,49 +88,22 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
             except DatabaseError:
                 logger.exception("tracker API database error")
                 return _error(503, "The database could not complete this request.")
+            except RecursionError:
+                return _error(400, "Input nested too deeply.")
 
         return wrapper
 
     return decorate
 
 
-def _body(request: HttpRequest) -> Any:
-    """The JSON body; 400 when missing or not JSON, 413 when too large."""
-    limit = conf.max_body_bytes()
-    raw = request.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, f"Request body larger than {limit} bytes.")
-    if not raw.strip():
-        raise ApiError(400, "Empty body: send JSON.")
-    try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"Invalid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise ApiError(400, "Invalid JSON: nested too deeply.") from exc
-    if (b"\\u0000" in raw or b"\x00" in raw) and _has_nul(data):
-        raise ApiError(400, "NUL characters (\\u0000) are not allowed in keys or values.")
-    return data
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    if isinstance(value, dict):
-        return any("\x00" in k or _has_nul(v) for k, v in value.items())
-    return False
+def _body(request: HttpRequest, *, nodes: bool = False) -> Any:
+    """The JSON body within every limit of tracker.limits (400, or 413 when too large); `nodes`: it holds
+    node keys, each bounded by TRACKER_MAX_NODE_BYTES."""
+    return limits.read_json_body(request, nodes=nodes)
 
 
 def _path_text(value: str) -> str:
-    if "\x00" in value:
-        raise ApiError(400, "NUL characters are not allowed.")
-    return value
-
-
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
+    return limits.check_text(value)
 
 
 def _as_list(payload: Any, what: str = "item") -> tuple[list, bool]:
@@ -168,11 +143,15 @@ def _multi(results: list, many: bool, ok_status: int) -> JsonResponse:
 
 @damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.CREATE])
 def create(request, actor):
-    items, many = _as_list(_body(request), "node")
+    items, many = _as_list(_body(request, nodes=True), "node")
     return _multi(services.create_nodes(items, actor), many, 201)
 
 
 def _read_response(node_ids: list[str], many: bool, actor) -> JsonResponse:
+    if len(node_ids) > conf.max_body_items():
+        raise ApiError(400, f"At most {conf.max_body_items()} ids per call.")
+    wanted = {i for i in node_ids if isinstance(i, str)}
+    limits.check_response_size(Node.objects.filter(node_id__in=wanted), len(wanted))
     nodes = services.read_nodes(node_ids, actor)
     if all(n is None for n in nodes):
         return _error(404, "Not found." if not many else "None of these ids were found.")
@@ -198,13 +177,13 @@ def read(request, actor, ids: str | None = None):
 
 @damas_view(("PUT",), permissions.MIN_CLASS[permissions.Op.UPDATE])
 def update(request, actor):
-    items, many = _as_list(_body(request), "node")
+    items, many = _as_list(_body(request, nodes=True), "node")
     return _multi(services.update_nodes(items, actor), many, 200)
 
 
 @damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.UPSERT])
 def upsert(request, actor):
-    items, many = _as_list(_body(request), "node")
+    items, many = _as_list(_body(request, nodes=True), "node")
     return _multi(services.upsert_nodes(items, actor), many, 200)
 
 
@@ -228,7 +207,15 @@ def _searchable(actor, keys: set[str]):
 
 
 def _search_ids(q, actor, keys: set[str], order=("node_id",)) -> list[str]:
-    return list(_searchable(actor, keys).filter(q).order_by(*order).values_list("node_id", flat=True))
+    """Every matching id; 400 when there are more than TRACKER_MAX_PAGE_SIZE (search has no paging)."""
+    most = conf.max_page_size()
+    ids = _searchable(actor, keys).filter(q).order_by(*order).values_list("node_id", flat=True)
+    found = list(ids[: most + 1])
+    if len(found) > most:
+        raise ApiError(
+            400, f"More than {most} nodes match (TRACKER_MAX_PAGE_SIZE): narrow the query or page with search_mongo."
+        )
+    return found
 
 
 def _path_query(request, query: str) -> str:
@@ -270,12 +257,14 @@ def search_mongo(request, actor):
     body = _body(request)
     if not isinstance(body, dict):
         raise ApiError(400, 'Send {"query": {...}, "sort": {...}, "limit": n, "skip": n}.')
+    limits.check_sort(body.get("sort"))
     keys = permissions.mongo_query_keys(body.get("query")) | permissions.mongo_query_keys(body.get("sort"))
     qs = _searchable(actor, keys).filter(mongo_query(body.get("query")))
     limit, skip = _count(body.get("limit"), "limit"), _count(body.get("skip"), "skip")
+    size = limits.check_page(limit)  # no limit (0) or a larger one: one page of TRACKER_MAX_PAGE_SIZE
     ids = qs.order_by(*mongo_order(body.get("sort"))).values_list("node_id", flat=True)
-    page = list(ids[skip : skip + limit] if limit else ids[skip:])
-    count = qs.count() if limit or skip else len(page)
+    page = list(ids[skip : skip + size])
+    count = qs.count() if limit or skip or len(page) == size else len(page)
     return _json({"count": count, "ids": page})
 
 
@@ -295,33 +284,38 @@ def graph(request, actor, depth: str = "0"):
 
 
 def _graph(start: list[str], max_depth: int, actor) -> list[dict]:
-    """Nodes reachable from `start` through `#parent` links and edge nodes (`src_id`/`tgt_id`)."""
+    """Nodes reachable from `start` through `#parent` links and edge nodes (`src_id`/`tgt_id`).
+
+    The walk reads only ids and links; the nodes themselves are loaded once at the end, after their total
+    size was checked against TRACKER_MAX_RESPONSE_BYTES."""
     visible = services.visible_nodes(actor)
-    found: dict[str, Node] = {}
+    found: dict[str, None] = {}  # ids in the order they were reached
     frontier = set(start)
     level = 0
     while frontier and len(found) < GRAPH_MAX_NODES:
-        fresh = [n for n in visible.filter(node_id__in=frontier) if n.node_id not in found]
+        rows = visible.filter(node_id__in=frontier).values_list("node_id", "parent")
+        fresh = [(node_id, parent) for node_id, parent in rows if node_id not in found]
         if level == 0 and not fresh:
             return []
-        for node in fresh:
-            found[node.node_id] = node
+        found.update((node_id, None) for node_id, _ in fresh)
         if max_depth and level >= max_depth:
             break
-        keys = [n.node_id for n in fresh]
-        following: set[str] = {n.parent for n in fresh if n.parent}
+        keys = [node_id for node_id, _ in fresh]
+        following: set[str] = {parent for _, parent in fresh if parent}
         edges = visible.filter(data__has_key="src_id", data__src_id__in=keys) | visible.filter(
             data__has_key="tgt_id", data__tgt_id__in=keys
         )
-        for edge in edges[:GRAPH_MAX_NODES]:
-            if edge.node_id not in found:
-                found[edge.node_id] = edge
-            for end in (edge.data.get("src_id"), edge.data.get("tgt_id")):
-                if isinstance(end, str):
-                    following.add(end)
+        for node_id, src, tgt in edges.values_list("node_id", "data__src_id", "data__tgt_id")[:GRAPH_MAX_NODES]:
+            found.setdefault(node_id, None)
+            following.update(end for end in (src, tgt) if isinstance(end, str))
         frontier = following - set(found)
         level += 1
-    return [services.readable(n, actor) for n in found.values()]
+    ids = list(found)
+    nodes: dict[str, Node] = {}
+    limits.check_response_size(Node.objects.filter(node_id__in=ids), len(ids))
+    for start_at in range(0, len(ids), 1000):
+        nodes.update((n.node_id, n) for n in Node.objects.filter(node_id__in=ids[start_at : start_at + 1000]))
+    return [services.readable(nodes[i], actor) for i in ids if i in nodes]
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -343,13 +337,13 @@ def unlock(request, actor):
 
 @damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.PUBLISH])
 def publish(request, actor):
-    items, many = _as_list(_body(request), "file")
+    items, many = _as_list(_body(request, nodes=True), "file")
     return _multi(services.publish_nodes(items, actor), many, 201)
 
 
 @damas_view(("POST",), permissions.MIN_CLASS[permissions.Op.COMMENT])
 def comment(request, actor):
-    body = _body(request)
+    body = _body(request, nodes=True)
     if not isinstance(body, dict):
         raise ApiError(400, 'Send {"#parent": id or [ids], "comment": text}.')
     many = isinstance(body.get("#parent"), list)
@@ -361,7 +355,7 @@ def version(request, actor, node_id: str = ""):
     if not node_id:
         raise ApiError(400, "Give the id in the path: version/<id>.")
     _path_text(node_id)
-    body = _body(request)
+    body = _body(request, nodes=True)
     return _json(services.version_node(node_id, body, actor), 201)
 
 
@@ -375,7 +369,7 @@ def sign_in(request, actor):
         if not isinstance(data, dict):
             raise ApiError(400, "Send username and password.")
     else:
-        data = request.POST
+        data = _form(request)
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise ApiError(400, "Send username and password (form fields).")
@@ -394,6 +388,16 @@ def sign_in(request, actor):
     if result is None:
         return _error(401, "Bad username or password.")
     return _json(result)
+
+
+def _form(request: HttpRequest):
+    """The form fields of a signIn; Django's own limits on forms answer as JSON like every other refusal."""
+    try:
+        return request.POST
+    except RequestDataTooBig as exc:
+        raise ApiError(413, f"Form larger than DATA_UPLOAD_MAX_MEMORY_SIZE: {exc}") from exc
+    except (SuspiciousOperation, BadRequest, MultiPartParserError) as exc:
+        raise ApiError(400, f"Unreadable form: {exc}") from exc
 
 
 @damas_view(("GET",), UserClass.GUEST)
