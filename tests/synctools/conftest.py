@@ -29,6 +29,7 @@ class SourceSite:
         self.base = base
         self.var_dir = var_dir
         self.token = token
+        self.access_log = var_dir / "access.log"  # gunicorn's: the basic-auth user name is in every line
         self.session = requests.Session()
 
     def url(self, path: str) -> str:
@@ -93,6 +94,8 @@ def source_site(tmp_path_factory) -> SourceSite:
             "2",
             "--timeout",
             "300",
+            "--access-logfile",
+            str(tmp / "access.log"),
         ],
         cwd=ROOT,
         env=env,
