@@ -33,7 +33,7 @@ from synctools import conf, services, streaming
 from synctools.models import SyncRun
 
 logger = logging.getLogger(__name__)
-TOKEN_USER = "synctools"  # fixed basic-auth user name; the token is the password
+BASIC_AUTH_USER = "synctools"  # fixed basic-auth user name; the token goes as the password
 _IDENTITY = {"Accept-Encoding": "identity"}  # media files: sizes must compare with the stored files'
 
 
@@ -92,7 +92,7 @@ class Client:
         if self.api_token:
             # The token goes as the basic-auth password: web servers log the user name, never the password.
             # Routes accept it in either place, so stock django-synctool clients (token as user) keep working.
-            self.session.auth = (TOKEN_USER, self.api_token)
+            self.session.auth = (BASIC_AUTH_USER, self.api_token)
         self.session.headers["Accept-Encoding"] = "gzip"
 
     # --- URLs ------------------------------------------------------------------------------
