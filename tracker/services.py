@@ -650,17 +650,43 @@ def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | Tracker
         items = [
             {k: v for k, v in i.items() if k not in ("author", "time")} if isinstance(i, dict) else i for i in items
         ]
-    with transaction.atomic():
-        existing = set(
-            Node.objects.filter(node_id__in=[i for i in ids if isinstance(i, str)]).values_list("node_id", flat=True)
-        )
-        create_idx = [i for i, node_id in enumerate(ids) if node_id not in existing]
-        update_idx = [i for i, node_id in enumerate(ids) if node_id in existing]
-        results: list = [None] * len(items)
-        for i, r in zip(create_idx, create_nodes([items[i] for i in create_idx], actor), strict=True):
-            results[i] = r
-        for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
-            results[i] = r
+    # Another upsert of the same new id may create it between our read and our insert: the attempt is rolled
+    # back and made again, and the id, now there, is updated. Each retry sees the other writer's commit.
+    for attempt in range(UPSERT_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _upsert_once(items, ids, actor, last_attempt=attempt == UPSERT_ATTEMPTS - 1)
+        except _CreatedMeanwhile:
+            continue
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+UPSERT_ATTEMPTS = 5
+
+
+class _CreatedMeanwhile(Exception):
+    """An id upsert meant to create was created by a concurrent writer: retry, updating it."""
+
+
+def _upsert_once(items: list, ids: list, actor: Actor | None, *, last_attempt: bool) -> list:
+    existing = set(
+        Node.objects.filter(node_id__in=[i for i in ids if isinstance(i, str)]).values_list("node_id", flat=True)
+    )
+    create_idx = [i for i, node_id in enumerate(ids) if node_id not in existing]
+    update_idx = [i for i, node_id in enumerate(ids) if node_id in existing]
+    results: list = [None] * len(items)
+    try:
+        created = create_nodes([items[i] for i in create_idx], actor)
+    except AlreadyExists as exc:
+        if last_attempt:
+            raise
+        raise _CreatedMeanwhile from exc
+    if not last_attempt and any(isinstance(r, AlreadyExists) for r in created):
+        raise _CreatedMeanwhile
+    for i, r in zip(create_idx, created, strict=True):
+        results[i] = r
+    for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
+        results[i] = r
     return results
 
 

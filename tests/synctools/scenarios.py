@@ -241,3 +241,13 @@ def change_site_data() -> dict:
     rule.name = "tag web hosts"
     rule.save()
     return site_counts()
+
+
+def tracker_admin(username: str = "boss", password: str = "pw-Secret-123") -> str:  # noqa: S107
+    """A superuser (tracker class admin) that can sign in on this site."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    if not user_model.objects.filter(username=username).exists():
+        user_model.objects.create_superuser(username, f"{username}@example.com", password)
+    return username
