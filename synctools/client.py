@@ -7,11 +7,14 @@ the network, the JSON or the data, leaves the local database as it was.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin
@@ -126,26 +129,31 @@ class Client:
         incremental: send the cursor of the last success and apply only the changes (and deletions).
         """
         target = self.full_url(url)
+        services.sweep_abandoned_runs()
         state = services.sync_state(target)
         run = services.start_run(state, incremental=incremental)
         started = time.monotonic()
         result = SyncResult(url=target)
         try:
-            self._pull(
-                target,
-                state,
-                result,
-                clean=clean,
-                reset=reset,
-                incremental=incremental,
-                images=images,
-                progress=progress,
-            )
-            if images:
-                result.files = self._download_pulled_files(target, result)
-        except Exception as exc:
-            error = exc if isinstance(exc, SyncError) else SyncError(target, f"{type(exc).__name__}: {exc}")
-            services.finish_run(run, outcome=SyncRun.FAILED, rows=0, deleted=0, files=result.files, error=str(error))
+            with _sigterm_raises():
+                self._pull(
+                    target,
+                    state,
+                    result,
+                    clean=clean,
+                    reset=reset,
+                    incremental=incremental,
+                    images=images,
+                    progress=progress,
+                )
+                if images:
+                    result.files = self._download_pulled_files(target, result)
+        except BaseException as exc:  # interruptions too: the run must not stay "running"
+            if isinstance(exc, SyncError) or not isinstance(exc, Exception):
+                error: BaseException = exc
+            else:
+                error = SyncError(target, f"{type(exc).__name__}: {exc}")
+            _mark_failed(run, _describe(error), files=result.files)
             if error is exc:
                 raise
             raise error from exc
@@ -294,6 +302,58 @@ class Client:
 
 def _nothing(model: type[models.Model]) -> bool:
     return False
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived during a pull: raised in the pulling thread so the run is marked failed, then exits."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While pulling, SIGTERM raises `Terminated` instead of killing the process on the spot.
+
+    Only where SIGTERM still has its default action and only in the main thread (signal handlers live there):
+    a host process that handles SIGTERM itself (a worker pool, a web server) keeps its own handling.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise Terminated(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, Terminated):
+        return "terminated by SIGTERM during the pull; nothing was applied"
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt) during the pull; nothing was applied"
+    if isinstance(error, SyncError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def _mark_failed(run: SyncRun, error: str, *, files: int) -> None:
+    """Record the failure; the pull's own transaction is already rolled back, so this write stands alone.
+
+    An interruption can leave the database connection unusable mid-statement: then it is replaced by a new one.
+    """
+    try:
+        services.finish_run(run, outcome=SyncRun.FAILED, files=files, error=error)
+        return
+    except DatabaseError:
+        connection = connections[DEFAULT_DB_ALIAS]
+        if connection.in_atomic_block:
+            raise  # the caller's transaction owns the connection (and the run row with it)
+        logger.warning("marking the failed run %s: reconnecting", run.pk, exc_info=True)
+        connection.close()
+    services.finish_run(run, outcome=SyncRun.FAILED, files=files, error=error)
 
 
 class _ArrayStart:

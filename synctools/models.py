@@ -65,6 +65,9 @@ class SyncRun(models.Model):
     files = models.PositiveIntegerField(default=0, help_text="files downloaded")
     duration = models.FloatField(null=True, blank=True, help_text="seconds")
     error = models.TextField(blank=True)
+    # Which process runs the pull: a "running" run whose process is gone is marked failed by the next pull.
+    host = models.CharField(max_length=255, blank=True, help_text="machine that ran the pull")
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="process that ran the pull")
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -80,9 +82,56 @@ def sync_state(url: str) -> SyncState:
 
 def start_run(state: SyncState, *, incremental: bool) -> SyncRun:
     now = timezone.now()
-    run = SyncRun.objects.create(state=state, started_at=now, incremental=incremental, cursor_before=state.cursor)
+    run = SyncRun.objects.create(
+        state=state,
+        started_at=now,
+        incremental=incremental,
+        cursor_before=state.cursor,
+        host=socket.gethostname()[:255],
+        pid=os.getpid(),
+    )
     SyncState.objects.filter(pk=state.pk).update(last_run_at=now, last_outcome=SyncRun.RUNNING)
     return run
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_abandoned_runs() -> int:
+    """Mark failed the runs left "running" by a pull that died without saying so (SIGKILL, power loss).
+
+    A run of this machine whose process is gone is abandoned at once; a run of another machine (whose process
+    cannot be seen from here) after `SYNCTOOLS_STALE_RUN_SECONDS`. Returns how many were marked.
+    """
+    here = socket.gethostname()[:255]
+    cutoff = timezone.now() - timedelta(seconds=conf.stale_run_seconds())
+    swept = 0
+    for run in SyncRun.objects.filter(outcome=SyncRun.RUNNING).order_by("id"):
+        if run.host == here and run.pid:
+            gone = not _process_alive(run.pid)
+            reason = f"the pull's process {run.pid} ended without finishing the run"
+        else:
+            gone = run.started_at < cutoff
+            reason = f"still running after {conf.stale_run_seconds():.0f}s, its process on {run.host or '?'} is lost"
+        if not gone:
+            continue
+        now = timezone.now()
+        error = f"abandoned: {reason}"
+        with transaction.atomic():
+            marked = SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.RUNNING).update(
+                outcome=SyncRun.FAILED, finished_at=now, duration=(now - run.started_at).total_seconds(), error=error
+            )
+            if marked and not SyncRun.objects.filter(state_id=run.state_id, id__gt=run.id).exists():
+                SyncState.objects.filter(pk=run.state_id).update(last_outcome=SyncRun.FAILED, last_error=error)
+        swept += marked
+    return swept
 
 
 def save_cursor(state: SyncState, cursor: str) -> None:

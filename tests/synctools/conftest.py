@@ -25,8 +25,9 @@ SOURCE_TOKEN = "source-site-token-123"
 
 
 class SourceSite:
-    def __init__(self, base: str, var_dir: Path, token: str) -> None:
+    def __init__(self, base: str, var_dir: Path, token: str, env: dict[str, str]) -> None:
         self.base = base
+        self.env = env  # the source site's settings and database, for commands run as that site
         self.var_dir = var_dir
         self.token = token
         self.access_log = var_dir / "access.log"  # gunicorn's: the basic-auth user name is in every line
@@ -114,7 +115,7 @@ def source_site(tmp_path_factory) -> SourceSite:
                 assert proc.poll() is None, (tmp / "gunicorn.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "the source site never answered"
                 time.sleep(0.3)
-        yield SourceSite(base, tmp, SOURCE_TOKEN)
+        yield SourceSite(base, tmp, SOURCE_TOKEN, env)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

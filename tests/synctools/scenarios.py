@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from synctools.models import ChangeRecord
+from synctools.models import ChangeRecord, SyncState
 from tests.synctools.testapp.models import Author, Book, Publisher, Tag, Tripwire
 
 MODELS = [Publisher, Tag, Author, Book, Tripwire]
@@ -28,6 +28,7 @@ def reset() -> int:
         for model in reversed(MODELS + _site_models()):
             model._base_manager.all().delete()
         ChangeRecord.objects.all().delete()
+        SyncState.objects.all().delete()  # and the pull history with it
     return 0
 
 
@@ -251,3 +252,10 @@ def tracker_admin(username: str = "boss", password: str = "pw-Secret-123") -> st
     if not user_model.objects.filter(username=username).exists():
         user_model.objects.create_superuser(username, f"{username}@example.com", password)
     return username
+
+
+def sync_runs() -> list:
+    """This site's pull history, oldest first: [url, outcome, error] per run."""
+    from synctools.models import SyncRun
+
+    return [list(row) for row in SyncRun.objects.order_by("id").values_list("state__url", "outcome", "error")]
