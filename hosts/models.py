@@ -23,6 +23,16 @@ TRUE_STRINGS = {"true"}
 FALSE_STRINGS = {"false"}
 
 
+class AccountManager(models.Manager):
+    """Accounts are matched across sites by name (their natural key)."""
+
+    def get_by_natural_key(self, name: str) -> Account:
+        return self.get(name=name)
+
+    def pks_by_natural_key(self, keys: list[tuple]) -> dict[tuple, int]:
+        return {(name,): pk for name, pk in self.filter(name__in=[k[0] for k in keys]).values_list("name", "pk")}
+
+
 class Account(models.Model):
     """Where a plugin imports from or exports to: address, credentials and plugin-specific fields."""
 
@@ -42,11 +52,16 @@ class Account(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
+    objects = AccountManager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
 
     def as_config(self) -> dict[str, Any]:
         """The dict plugins receive from get_account(): model fields plus flattened custom fields."""
@@ -75,6 +90,11 @@ class Account(models.Model):
         return config
 
 
+class AccountCustomFieldManager(models.Manager):
+    def get_by_natural_key(self, account_name: str, name: str) -> AccountCustomField:
+        return self.get(account__name=account_name, name=name)
+
+
 class AccountCustomField(models.Model):
     """A plugin-specific setting of an account (e.g. `delimiter`, `hostname_field`, `inventorize_key`)."""
 
@@ -82,12 +102,19 @@ class AccountCustomField(models.Model):
     name = models.CharField(max_length=200)
     value = models.TextField(blank=True, default="")
 
+    objects = AccountCustomFieldManager()
+
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["account", "name"], name="hosts_account_field_unique")]
 
     def __str__(self) -> str:
         return self.name
+
+    def natural_key(self) -> tuple[str, str]:
+        return (*self.account.natural_key(), self.name)
+
+    natural_key.dependencies = ["hosts.account"]
 
 
 SEEN_MARK = "_seen_mark"
@@ -108,6 +135,14 @@ class HostManager(models.Manager.from_queryset(HostQuerySet)):
     def get_queryset(self) -> HostQuerySet:
         mark = HostSeen.objects.filter(host_id=models.OuterRef("pk")).values("seen")[:1]
         return super().get_queryset().annotate(**{SEEN_MARK: models.Subquery(mark)})
+
+    def get_by_natural_key(self, hostname: str) -> Host:
+        """Hosts are matched across sites by name (their natural key), never by database id."""
+        return self.get(hostname=hostname)
+
+    def pks_by_natural_key(self, keys: list[tuple]) -> dict[tuple, int]:
+        rows = Host._base_manager.filter(hostname__in=[k[0] for k in keys]).values_list("hostname", "pk")
+        return {(hostname,): pk for hostname, pk in rows}
 
 
 class HostApiError(RuntimeError):
@@ -152,6 +187,16 @@ class Host(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+    def natural_key(self) -> tuple[str]:
+        return (self.hostname,)
+
+    @classmethod
+    def replication_refusals(cls, rows: list, context) -> set[int]:
+        """Pulled copies a replication pull must not apply (synctools hook): see hosts.replication."""
+        from hosts import replication
+
+        return replication.host_refusals(rows, context)
 
     @property
     def last_import_seen(self) -> Any:
@@ -280,12 +325,10 @@ class Host(models.Model):
         account_id = account_dict["id"]
         if self.account_id == account_id:
             return True
-        if self.locked:
+        current = self.account if self.account_id is not None else None
+        if takeover_refused(self.locked, current, bool(account_dict.get("is_master"))):
             return False
-        if self.account_id is not None:
-            current = self.account
-            if current.is_master and not account_dict.get("is_master"):
-                return False
+        if current is not None:
             self.add_log(f"account changed from {current.name} to {account_dict.get('name')}")
         self.account_id = account_id
         return True
@@ -296,6 +339,12 @@ class Host(models.Model):
         """Prepend an entry to the host's own log (newest first, capped at HOSTS_HOST_LOG_LENGTH)."""
         item = {"time": timezone.now().isoformat(timespec="seconds"), "message": str(entry)}
         self.log = [item, *(self.log or [])][: conf.host_log_length()]
+
+
+def takeover_refused(locked: bool, owner: Account | None, new_owner_is_master: bool) -> bool:
+    """The ownership rule: another account may not take a locked host, nor one a master account owns unless it is
+    a master account itself. (Imports, the API and replication pulls all follow it.)"""
+    return locked or (owner is not None and owner.is_master and not new_owner_is_master)
 
 
 class HostSeen(models.Model):
@@ -314,6 +363,13 @@ class HostSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host_id} seen {self.seen:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def replication_refusals(cls, rows: list, context) -> set[int]:
+        """A seen mark follows its host (synctools hook): see hosts.replication."""
+        from hosts import replication
+
+        return replication.seen_refusals(rows, context)
 
 
 # --- run log -------------------------------------------------------------------------------------------------

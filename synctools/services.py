@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from synctools import conf
-from synctools.models import ChangeRecord, SyncedFile, SyncRun, SyncState
+from synctools.models import ChangeRecord, PulledRow, SyncedFile, SyncRun, SyncState
 
 # --- change records (server side) -------------------------------------------------------------
 
@@ -156,6 +156,65 @@ def finish_run(run: SyncRun, *, outcome: str, rows: int = 0, deleted: int = 0, f
         if outcome == SyncRun.SUCCESS:
             state.last_success_at = now
         state.save()
+
+
+# --- where pulled rows came from (client side) ------------------------------------------------
+
+
+def mapped_rows(state: SyncState, label: str, source_keys: Iterable[str]) -> dict[str, str]:
+    """source key -> local pk of rows of this model earlier pulled from this URL."""
+    keys = list(dict.fromkeys(source_keys))
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        rows = PulledRow.objects.filter(state=state, model=label, source_key__in=keys[start : start + 500])
+        found.update(rows.values_list("source_key", "local_pk"))
+    return found
+
+
+def remember_rows(state: SyncState, label: str, pairs: Iterable[tuple[str, str]], run_id: int) -> None:
+    """Record (source key, local pk) of rows a pull wrote; a known key keeps the run that first brought it."""
+    rows = [
+        PulledRow(state=state, model=label, source_key=key, local_pk=local, first_run=run_id) for key, local in pairs
+    ]
+    PulledRow.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["state", "model", "source_key"],
+        update_fields=["local_pk"],
+    )
+
+
+def pulled_from(state: SyncState, label: str, local_pks: Iterable[str], *, before_run: int | None = None) -> set[str]:
+    """The local pks among these that came from this URL (before run `before_run`, when given)."""
+    pks = list(dict.fromkeys(local_pks))
+    found: set[str] = set()
+    for start in range(0, len(pks), 500):
+        rows = PulledRow.objects.filter(state=state, model=label, local_pk__in=pks[start : start + 500])
+        if before_run is not None:
+            rows = rows.filter(first_run__lt=before_run)
+        found.update(rows.values_list("local_pk", flat=True))
+    return found
+
+
+def iter_pulled_pks(state: SyncState, label: str) -> Iterator[str]:
+    """Local pks of every row of this model that came from this URL."""
+    rows = PulledRow.objects.filter(state=state, model=label).order_by("id").values_list("local_pk", flat=True)
+    yield from rows.iterator(chunk_size=5000)
+
+
+def forget_rows(state: SyncState, label: str, local_pks: Iterable[str]) -> None:
+    """These local rows no longer stand for rows of this URL (deleted, or kept as this site's own)."""
+    pks = list(dict.fromkeys(local_pks))
+    for start in range(0, len(pks), 500):
+        PulledRow.objects.filter(state=state, model=label, local_pk__in=pks[start : start + 500]).delete()
+
+
+def end_adoption(state: SyncState) -> None:
+    """The first pull since rows are mapped succeeded: from now on only mapped rows count as this URL's."""
+    if state.adopt_by_pk:
+        state.adopt_by_pk = False
+        SyncState.objects.filter(pk=state.pk).update(adopt_by_pk=False)
 
 
 def file_validator(url: str) -> tuple[int | None, str]:

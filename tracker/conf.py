@@ -46,3 +46,11 @@ def max_body_items() -> int:
 def max_body_bytes() -> int:
     """Largest request body the damas routes read (a publish of 1,000 files is about 100 KB)."""
     return int(getattr(settings, "TRACKER_MAX_BODY_BYTES", 64 * 1024 * 1024))
+
+
+def local_sites() -> list[str]:
+    """Sites (volume names) this installation is the origin of: a replication pull never overwrites their files."""
+    value = getattr(settings, "TRACKER_LOCAL_SITES", [])
+    if isinstance(value, str):
+        value = value.split(",")
+    return [name.strip() for name in value if name and name.strip()]

@@ -149,6 +149,14 @@ def delete_book(pk: int) -> int:
     return Book.objects.filter(pk=pk).delete()[0]
 
 
+def delete_authors(name: str) -> int:
+    return Author.objects.filter(name=name).delete()[0]
+
+
+def delete_tag(name: str) -> int:
+    return Tag.objects.filter(name=name).delete()[0]
+
+
 def media_file(name: str) -> str:
     return default_storage.path(name)
 
