@@ -267,3 +267,21 @@ def sync_runs() -> list:
     from synctools.models import SyncRun
 
     return [list(row) for row in SyncRun.objects.order_by("id").values_list("state__url", "outcome", "error")]
+
+
+def tracker_publish(path: str, origin: str, comment: str = "") -> dict:
+    from tracker import services as tracker_services
+
+    return tracker_services.publish(path, origin=origin, author="alice", comment=comment)
+
+
+def tracker_delete(ids: list) -> list:
+    from tracker import services as tracker_services
+
+    return tracker_services.delete_nodes(ids)
+
+
+def delete_host(name: str) -> int:
+    from hosts.models import Host
+
+    return Host.objects.filter(hostname=name).delete()[0]
