@@ -717,6 +717,9 @@ class Applier:
             self._upsert(model, group, sent)
         if inserts:
             self._insert(model, inserts)
+        if any(obj.object.pk is None for obj in single):
+            # Rows inserted with the source's ids do not move a sequence (PostgreSQL): move it past them first.
+            self.reset_sequences([model])
         for obj in single:
             obj.save(using=self.using)
             if obj.deferred_fields:
@@ -989,8 +992,10 @@ class Applier:
         except (IntegrityError, DatabaseError) as exc:
             raise SyncError(self.url, f"the data breaks a constraint: {exc}") from exc
 
-    def reset_sequences(self) -> None:
-        statements = self.connection.ops.sequence_reset_sql(no_style(), self.models)
+    def reset_sequences(self, model_list: list[type[models.Model]] | None = None) -> None:
+        """Move primary key sequences past the highest ids (PostgreSQL); of every pulled model by default."""
+        model_list = self.models if model_list is None else model_list
+        statements = self.connection.ops.sequence_reset_sql(no_style(), model_list)
         if statements:
             with self.connection.cursor() as cursor:
                 for sql in statements:
