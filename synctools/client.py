@@ -845,9 +845,24 @@ class Applier:
         every batch of a few dozen rows (SQLite's parameter limit), which costs more than the rows themselves.
         """
         by_pk = {obj.object.pk: obj for obj in objects}  # the last entry for a pk wins, as with loaddata
-        instances = [obj.object for obj in by_pk.values()]
-        fields, sql = self._upsert_statement(model, sent)
+        self._write_rows(model, list(by_pk.values()), *self._statement(model, sent))
+
+    def _insert(self, model: type[models.Model], objects: list[serializer_base.DeserializedObject]) -> None:
+        """Plain INSERTs of new rows with the pks chosen for them (raw: `auto_now` fields keep the source's values).
+
+        No ON CONFLICT: a row another writer made with that pk meanwhile fails the pull instead of being overwritten.
+        """
+        self._write_rows(model, objects, *self._statement(model, None))
+
+    def _write_rows(
+        self,
+        model: type[models.Model],
+        objects: list[serializer_base.DeserializedObject],
+        fields: list[models.Field],
+        sql: str,
+    ) -> None:
         connection = self.connection
+        instances = [obj.object for obj in objects]
         rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in instances]
         with connection.cursor() as cursor:
             for start in range(0, len(rows), self.batch_size):
@@ -855,22 +870,25 @@ class Applier:
         for instance in instances:
             instance._state.adding = False
             instance._state.db = self.using
-        self._set_m2m(model, list(by_pk.values()))
+        self._set_m2m(model, objects)
 
-    def _upsert_statement(self, model: type[models.Model], sent: frozenset[str]) -> tuple[list[models.Field], str]:
+    def _statement(self, model: type[models.Model], sent: frozenset[str] | None) -> tuple[list[models.Field], str]:
+        """INSERT of every concrete field; with `sent`, ON CONFLICT (pk) updating those fields (or ignoring)."""
         cached = self._statements.get((model, sent))
         if cached:
             return cached
         opts = model._meta
         ops = self.connection.ops
         fields = [f for f in opts.concrete_fields if not f.generated]
-        update = [f.column for f in fields if not f.primary_key and f.name in sent]
-        on_conflict = OnConflict.UPDATE if update else OnConflict.IGNORE
         columns = ", ".join(ops.quote_name(f.column) for f in fields)
         placeholders = ", ".join("%s" for _ in fields)
-        suffix = ops.on_conflict_suffix_sql(fields, on_conflict, update, [opts.pk.column])
+        on_conflict, suffix = None, ""
+        if sent is not None:
+            update = [f.column for f in fields if not f.primary_key and f.name in sent]
+            on_conflict = OnConflict.UPDATE if update else OnConflict.IGNORE
+            suffix = " " + ops.on_conflict_suffix_sql(fields, on_conflict, update, [opts.pk.column])
         sql = f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(opts.db_table)} ({columns}) "
-        sql += f"VALUES ({placeholders}) {suffix}"
+        sql += f"VALUES ({placeholders}){suffix}"
         self._statements[(model, sent)] = (fields, sql)
         return fields, sql
 
@@ -886,28 +904,6 @@ class Applier:
             through._base_manager.using(self.using).filter(**{f"{source}__in": [pk for pk, _ in sent]}).delete()
             rows = [through(**{source: pk, target: value}) for pk, values in sent for value in dict.fromkeys(values)]
             through._base_manager.using(self.using).bulk_create(rows, batch_size=self.batch_size)
-
-    def _insert(self, model: type[models.Model], objects: list[serializer_base.DeserializedObject]) -> None:
-        """Plain INSERTs of new rows with the pks chosen for them (raw: `auto_now` fields keep the source's values).
-
-        No ON CONFLICT: a row another writer made with that pk meanwhile fails the pull instead of being overwritten.
-        """
-        opts = model._meta
-        ops = self.connection.ops
-        fields = [f for f in opts.concrete_fields if not f.generated]
-        columns = ", ".join(ops.quote_name(f.column) for f in fields)
-        placeholders = ", ".join("%s" for _ in fields)
-        sql = f"{ops.insert_statement()} {ops.quote_name(opts.db_table)} ({columns}) VALUES ({placeholders})"
-        connection = self.connection
-        instances = [obj.object for obj in objects]
-        rows = [[f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in instances]
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), self.batch_size):
-                cursor.executemany(sql, rows[start : start + self.batch_size])
-        for instance in instances:
-            instance._state.adding = False
-            instance._state.db = self.using
-        self._set_m2m(model, objects)
 
     # --- deletions -------------------------------------------------------------------------
 
