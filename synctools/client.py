@@ -405,6 +405,18 @@ def _natural_key_of(obj: models.Model) -> tuple | None:
         return None
 
 
+def _natural_fk_values(entries: list[dict], fields_: list) -> Iterator[tuple[dict, str, Any, Any, list]]:
+    """(fields dict, field name, target model, target field, value) of each foreign key sent as a natural key."""
+    for entry in entries:
+        values = entry.get("fields")
+        if not isinstance(values, dict):
+            continue
+        for name, target, to_field in fields_:
+            value = values.get(name)
+            if isinstance(value, list):
+                yield values, name, target, to_field, value
+
+
 def _refers_by_pk(field: models.Field) -> bool:
     """A foreign key or M2M field whose values are the target's pks (not another unique column)."""
     if field.many_to_many:
@@ -744,14 +756,9 @@ class Applier:
         if not fields_:
             return
         wanted: dict[tuple, set] = defaultdict(set)
-        for entry in entries:
-            values = entry.get("fields")
-            if not isinstance(values, dict):
-                continue
-            for name, target, to_field in fields_:
-                value = values.get(name)
-                if isinstance(value, list) and (target, json.dumps(value)) not in self._natural_cache:
-                    wanted[(target, to_field)].add(tuple(value))
+        for _, _, target, to_field, value in _natural_fk_values(entries, fields_):
+            if (target, json.dumps(value)) not in self._natural_cache:
+                wanted[(target, to_field)].add(tuple(value))
         for (target, to_field), keys in wanted.items():
             if to_field.primary_key:
                 try:
@@ -760,22 +767,15 @@ class Applier:
                     found = {}  # a key of the wrong shape: the deserializer reports it
                 for key, pk in found.items():
                     self._natural_cache[(target, json.dumps(list(key)))] = pk
-        for entry in entries:
-            values = entry.get("fields")
-            if not isinstance(values, dict):
-                continue
-            for name, target, to_field in fields_:
-                value = values.get(name)
-                if not isinstance(value, list):
-                    continue
-                key = (target, json.dumps(value))
-                if key not in self._natural_cache:
-                    try:
-                        obj = target._default_manager.db_manager(self.using).get_by_natural_key(*value)
-                    except target.DoesNotExist:
-                        continue  # not there yet: the deserializer defers it to the end
-                    self._natural_cache[key] = getattr(obj, to_field.attname)
-                values[name] = self._natural_cache[key]
+        for values, name, target, to_field, value in _natural_fk_values(entries, fields_):
+            key = (target, json.dumps(value))
+            if key not in self._natural_cache:
+                try:
+                    obj = target._default_manager.db_manager(self.using).get_by_natural_key(*value)
+                except target.DoesNotExist:
+                    continue  # not there yet: the deserializer defers it to the end
+                self._natural_cache[key] = getattr(obj, to_field.attname)
+            values[name] = self._natural_cache[key]
 
     def _map_pk_references(self, entries: list[dict]) -> set[int]:
         """Source ids in foreign keys, M2M lists and relation pks -> local ids, through the map of pulled rows.

@@ -6,10 +6,10 @@ or on PostgreSQL, so the race runs on both databases with real processes.
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 import requests
+
+from tests.tracker.test_upsert_race import race
 
 pytestmark = [pytest.mark.integration]
 
@@ -24,32 +24,17 @@ def test_concurrent_upserts_of_one_new_id_on_a_running_site(source):
     )
     assert signed_in.status_code == 200, signed_in.text
     headers = {"Authorization": f"Bearer {signed_in.json()['token']}"}
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(WRITERS)
 
-    def writer(slot: int) -> None:
-        session = requests.Session()
-        try:
-            for round_ in range(ROUNDS):
-                start.wait(60)
-                response = session.post(
-                    source.url("api/upsert/"),
-                    json=[{"_id": f"live-race-{round_}", f"by_{slot}": True}],
-                    headers=headers,
-                    timeout=120,
-                )
-                statuses.append(response.status_code)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-            start.abort()
+    def write(round_: int, slot: int) -> int:
+        response = requests.post(
+            source.url("api/upsert/"),
+            json=[{"_id": f"live-race-{round_}", f"by_{slot}": True}],
+            headers=headers,
+            timeout=120,
+        )
+        return response.status_code
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert not errors, errors
+    statuses = race(write, writers=WRITERS, rounds=ROUNDS)
     assert statuses.count(200) == WRITERS * ROUNDS, statuses
     read = requests.post(
         source.url("api/read/"), json=[f"live-race-{r}" for r in range(ROUNDS)], headers=headers, timeout=30

@@ -18,16 +18,16 @@ WRITERS = 4
 ROUNDS = 25
 
 
-def race(write) -> list:
-    """Every writer upserts the same new ids, round after round, starting each round together."""
+def race(write, *, writers: int = WRITERS, rounds: int = ROUNDS) -> list:
+    """`write(round, writer)` from every writer thread, round after round, each round started together."""
     results: list = []
     errors: list[BaseException] = []
-    start = threading.Barrier(WRITERS)
+    start = threading.Barrier(writers)
 
     def writer(slot: int) -> None:
         try:
-            for round_ in range(ROUNDS):
-                start.wait(30)
+            for round_ in range(rounds):
+                start.wait(60)
                 results.append(write(round_, slot))
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
@@ -35,11 +35,11 @@ def race(write) -> list:
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=writer, args=(i,)) for i in range(WRITERS)]
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(writers)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(120)
+        t.join(300)
     assert not errors, errors
     return results
 
