@@ -461,6 +461,7 @@ class _Row:
     obj: serializer_base.DeserializedObject
     source_key: str | None
     sent: frozenset[str]  # fields the reply sent: an update writes only these
+    refs: list = field(default_factory=list)  # (attname, target model, source key) of references not mapped yet
     local: Any = None  # pk of the local row it replaces
     new_pk: Any = None  # pk to insert it with when it is new (None: a fresh one)
 
@@ -506,6 +507,7 @@ class Applier:
         self._natural_fks: dict[str, list] = {}
         self._natural_cache: dict[tuple, Any] = {}
         self._mapped_cache: dict[tuple[type[models.Model], str], str | None] = {}
+        self.unresolved: dict[type[models.Model], list[tuple]] = defaultdict(list)
 
     @property
     def pending_rows(self) -> int:
@@ -544,6 +546,7 @@ class Applier:
         for obj in self.deferred:
             obj.save_deferred_fields(using=self.using)
         self.deferred.clear()
+        self._fix_references()
         if self.clean:
             self._clean()
 
@@ -588,6 +591,24 @@ class Applier:
             if cache_key[0] is model and local in pks:
                 self._mapped_cache[cache_key] = None
 
+    def _fix_references(self) -> None:
+        """References to rows that came later in the reply (or in the same batch) point at their local ids now.
+
+        A row whose source id was free here kept it, so most such references are right already; only those to
+        rows that got a fresh id are rewritten.
+        """
+        for model, items in self.unresolved.items():
+            manager = model._base_manager.using(self.using)
+            by_target: dict[type[models.Model], set[str]] = defaultdict(set)
+            for _, _, target, key in items:
+                by_target[target].add(key)
+            mapped = {target: self._mapped(target, keys) for target, keys in by_target.items()}
+            for pk, attname, target, key in items:
+                local = mapped[target].get(key)
+                if local is not None and str(local) != key:
+                    manager.filter(pk=pk).update(**{attname: local})
+        self.unresolved.clear()
+
     # --- rows ------------------------------------------------------------------------------
 
     def flush(self) -> None:
@@ -599,9 +620,8 @@ class Applier:
             entries = [entry for index, entry in enumerate(entries) if index not in unplaced]
             if not entries:
                 return
-        source_pks = [entry.get("source_pk", entry.get("pk")) for entry in entries]
-        for entry in entries:
-            entry.pop("source_pk", None)
+        source_pks = [entry.pop("source_pk", entry.get("pk")) for entry in entries]
+        refs = [entry.pop("unmapped_refs", ()) for entry in entries]
         sent = [frozenset(entry.get("fields") or ()) for entry in entries]
         self._resolve_natural_fks(entries)
         try:
@@ -610,9 +630,11 @@ class Applier:
             raise SyncError(self.url, f"cannot read an entry: {exc}") from exc
         model = type(objects[0].object)
         self._touch(model)
-        rows = self._match(model, objects, source_pks, sent)
+        rows = self._match(model, objects, source_pks, sent, refs)
         rows = self._refuse(model, rows)
         self._write(model, rows)
+        for row in rows:
+            self.unresolved[model].extend((row.obj.object.pk, *ref) for ref in row.refs)
         pks = [row.obj.object.pk for row in rows]
         self._remember(model, [(row.source_key, row.obj.object.pk) for row in rows if row.source_key is not None])
         if self.clean:
@@ -627,17 +649,18 @@ class Applier:
         objects: list[serializer_base.DeserializedObject],
         source_pks: list,
         sent: list[frozenset[str]],
+        refs: list,
     ) -> list[_Row]:
         """Find the local row each entry stands for: by natural key, else by the map, else none (a new row)."""
         natural = has_natural_key(model)
         keys = [_natural_key_of(obj.object) if natural else None for obj in objects]
         rows = []
-        for obj, source_pk, natural_key, fields_ in zip(objects, source_pks, keys, sent, strict=True):
+        for obj, source_pk, natural_key, fields_, refs_ in zip(objects, source_pks, keys, sent, refs, strict=True):
             if source_pk is not None:
                 key = str(source_pk)
             else:
                 key = natural_source_key(natural_key) if natural_key is not None else None
-            rows.append(_Row(obj, key, fields_))
+            rows.append(_Row(obj, key, fields_, refs_))
         by_natural: dict[int, Any] = {}
         if natural:
             # Entries sent without a pk were looked up by Django's deserializer already; the others are here.
@@ -793,7 +816,7 @@ class Applier:
         except (LookupError, ValueError, TypeError):
             return set()  # the deserializer reports it
         references = [
-            (f.name, f.remote_field.model._meta.concrete_model)
+            (f.name, f.remote_field.model._meta.concrete_model, f)
             for f in [*model._meta.fields, *model._meta.many_to_many]
             if f.remote_field is not None and not f.primary_key and _refers_by_pk(f)
         ]
@@ -801,7 +824,7 @@ class Applier:
         wanted: dict[type[models.Model], set[str]] = defaultdict(set)
         for entry in entries:
             values = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
-            for name, target in references:
+            for name, target, _ in references:
                 value = values.get(name)
                 for item in value if isinstance(value, list) else [value]:
                     if item is not None and not isinstance(item, list | dict):
@@ -817,12 +840,15 @@ class Applier:
 
         for entry in entries:
             values = entry.get("fields") if isinstance(entry.get("fields"), dict) else {}
-            for name, target in references:
+            for name, target, model_field in references:
                 value = values.get(name)
                 if isinstance(value, list):
                     values[name] = [mapped(target, item) for item in value]
                 elif name in values:
                     values[name] = mapped(target, value)
+                    if value is not None and not isinstance(value, dict) and str(value) not in local[target]:
+                        # not pulled yet (a row later in the reply, or in this batch): looked at again at the end
+                        entry.setdefault("unmapped_refs", []).append((model_field.attname, target, str(value)))
         unplaced: set[int] = set()
         strict = pk_target is not None and has_natural_key(pk_target) and not self.adopt
         for index, entry in enumerate(entries):

@@ -12,6 +12,7 @@ from hosts.models import Account, Host, LogEntry
 from synctools.client import Client
 from synctools.models import PulledRow, SyncState
 from tests.synctools import scenarios
+from tests.synctools.testapp.models import Author, Book
 from tracker import services as tracker_services
 from tracker.models import Node, SiteState
 
@@ -157,3 +158,27 @@ def test_rows_pulled_before_rows_were_mapped_are_adopted_not_doubled(source):
     state = SyncState.objects.get(url=source.url("sync/hosts"))
     assert not state.adopt_by_pk
     assert PulledRow.objects.filter(state=state, model="hosts.logentry").count() == 1
+
+
+def test_rows_without_natural_keys_made_here_keep_their_ids_through_pulls_and_deletions(source):
+    source.run("seed_library", authors=2, books_per_author=1)
+    first_remote = min(row["pk"] for row in source.run("snapshot") if row["model"] == "synctools_testapp.author")
+    Author.objects.create(pk=first_remote, name="local author")  # made here, with the id of a source row
+    client = Client(api_token=source.token, api_url=source.url("test/sync/"))
+
+    client.sync("library", incremental=True)
+
+    assert Author.objects.get(pk=first_remote).name == "local author"
+    pulled = Author.objects.get(name="author 0")
+    assert pulled.pk != first_remote
+    assert Book.objects.get(title="book 0.0").author == pulled  # references follow the row to its new id
+    assert Author.objects.get(name="author 1").mentor == pulled  # also within one batch (self reference)
+
+    source.run("delete_authors", name="author 0")
+    second = client.sync("library", incremental=True)
+
+    assert second.incremental and second.deleted >= 2  # the author and its book, by their tombstones
+    assert not Author.objects.filter(name="author 0").exists()
+    assert not Book.objects.filter(title="book 0.0").exists()
+    assert Author.objects.get(pk=first_remote).name == "local author"
+    assert Author.objects.get(name="author 1").mentor is None
