@@ -680,18 +680,17 @@ class Applier:
         candidates = [row.obj.object.pk for i, row in enumerate(rows) if source_pks[i] is not None]
         wanted = {pk for pk in [*matched, *candidates] if pk is not None}
         present = set(manager.filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
-        existing = taken = present
         for i, row in enumerate(rows):
-            if row.local is not None and row.local not in existing:
+            if row.local is not None and row.local not in present:
                 row.local = None  # the row it was mapped to is gone here: it comes again
             if row.local is not None or source_pks[i] is None:
                 continue
             pk = row.obj.object.pk
-            if pk in taken and ((self.adopt and not natural) or model._meta.pk.remote_field is not None):
+            if pk in present and ((self.adopt and not natural) or model._meta.pk.remote_field is not None):
                 # pulled before rows were mapped: a row with the source's id is that row; and a row whose pk is a
                 # reference (HostSeen of a host) is the one row of the row it refers to
                 row.local = pk
-            elif pk not in taken and pk not in existing:
+            elif pk not in present:
                 row.new_pk = pk
         # The last entry for a row wins, as with loaddata.
         unique: dict[Any, _Row] = {}
