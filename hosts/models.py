@@ -325,10 +325,12 @@ class Host(models.Model):
         account_id = account_dict["id"]
         if self.account_id == account_id:
             return True
-        current = self.account if self.account_id is not None else None
-        if takeover_refused(self.locked, current, bool(account_dict.get("is_master"))):
+        if self.locked:
             return False
-        if current is not None:
+        if self.account_id is not None:
+            current = self.account
+            if current.is_master and not account_dict.get("is_master"):
+                return False
             self.add_log(f"account changed from {current.name} to {account_dict.get('name')}")
         self.account_id = account_id
         return True
@@ -339,12 +341,6 @@ class Host(models.Model):
         """Prepend an entry to the host's own log (newest first, capped at HOSTS_HOST_LOG_LENGTH)."""
         item = {"time": timezone.now().isoformat(timespec="seconds"), "message": str(entry)}
         self.log = [item, *(self.log or [])][: conf.host_log_length()]
-
-
-def takeover_refused(locked: bool, owner: Account | None, new_owner_is_master: bool) -> bool:
-    """The ownership rule: another account may not take a locked host, nor one a master account owns unless it is
-    a master account itself. (Imports, the API and replication pulls all follow it.)"""
-    return locked or (owner is not None and owner.is_master and not new_owner_is_master)
 
 
 class HostSeen(models.Model):

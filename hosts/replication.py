@@ -2,15 +2,16 @@
 
 A pulled host replaces the local host of the same name, except a local host that belongs to this site: one
 not pulled from this source that is owned by an account this site made itself (not pulled from this source
-before this pull), or that the owner of the pulled copy may not take over (`takeover_refused`: locked, or
-owned by a master account while the pulled owner is not one). Such a host keeps its local copy.
+before this pull), or that the owner of the pulled copy may not take over (`hosts.ownership.may_take_over`:
+locked, or owned by a master account while the pulled owner is not one). Such a host keeps its local copy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hosts.models import Account, Host, takeover_refused
+from hosts import ownership
+from hosts.models import Account, Host
 
 
 def host_refusals(rows: list[tuple[Host, Host | None]], context: Any) -> set[int]:
@@ -31,8 +32,10 @@ def host_refusals(rows: list[tuple[Host, Host | None]], context: Any) -> set[int
             refused.add(index)  # owned by one of this site's own accounts
             continue
         new_owner = accounts.get(pulled.account_id)
-        if local.account_id != pulled.account_id and takeover_refused(
-            local.locked, owner, bool(new_owner and new_owner.is_master)
+        if local.account_id != pulled.account_id and not ownership.may_take_over(
+            locked=local.locked,
+            owner_is_master=owner is not None and owner.is_master,
+            claimant_is_master=new_owner is not None and new_owner.is_master,
         ):
             refused.add(index)
     return refused

@@ -642,52 +642,53 @@ def update_nodes(
     return [r.as_wire() if isinstance(r, Node) else r for r in results]
 
 
-def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
-    """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten."""
+def _upsert_once(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
+    """One attempt of `upsert_nodes`, in the caller's transaction."""
     ids = [item.get("_id") if isinstance(item, dict) and isinstance(item.get("_id"), str) else None for item in items]
     if actor is not None and not actor.is_admin:
         # Clients upsert nodes they read back, author and time included: those keys are the server's.
         items = [
             {k: v for k, v in i.items() if k not in ("author", "time")} if isinstance(i, dict) else i for i in items
         ]
-    # Another upsert of the same new id may create it between our read and our insert: the attempt is rolled
-    # back and made again, and the id, now there, is updated. Each retry sees the other writer's commit.
-    for attempt in range(UPSERT_ATTEMPTS):
-        try:
-            with transaction.atomic():
-                return _upsert_once(items, ids, actor, last_attempt=attempt == UPSERT_ATTEMPTS - 1)
-        except _CreatedMeanwhile:
-            continue
-    raise AssertionError("unreachable: the last attempt returns")
+    with transaction.atomic():
+        existing = set(
+            Node.objects.filter(node_id__in=[i for i in ids if isinstance(i, str)]).values_list("node_id", flat=True)
+        )
+        create_idx = [i for i, node_id in enumerate(ids) if node_id not in existing]
+        update_idx = [i for i, node_id in enumerate(ids) if node_id in existing]
+        results: list = [None] * len(items)
+        for i, r in zip(create_idx, create_nodes([items[i] for i in create_idx], actor), strict=True):
+            results[i] = r
+        for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
+            results[i] = r
+    return results
 
 
 UPSERT_ATTEMPTS = 5
 
 
 class _CreatedMeanwhile(Exception):
-    """An id upsert meant to create was created by a concurrent writer: retry, updating it."""
+    """An id this upsert meant to create was created by a concurrent writer first."""
 
 
-def _upsert_once(items: list, ids: list, actor: Actor | None, *, last_attempt: bool) -> list:
-    existing = set(
-        Node.objects.filter(node_id__in=[i for i in ids if isinstance(i, str)]).values_list("node_id", flat=True)
-    )
-    create_idx = [i for i, node_id in enumerate(ids) if node_id not in existing]
-    update_idx = [i for i, node_id in enumerate(ids) if node_id in existing]
-    results: list = [None] * len(items)
-    try:
-        created = create_nodes([items[i] for i in create_idx], actor)
-    except AlreadyExists as exc:
-        if last_attempt:
-            raise
-        raise _CreatedMeanwhile from exc
-    if not last_attempt and any(isinstance(r, AlreadyExists) for r in created):
-        raise _CreatedMeanwhile
-    for i, r in zip(create_idx, created, strict=True):
-        results[i] = r
-    for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
-        results[i] = r
-    return results
+def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
+    """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten.
+
+    Another upsert of the same new id may create it between our read and our insert: the attempt is rolled back
+    and made again, and the id, now there, is updated (one creates, the other updates; nobody gets 409).
+    """
+    for attempt in range(UPSERT_ATTEMPTS):
+        last = attempt == UPSERT_ATTEMPTS - 1
+        try:
+            with transaction.atomic():
+                results = _upsert_once(items, actor)
+                if not last and any(isinstance(r, AlreadyExists) for r in results):
+                    raise _CreatedMeanwhile
+                return results
+        except (AlreadyExists, _CreatedMeanwhile):
+            if last:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def delete_nodes(node_ids: list, actor: Actor | None = None) -> list[str | TrackerError]:
