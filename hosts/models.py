@@ -102,19 +102,20 @@ class AccountCustomField(models.Model):
     name = models.CharField(max_length=200)
     value = models.TextField(blank=True, default="")
 
-    objects = AccountCustomFieldManager()
-
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["account", "name"], name="hosts_account_field_unique")]
 
-    def __str__(self) -> str:
-        return self.name
+    objects = AccountCustomFieldManager()  # noqa: DJ012
 
     def natural_key(self) -> tuple[str, str]:
+        """(account name, field name): a field is matched across sites with its account, never by id."""
         return (*self.account.natural_key(), self.name)
 
     natural_key.dependencies = ["hosts.account"]
+
+    def __str__(self) -> str:  # noqa: DJ012
+        return self.name
 
 
 SEEN_MARK = "_seen_mark"
