@@ -23,6 +23,16 @@ TRUE_STRINGS = {"true"}
 FALSE_STRINGS = {"false"}
 
 
+class AccountManager(models.Manager):
+    """Accounts are matched across sites by name (their natural key)."""
+
+    def get_by_natural_key(self, name: str) -> Account:
+        return self.get(name=name)
+
+    def pks_by_natural_key(self, keys: list[tuple]) -> dict[tuple, int]:
+        return {(name,): pk for name, pk in self.filter(name__in=[k[0] for k in keys]).values_list("name", "pk")}
+
+
 class Account(models.Model):
     """Where a plugin imports from or exports to: address, credentials and plugin-specific fields."""
 
@@ -42,11 +52,16 @@ class Account(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
+    objects = AccountManager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
 
     def as_config(self) -> dict[str, Any]:
         """The dict plugins receive from get_account(): model fields plus flattened custom fields."""
@@ -75,6 +90,11 @@ class Account(models.Model):
         return config
 
 
+class AccountCustomFieldManager(models.Manager):
+    def get_by_natural_key(self, account_name: str, name: str) -> AccountCustomField:
+        return self.get(account__name=account_name, name=name)
+
+
 class AccountCustomField(models.Model):
     """A plugin-specific setting of an account (e.g. `delimiter`, `hostname_field`, `inventorize_key`).
 
@@ -94,6 +114,8 @@ class AccountCustomField(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["account", "name"], name="hosts_account_field_unique")]
 
+    objects = AccountCustomFieldManager()  # noqa: DJ012
+
     def __str__(self) -> str:
         return self.name
 
@@ -111,6 +133,12 @@ class AccountCustomField(models.Model):
         if kwargs.get("update_fields") is not None:
             kwargs["update_fields"] = {*kwargs["update_fields"], "value", "secret", "secret_value"}
         super().save(*args, **kwargs)
+
+    def natural_key(self) -> tuple[str, str]:
+        """(account name, field name): a field is matched across sites with its account, never by id."""
+        return (*self.account.natural_key(), self.name)
+
+    natural_key.dependencies = ["hosts.account"]
 
     @property
     def is_set(self) -> bool:
@@ -150,6 +178,14 @@ class HostManager(models.Manager.from_queryset(HostQuerySet)):
     def get_queryset(self) -> HostQuerySet:
         mark = HostSeen.objects.filter(host_id=models.OuterRef("pk")).values("seen")[:1]
         return super().get_queryset().annotate(**{SEEN_MARK: models.Subquery(mark)})
+
+    def get_by_natural_key(self, hostname: str) -> Host:
+        """Hosts are matched across sites by name (their natural key), never by database id."""
+        return self.get(hostname=hostname)
+
+    def pks_by_natural_key(self, keys: list[tuple]) -> dict[tuple, int]:
+        rows = Host._base_manager.filter(hostname__in=[k[0] for k in keys]).values_list("hostname", "pk")
+        return {(hostname,): pk for hostname, pk in rows}
 
 
 class HostApiError(RuntimeError):
@@ -194,6 +230,16 @@ class Host(models.Model):
 
     def __str__(self) -> str:
         return self.hostname
+
+    def natural_key(self) -> tuple[str]:
+        return (self.hostname,)
+
+    @classmethod
+    def replication_refusals(cls, rows: list, context) -> set[int]:
+        """Pulled copies a replication pull must not apply (synctools hook): see hosts.replication."""
+        from hosts import replication
+
+        return replication.host_refusals(rows, context)
 
     @property
     def last_import_seen(self) -> Any:
@@ -358,6 +404,13 @@ class HostSeen(models.Model):
 
     def __str__(self) -> str:
         return f"{self.host_id} seen {self.seen:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def replication_refusals(cls, rows: list, context) -> set[int]:
+        """A seen mark follows its host (synctools hook): see hosts.replication."""
+        from hosts import replication
+
+        return replication.seen_refusals(rows, context)
 
 
 # --- run log -------------------------------------------------------------------------------------------------

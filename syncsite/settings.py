@@ -208,3 +208,5 @@ SYNCTOOL_CLIENT_MEDIA_URL = os.environ.get("SYNCTOOL_CLIENT_MEDIA_URL", "")
 # --- tracker: damas-core server switches (docs/tracker.md); other tracker defaults live in tracker/conf.py ---
 TRACKER_AUTHOR_MODE = env_bool("TRACKER_AUTHOR_MODE", False)  # non-admins only see and change their own nodes
 TRACKER_ANONYMOUS_READ = env_bool("TRACKER_ANONYMOUS_READ", False)  # read and search without a token
+# Sites (volume names) this installation is the origin of: a replication pull never overwrites their files.
+TRACKER_LOCAL_SITES = env_list("TRACKER_LOCAL_SITES", [])

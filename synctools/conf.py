@@ -54,3 +54,8 @@ def gzip_level() -> int:
 def cursor_overlap_seconds() -> float:
     """Changes recorded this long before a cursor are sent again, so a slow writer's late commit is not missed."""
     return float(getattr(settings, "SYNCTOOLS_CURSOR_OVERLAP", 120))
+
+
+def stale_run_seconds() -> float:
+    """A run still "running" after this long, by a process this machine cannot see, is taken as abandoned."""
+    return float(getattr(settings, "SYNCTOOLS_STALE_RUN_SECONDS", 2 * 3600))

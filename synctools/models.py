@@ -36,6 +36,11 @@ class SyncState(models.Model):
     last_rows = models.PositiveBigIntegerField(default=0)
     last_deleted = models.PositiveBigIntegerField(default=0)
     last_duration = models.FloatField(null=True, blank=True, help_text="seconds")
+    adopt_by_pk = models.BooleanField(
+        default=False,
+        help_text="Pulled before rows were mapped to their source: the next pull takes a local row with the "
+        "source's id as the same row (as pulls did then), once.",
+    )
 
     class Meta:
         ordering = ["url"]
@@ -65,6 +70,9 @@ class SyncRun(models.Model):
     files = models.PositiveIntegerField(default=0, help_text="files downloaded")
     duration = models.FloatField(null=True, blank=True, help_text="seconds")
     error = models.TextField(blank=True)
+    # Which process runs the pull: a "running" run whose process is gone is marked failed by the next pull.
+    host = models.CharField(max_length=255, blank=True, help_text="machine that ran the pull")
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="process that ran the pull")
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -84,3 +92,26 @@ class SyncedFile(models.Model):
 
     def __str__(self) -> str:
         return self.url
+
+
+class PulledRow(models.Model):
+    """A local row that came from a pulled URL: its key there and its id here.
+
+    Rows without such a record were made here (or came from elsewhere): a pull never cleans them away.
+    `source_key` is the source's pk, or "nk:" + the SHA-256 of the JSON natural key when the reply sent no pk.
+    """
+
+    state = models.ForeignKey(SyncState, on_delete=models.CASCADE, related_name="pulled_rows")
+    model = models.CharField(max_length=200, help_text="app_label.model_name")
+    source_key = models.CharField(max_length=255)
+    local_pk = models.CharField(max_length=255)
+    first_run = models.BigIntegerField(help_text="the run that first brought the row")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["state", "model", "source_key"], name="synctools_pulled_source_key")
+        ]
+        indexes = [models.Index(fields=["state", "model", "local_pk"], name="synctools_pulled_local_pk")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.source_key} -> {self.local_pk}"

@@ -20,9 +20,11 @@ from synctools import conf, services, streaming, tracking
 class Route:
     """Registers sync views; include `route.urls` (or `route.urlpatterns`) in a URLconf."""
 
-    def __init__(self, api_token: str | None = None, *, gzip: bool = True) -> None:
+    def __init__(self, api_token: str | None = None, *, gzip: bool = True, natural_primary_keys: bool = True) -> None:
+        """natural_primary_keys: False sends every row's pk, also of rows with a natural key (see docs)."""
         self.api_token = api_token
         self.gzip = gzip
+        self.natural_primary_keys = natural_primary_keys
         self.urlpatterns: list = []
 
     @property
@@ -187,9 +189,13 @@ class Route:
             upto = int(services.current_cursor())
             yield str(upto)
             if cursor is None:
-                yield from streaming.serialize_stream(querysets, conf.batch_size(), omit)
+                yield from streaming.serialize_stream(
+                    querysets, conf.batch_size(), omit, natural_pks=self.natural_primary_keys
+                )
             else:
-                yield from _incremental_stream(querysets, cursor, upto, conf.batch_size(), omit)
+                yield from _incremental_stream(
+                    querysets, cursor, upto, conf.batch_size(), omit, natural_pks=self.natural_primary_keys
+                )
 
 
 def _read_alias(querysets: list) -> str:
@@ -200,7 +206,7 @@ def _read_alias(querysets: list) -> str:
 
 
 def _incremental_stream(
-    querysets: list, cursor: int, upto: int, chunk_size: int, omit: frozenset[str]
+    querysets: list, cursor: int, upto: int, chunk_size: int, omit: frozenset[str], *, natural_pks: bool = True
 ) -> Iterator[bytes]:
     """Rows changed after `cursor` (current state), then tombstones for those gone, children's first."""
     writer = streaming.ArrayWriter()
@@ -213,7 +219,7 @@ def _incremental_stream(
         )
         if model is None or not plain:
             # Not a plain queryset: it cannot be narrowed to the changed rows, so it is sent whole.
-            for text in streaming.encode_batches(queryset, chunk_size, omit):
+            for text in streaming.encode_batches(queryset, chunk_size, omit, natural_pks=natural_pks):
                 yield writer.batch(text)
             continue
         changed = services.changes_since(model, cursor, upto)
@@ -225,7 +231,7 @@ def _incremental_stream(
             wanted = {model._meta.pk.to_python(key): key for key in keys[start : start + chunk_size]}
             found = list(streaming.optimise(queryset.filter(pk__in=list(wanted))))
             if found:
-                yield writer.batch(streaming.encode_objects(found, omit))
+                yield writer.batch(streaming.encode_objects(found, omit, natural_pks=natural_pks))
             present = {obj.pk for obj in found}
             missing.extend((pk, changed[key]) for pk, key in wanted.items() if pk not in present)
         if missing:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import socket
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +13,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from synctools import conf
-from synctools.models import ChangeRecord, SyncedFile, SyncRun, SyncState
+from synctools.models import ChangeRecord, PulledRow, SyncedFile, SyncRun, SyncState
 
 # --- change records (server side) -------------------------------------------------------------
 
@@ -80,9 +82,56 @@ def sync_state(url: str) -> SyncState:
 
 def start_run(state: SyncState, *, incremental: bool) -> SyncRun:
     now = timezone.now()
-    run = SyncRun.objects.create(state=state, started_at=now, incremental=incremental, cursor_before=state.cursor)
+    run = SyncRun.objects.create(
+        state=state,
+        started_at=now,
+        incremental=incremental,
+        cursor_before=state.cursor,
+        host=socket.gethostname()[:255],
+        pid=os.getpid(),
+    )
     SyncState.objects.filter(pk=state.pk).update(last_run_at=now, last_outcome=SyncRun.RUNNING)
     return run
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def sweep_abandoned_runs() -> int:
+    """Mark failed the runs left "running" by a pull that died without saying so (SIGKILL, power loss).
+
+    A run of this machine whose process is gone is abandoned at once; a run of another machine (whose process
+    cannot be seen from here) after `SYNCTOOLS_STALE_RUN_SECONDS`. Returns how many were marked.
+    """
+    here = socket.gethostname()[:255]
+    cutoff = timezone.now() - timedelta(seconds=conf.stale_run_seconds())
+    swept = 0
+    for run in SyncRun.objects.filter(outcome=SyncRun.RUNNING).order_by("id"):
+        if run.host == here and run.pid:
+            gone = not _process_alive(run.pid)
+            reason = f"the pull's process {run.pid} ended without finishing the run"
+        else:
+            gone = run.started_at < cutoff
+            reason = f"still running after {conf.stale_run_seconds():.0f}s, its process on {run.host or '?'} is lost"
+        if not gone:
+            continue
+        now = timezone.now()
+        error = f"abandoned: {reason}"
+        with transaction.atomic():
+            marked = SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.RUNNING).update(
+                outcome=SyncRun.FAILED, finished_at=now, duration=(now - run.started_at).total_seconds(), error=error
+            )
+            if marked and not SyncRun.objects.filter(state_id=run.state_id, id__gt=run.id).exists():
+                SyncState.objects.filter(pk=run.state_id).update(last_outcome=SyncRun.FAILED, last_error=error)
+        swept += marked
+    return swept
 
 
 def save_cursor(state: SyncState, cursor: str) -> None:
@@ -107,6 +156,65 @@ def finish_run(run: SyncRun, *, outcome: str, rows: int = 0, deleted: int = 0, f
         if outcome == SyncRun.SUCCESS:
             state.last_success_at = now
         state.save()
+
+
+# --- where pulled rows came from (client side) ------------------------------------------------
+
+
+def mapped_rows(state: SyncState, label: str, source_keys: Iterable[str]) -> dict[str, str]:
+    """source key -> local pk of rows of this model earlier pulled from this URL."""
+    keys = list(dict.fromkeys(source_keys))
+    found: dict[str, str] = {}
+    for start in range(0, len(keys), 500):
+        rows = PulledRow.objects.filter(state=state, model=label, source_key__in=keys[start : start + 500])
+        found.update(rows.values_list("source_key", "local_pk"))
+    return found
+
+
+def remember_rows(state: SyncState, label: str, pairs: Iterable[tuple[str, str]], run_id: int) -> None:
+    """Record (source key, local pk) of rows a pull wrote; a known key keeps the run that first brought it."""
+    rows = [
+        PulledRow(state=state, model=label, source_key=key, local_pk=local, first_run=run_id) for key, local in pairs
+    ]
+    PulledRow.objects.bulk_create(
+        rows,
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["state", "model", "source_key"],
+        update_fields=["local_pk"],
+    )
+
+
+def pulled_from(state: SyncState, label: str, local_pks: Iterable[str], *, before_run: int | None = None) -> set[str]:
+    """The local pks among these that came from this URL (before run `before_run`, when given)."""
+    pks = list(dict.fromkeys(local_pks))
+    found: set[str] = set()
+    for start in range(0, len(pks), 500):
+        rows = PulledRow.objects.filter(state=state, model=label, local_pk__in=pks[start : start + 500])
+        if before_run is not None:
+            rows = rows.filter(first_run__lt=before_run)
+        found.update(rows.values_list("local_pk", flat=True))
+    return found
+
+
+def iter_pulled_pks(state: SyncState, label: str) -> Iterator[str]:
+    """Local pks of every row of this model that came from this URL."""
+    rows = PulledRow.objects.filter(state=state, model=label).order_by("id").values_list("local_pk", flat=True)
+    yield from rows.iterator(chunk_size=5000)
+
+
+def forget_rows(state: SyncState, label: str, local_pks: Iterable[str]) -> None:
+    """These local rows no longer stand for rows of this URL (deleted, or kept as this site's own)."""
+    pks = list(dict.fromkeys(local_pks))
+    for start in range(0, len(pks), 500):
+        PulledRow.objects.filter(state=state, model=label, local_pk__in=pks[start : start + 500]).delete()
+
+
+def end_adoption(state: SyncState) -> None:
+    """The first pull since rows are mapped succeeded: from now on only mapped rows count as this URL's."""
+    if state.adopt_by_pk:
+        state.adopt_by_pk = False
+        SyncState.objects.filter(pk=state.pk).update(adopt_by_pk=False)
 
 
 def file_validator(url: str) -> tuple[int | None, str]:

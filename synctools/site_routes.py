@@ -33,7 +33,9 @@ LOCAL_ONLY = {
     "tracker": ["tracker.TrackerProfile"],
 }
 
-route = Route()
+# Every entry keeps its pk: stock clients (`loaddata`) match these rows by id, as they always did, and rows that
+# point at a host by id (HostSeen) stay readable; Syncsite's own client matches by natural key instead.
+route = Route(natural_primary_keys=False)
 for _label in ("hosts", "tracker"):
     # Both apps write in bulk (bulk_create/bulk_update/update()), which sends no signals: their changes
     # cannot be tracked, so these routes always answer in full (clients asking for increments then clean).

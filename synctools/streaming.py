@@ -162,15 +162,17 @@ def load_m2m(objects: list[models.Model]) -> None:
             obj._synctools_m2m = {name: per_object.get(obj.pk, []) for name, per_object in values.items()}
 
 
-def encode_objects(objects: list[models.Model], omit: frozenset[str] = frozenset()) -> str:
+def encode_objects(objects: list[models.Model], omit: frozenset[str] = frozenset(), *, natural_pks: bool = True) -> str:
     """Django's JSON serializer format for these objects, without the enclosing brackets.
 
     `omit`: "app_label.model_name.field_name" of fields never sent (secrets); clients keep their own values.
+    `natural_pks`: leave out the pk of rows that have a natural key (`dumpdata --natural-primary`); False keeps
+    it, for readers that match by id (`loaddata`) and rows that refer to such a row by its id.
     """
     load_m2m(objects)
     serializer = _Serializer()
     serializer.omit = omit
-    data = serializer.serialize(objects, use_natural_foreign_keys=True, use_natural_primary_keys=True)
+    data = serializer.serialize(objects, use_natural_foreign_keys=True, use_natural_primary_keys=natural_pks)
     return _ENCODER.encode(data)[1:-1]
 
 
@@ -206,26 +208,28 @@ class ArrayWriter:
         return b"]"
 
 
-def encode_batches(queryset: Any, chunk_size: int, omit: frozenset[str] = frozenset()) -> Iterator[str]:
+def encode_batches(
+    queryset: Any, chunk_size: int, omit: frozenset[str] = frozenset(), *, natural_pks: bool = True
+) -> Iterator[str]:
     """A queryset's rows as encoded batches of `chunk_size` (no brackets)."""
     batch: list[models.Model] = []
     for obj in iterate_objects(queryset, chunk_size):
         batch.append(obj)
         if len(batch) >= chunk_size:
-            yield encode_objects(batch, omit)
+            yield encode_objects(batch, omit, natural_pks=natural_pks)
             batch = []
     if batch:
-        yield encode_objects(batch, omit)
+        yield encode_objects(batch, omit, natural_pks=natural_pks)
 
 
 def serialize_stream(
-    querysets: Iterable[Any], chunk_size: int = 1000, omit: frozenset[str] = frozenset()
+    querysets: Iterable[Any], chunk_size: int = 1000, omit: frozenset[str] = frozenset(), *, natural_pks: bool = True
 ) -> Iterator[bytes]:
     """The full body for these querysets, `chunk_size` rows at a time."""
     writer = ArrayWriter()
     yield writer.open()
     for queryset in querysets:
-        for text in encode_batches(queryset, chunk_size, omit):
+        for text in encode_batches(queryset, chunk_size, omit, natural_pks=natural_pks):
             yield writer.batch(text)
     yield writer.close()
 

@@ -104,3 +104,11 @@ def max_response_bytes() -> int:
 def statement_timeout_ms() -> int:
     """Time limit of each damas request's database work, in milliseconds (0 = none)."""
     return int(getattr(settings, "TRACKER_STATEMENT_TIMEOUT_MS", 10_000))
+
+
+def local_sites() -> list[str]:
+    """Sites (volume names) this installation is the origin of: a replication pull never overwrites their files."""
+    value = getattr(settings, "TRACKER_LOCAL_SITES", [])
+    if isinstance(value, str):
+        value = value.split(",")
+    return [name.strip() for name in value if name and name.strip()]

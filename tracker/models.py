@@ -25,6 +25,18 @@ class NodeKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+class NodeManager(models.Manager):
+    """Nodes are matched across sites by `_id` (their natural key), never by database id."""
+
+    def get_by_natural_key(self, node_id: str) -> Node:
+        return self.get(node_id=node_id)
+
+    def pks_by_natural_key(self, keys: list[tuple]) -> dict[tuple, int]:
+        """Database ids of many natural keys in one query (replication matches a batch at a time)."""
+        wanted = [key[0] for key in keys]
+        return {(node_id,): pk for node_id, pk in self.filter(node_id__in=wanted).values_list("node_id", "pk")}
+
+
 class Node(models.Model):
     """One damas-core node. `data` holds every key except `_id`."""
 
@@ -39,6 +51,8 @@ class Node(models.Model):
     authors = models.TextField(default="", blank=True)
     # Numbers read back in their shortest form (PostgreSQL's numeric prints 1e308 with all its digits).
     data = models.JSONField(default=dict, blank=True, decoder=NodeJSONDecoder)
+
+    objects = NodeManager()
 
     class Meta:
         # Few indexes, because every publish pays for each of them: one unique text_pattern_ops index on
@@ -65,6 +79,31 @@ class Node(models.Model):
     def as_wire(self) -> dict:
         return {"_id": self.node_id, **self.data}
 
+    def natural_key(self) -> tuple[str]:
+        return (self.node_id,)
+
+    @classmethod
+    def replication_refusals(cls, rows: list, context) -> set[int]:
+        """Pulled copies a replication pull must not apply (synctools hook): see tracker.replication."""
+        from tracker import replication
+
+        return replication.node_refusals(rows, context)
+
+
+class SiteStateManager(models.Manager):
+    def get_by_natural_key(self, path: str, site: str) -> SiteState:
+        return self.get(node__node_id=path, site=site)
+
+    def pks_by_natural_key(self, keys: list[tuple]) -> dict[tuple, int]:
+        by_site: dict[str, list[str]] = {}
+        for path, site in keys:
+            by_site.setdefault(site, []).append(path)
+        found: dict[tuple, int] = {}
+        for site, paths in by_site.items():
+            rows = self.filter(site=site, node__node_id__in=paths).values_list("node__node_id", "pk")
+            found.update({(path, site): pk for path, pk in rows})
+        return found
+
 
 class SiteState(models.Model):
     """Sync state of one file at one site (every site but the file's origin has one row).
@@ -88,6 +127,8 @@ class SiteState(models.Model):
     last_attempt = models.BigIntegerField(null=True, blank=True)
     failures = models.IntegerField(default=0)
 
+    objects = SiteStateManager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["node", "site"], name="tracker_sitestate_node_site")]
         indexes = [
@@ -107,6 +148,19 @@ class SiteState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} @ {self.site}"
+
+    def natural_key(self) -> tuple[str, str]:
+        """(the node's `_id`, site): `path` is the node's `_id`, copied here, so no join is needed."""
+        return (self.path, self.site)
+
+    natural_key.dependencies = ["tracker.node"]
+
+    @classmethod
+    def replication_refusals(cls, rows: list, context) -> set[int]:
+        """A state follows its node: refused where the node's pulled copy was (synctools hook)."""
+        from tracker import replication
+
+        return replication.state_refusals(rows, context)
 
 
 class UserClass(models.TextChoices):

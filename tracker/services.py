@@ -697,8 +697,8 @@ def _size_error(node_id: str, data: dict, changes: dict) -> TrackerError | None:
     return limits.node_size_error(node_id, {k: v for k, v in merged.items() if v is not None})
 
 
-def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
-    """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten."""
+def _upsert_once(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
+    """One attempt of `upsert_nodes`, in the caller's transaction."""
     ids = [item.get("_id") if isinstance(item, dict) and isinstance(item.get("_id"), str) else None for item in items]
     if actor is not None and not actor.is_admin:
         # Clients upsert nodes they read back, author and time included: those keys are the server's.
@@ -718,6 +718,33 @@ def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | Tracker
         for i, r in zip(update_idx, update_nodes([items[i] for i in update_idx], actor, upsert=True), strict=True):
             results[i] = r
     return results
+
+
+UPSERT_ATTEMPTS = 5
+
+
+class _CreatedMeanwhile(Exception):
+    """An id this upsert meant to create was created by a concurrent writer first."""
+
+
+def upsert_nodes(items: list, actor: Actor | None = None) -> list[dict | TrackerError]:
+    """`/api/upsert/`: create what is new, update what exists; `author` and `time` are never overwritten.
+
+    Another upsert of the same new id may create it between our read and our insert: the attempt is rolled back
+    and made again, and the id, now there, is updated (one creates, the other updates; nobody gets 409).
+    """
+    for attempt in range(UPSERT_ATTEMPTS):
+        last = attempt == UPSERT_ATTEMPTS - 1
+        try:
+            with transaction.atomic():
+                results = _upsert_once(items, actor)
+                if not last and any(isinstance(r, AlreadyExists) for r in results):
+                    raise _CreatedMeanwhile
+                return results
+        except (AlreadyExists, _CreatedMeanwhile):
+            if last:
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def delete_nodes(node_ids: list, actor: Actor | None = None) -> list[str | TrackerError]:

@@ -25,10 +25,12 @@ SOURCE_TOKEN = "source-site-token-123"
 
 
 class SourceSite:
-    def __init__(self, base: str, var_dir: Path, token: str) -> None:
+    def __init__(self, base: str, var_dir: Path, token: str, env: dict[str, str]) -> None:
         self.base = base
+        self.env = env  # the source site's settings and database, for commands run as that site
         self.var_dir = var_dir
         self.token = token
+        self.access_log = var_dir / "access.log"  # gunicorn's: the basic-auth user name is in every line
         self.session = requests.Session()
 
     def url(self, path: str) -> str:
@@ -93,6 +95,8 @@ def source_site(tmp_path_factory) -> SourceSite:
             "2",
             "--timeout",
             "300",
+            "--access-logfile",
+            str(tmp / "access.log"),
         ],
         cwd=ROOT,
         env=env,
@@ -111,7 +115,7 @@ def source_site(tmp_path_factory) -> SourceSite:
                 assert proc.poll() is None, (tmp / "gunicorn.log").read_text()[-3000:]
                 assert time.monotonic() < deadline, "the source site never answered"
                 time.sleep(0.3)
-        yield SourceSite(base, tmp, SOURCE_TOKEN)
+        yield SourceSite(base, tmp, SOURCE_TOKEN, env)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

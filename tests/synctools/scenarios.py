@@ -16,7 +16,7 @@ from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
-from synctools.models import ChangeRecord
+from synctools.models import ChangeRecord, SyncState
 from tests.synctools.testapp.models import Author, Book, Publisher, Tag, Tripwire
 
 MODELS = [Publisher, Tag, Author, Book, Tripwire]
@@ -28,6 +28,7 @@ def reset() -> int:
         for model in reversed(MODELS + _site_models()):
             model._base_manager.all().delete()
         ChangeRecord.objects.all().delete()
+        SyncState.objects.all().delete()  # and the pull history with it
     return 0
 
 
@@ -148,6 +149,14 @@ def delete_book(pk: int) -> int:
     return Book.objects.filter(pk=pk).delete()[0]
 
 
+def delete_authors(name: str) -> int:
+    return Author.objects.filter(name=name).delete()[0]
+
+
+def delete_tag(name: str) -> int:
+    return Tag.objects.filter(name=name).delete()[0]
+
+
 def media_file(name: str) -> str:
     return default_storage.path(name)
 
@@ -241,3 +250,38 @@ def change_site_data() -> dict:
     rule.name = "tag web hosts"
     rule.save()
     return site_counts()
+
+
+def tracker_admin(username: str = "boss", password: str = "pw-Secret-123") -> str:  # noqa: S107
+    """A superuser (tracker class admin) that can sign in on this site."""
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    if not user_model.objects.filter(username=username).exists():
+        user_model.objects.create_superuser(username, f"{username}@example.com", password)
+    return username
+
+
+def sync_runs() -> list:
+    """This site's pull history, oldest first: [url, outcome, error] per run."""
+    from synctools.models import SyncRun
+
+    return [list(row) for row in SyncRun.objects.order_by("id").values_list("state__url", "outcome", "error")]
+
+
+def tracker_publish(path: str, origin: str, comment: str = "") -> dict:
+    from tracker import services as tracker_services
+
+    return tracker_services.publish(path, origin=origin, author="alice", comment=comment)
+
+
+def tracker_delete(ids: list) -> list:
+    from tracker import services as tracker_services
+
+    return tracker_services.delete_nodes(ids)
+
+
+def delete_host(name: str) -> int:
+    from hosts.models import Host
+
+    return Host.objects.filter(hostname=name).delete()[0]

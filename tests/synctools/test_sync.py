@@ -133,18 +133,23 @@ def test_incremental_sends_changes_and_deletions_only(source):
     assert [run.incremental for run in state.runs.order_by("id")] == [True, True, True]
 
 
-def test_clean_deletes_only_what_the_reply_covers(source):
+def test_clean_deletes_only_what_came_from_the_source(source):
     source.run("seed_library", authors=3, books_per_author=0)
     Tag.objects.create(name="local tag")  # a table the reply does not cover
-    Author.objects.create(pk=100_000, name="local author")  # covered table, row not in the reply
+    Author.objects.create(pk=100_000, name="local author")  # covered table, made here: never cleaned away
     client = client_for(source)
 
-    client.sync("authors/author 0")  # without clean: the local author stays
+    client.sync("authors/author 0")
     assert Author.objects.filter(name="local author").exists()
 
     result = client.sync("authors/author 0", clean=True)
-    assert sorted(Author.objects.values_list("name", flat=True)) == ["author 0"]
+    assert sorted(Author.objects.values_list("name", flat=True)) == ["author 0", "local author"]
     assert list(Tag.objects.values_list("name", flat=True)) == ["local tag"]
+    assert result.deleted == 0
+
+    source.run("delete_authors", name="author 0")
+    result = client.sync("authors/author 0", clean=True)  # gone from the source: it goes here too
+    assert sorted(Author.objects.values_list("name", flat=True)) == ["local author"]
     assert result.deleted == 1
 
 
@@ -234,7 +239,9 @@ def test_omitted_fields_keep_local_values_and_full_only_routes_clean_on_incremen
     assert Publisher.objects.get(name="South Books").city == ""  # new row: the model's default
     assert Tag.objects.filter(name="local only").exists()
 
+    source.run("delete_tag", name="poetry")
     second = client.sync("library-public", incremental=True)  # the route answers in full and says so
     assert not second.incremental
-    assert not Tag.objects.filter(name="local only").exists()
+    assert not Tag.objects.filter(name="poetry").exists()  # removed at the source: the full reply cleans it
+    assert Tag.objects.filter(name="local only").exists()  # made here: kept
     assert Publisher.objects.get(name="North Press").city == "local city"
