@@ -210,3 +210,32 @@ TRACKER_AUTHOR_MODE = env_bool("TRACKER_AUTHOR_MODE", False)  # non-admins only 
 TRACKER_ANONYMOUS_READ = env_bool("TRACKER_ANONYMOUS_READ", False)  # read and search without a token
 # Sites (volume names) this installation is the origin of: a replication pull never overwrites their files.
 TRACKER_LOCAL_SITES = env_list("TRACKER_LOCAL_SITES", [])
+# Request limits of the damas routes and the agent's ssh settings: taken from the environment when set there
+# (their defaults and meaning: tracker/conf.py, tracker/agent/conf.py, docs/tracker.md, docs/tracker-agent.md).
+for _name in (
+    "TRACKER_MAX_BODY_BYTES",
+    "TRACKER_MAX_ITEMS",
+    "TRACKER_MAX_JSON_VALUES",
+    "TRACKER_MAX_JSON_DEPTH",
+    "TRACKER_MAX_NODE_BYTES",
+    "TRACKER_MAX_QUERY_TERMS",
+    "TRACKER_MAX_QUERY_NODES",
+    "TRACKER_MAX_QUERY_DEPTH",
+    "TRACKER_MAX_QUERY_CONDITIONS",
+    "TRACKER_MAX_REGEX_LENGTH",
+    "TRACKER_MAX_PAGE_SIZE",
+    "TRACKER_MAX_RESPONSE_BYTES",
+    "TRACKER_STATEMENT_TIMEOUT_MS",
+    "TRACKER_AGENT_SSH_CONNECT_TIMEOUT",
+    "SYNCTOOLS_STALE_RUN_SECONDS",
+):
+    if os.environ.get(_name):
+        globals()[_name] = env_int(_name, 0)
+for _name in (
+    "TRACKER_AGENT_SSH_BINARY",
+    "TRACKER_AGENT_SSH_IDENTITY_FILE",
+    "TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE",
+    "TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING",
+):
+    if os.environ.get(_name):
+        globals()[_name] = os.environ[_name]

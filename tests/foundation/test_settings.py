@@ -63,3 +63,30 @@ def test_task_broker_is_redis_with_redis_url():
     assert config["redis"] == "redis://127.0.0.1:6379/3"
     assert "orm" not in config
     assert config["workers"] == 4
+
+
+def test_tracker_limits_and_agent_ssh_settings_come_from_the_environment(tmp_path: Path):
+    """Operators set the damas request limits and the agent's ssh key without editing settings.py."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, django; from django.conf import settings; django.setup();"
+        "from tracker import conf; from tracker.agent import conf as agent_conf;"
+        "print(json.dumps([conf.max_node_bytes(), conf.statement_timeout_ms(), agent_conf.ssh_command()]))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "syncsite.settings",
+        "SYNCSITE_VAR_DIR": str(tmp_path),
+        "TRACKER_MAX_NODE_BYTES": "2048",
+        "TRACKER_STATEMENT_TIMEOUT_MS": "1500",
+        "TRACKER_AGENT_SSH_IDENTITY_FILE": "/etc/syncsite/agent_key",
+    }
+    env.pop("DATABASE_URL", None)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    node_bytes, timeout_ms, ssh = json.loads(out.strip().splitlines()[-1])
+    assert (node_bytes, timeout_ms) == (2048, 1500)
+    assert "/etc/syncsite/agent_key" in ssh
