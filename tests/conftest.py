@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from collections.abc import Callable
 
 import pytest
 from django.db import connection
+
+from tests.parallel import free_port  # noqa: F401 - imported from here by the test packages
+
+pytest_plugins = ["tests.parallel"]  # xdist: own ports per worker, test grouping, shared servers
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -29,13 +32,6 @@ def require_binary(name: str, *candidates: str) -> str:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """A TCP port free on loopback right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def process_group_alive(pgid: int) -> bool:

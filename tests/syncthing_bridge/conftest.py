@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 
 from syncthing_bridge.localdaemon import LocalDaemon, pair, share_folder, wait_connected, wait_for
-from tests.conftest import require_binary
+from tests.conftest import free_port, require_binary
+from tests.parallel import one_worker
 
 FOLDER = "shared"
+
+
+def _ports() -> dict[str, int]:
+    """GUI and sync ports from this worker's own block (tests.parallel.free_port)."""
+    return {"gui_port": free_port(), "listen_port": free_port()}
 
 
 @dataclass
@@ -37,10 +43,13 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
+@one_worker("syncthing")
 def syncthing_cluster(tmp_path_factory) -> Cluster:
     binary = require_binary("syncthing", "/usr/bin/syncthing")
     root = tmp_path_factory.mktemp("syncthing")
-    daemons = [LocalDaemon(root / name, name, f"test-key-{name}-0123456789", binary=binary) for name in "abc"]
+    daemons = [
+        LocalDaemon(root / name, name, f"test-key-{name}-0123456789", binary=binary, **_ports()) for name in "abc"
+    ]
     with concurrent.futures.ThreadPoolExecutor(len(daemons)) as pool:
         list(pool.map(lambda d: d.start(), daemons))
     a, b, c = daemons
@@ -85,10 +94,13 @@ def write_and_wait(cluster):
 
 
 @pytest.fixture(scope="session")
+@one_worker("syncthing")
 def tls_daemon(tmp_path_factory) -> LocalDaemon:
     """A lone daemon whose GUI serves https with a self-signed certificate for 127.0.0.1 (`ca_file`)."""
     binary = require_binary("syncthing", "/usr/bin/syncthing")
-    daemon = LocalDaemon(tmp_path_factory.mktemp("tls") / "t", "t", "tls-key-0123456789", binary=binary, tls=True)
+    daemon = LocalDaemon(
+        tmp_path_factory.mktemp("tls") / "t", "t", "tls-key-0123456789", binary=binary, tls=True, **_ports()
+    )
     daemon.start()
     yield daemon
     daemon.stop()

@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from syncthing_bridge import services
-from syncthing_bridge.localdaemon import free_port
 from syncthing_bridge.models import SyncthingInstance
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 

@@ -14,8 +14,9 @@ from django.urls import reverse
 
 from syncthing_bridge import services, tasks
 from syncthing_bridge.client import SyncthingConnectionError, SyncthingUnauthorizedError
-from syncthing_bridge.localdaemon import free_port, wait_connected, wait_for
+from syncthing_bridge.localdaemon import wait_connected, wait_for
 from syncthing_bridge.models import SyncthingDevice, SyncthingFolder, SyncthingInstance
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 

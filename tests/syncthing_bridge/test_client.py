@@ -27,7 +27,8 @@ from syncthing_bridge.client import (
     keys_to_datetime,
     parse_datetime,
 )
-from syncthing_bridge.localdaemon import free_port, wait_connected, wait_for
+from syncthing_bridge.localdaemon import wait_connected, wait_for
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -19,6 +19,7 @@ import requests
 from django.conf import settings
 
 from tests.conftest import free_port
+from tests.parallel import one_worker, worker_suffix
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE_TOKEN = "source-site-token-123"
@@ -51,8 +52,9 @@ def _source_database_url(tmp: Path) -> str:
         return f"sqlite:///{tmp / 'source.sqlite3'}"
     import psycopg
 
-    name = settings.DATABASES["default"]["NAME"]
-    name = name.removeprefix("test_") + "_source"
+    # test_<name>[_gw0] once pytest-django has made the test database, <name> before: one source per worker
+    name = settings.DATABASES["default"]["NAME"].removeprefix("test_").removesuffix(worker_suffix())
+    name = f"{name}_source{worker_suffix()}"
     base = url.rsplit("/", 1)[0]
     with psycopg.connect(base + "/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -61,6 +63,7 @@ def _source_database_url(tmp: Path) -> str:
 
 
 @pytest.fixture(scope="session")
+@one_worker("synctools-source-site")
 def source_site(tmp_path_factory) -> SourceSite:
     tmp = tmp_path_factory.mktemp("source-site")
     env = {

@@ -7,12 +7,14 @@ import pwd
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import free_port, require_binary
+from tests.parallel import popen_server, shared_server, stop_process_group
 
 
 @dataclass
@@ -41,11 +43,11 @@ def agent_ssh(ssh_server, settings) -> SSHServer:
     return ssh_server
 
 
-def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15) -> None:
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"sshd exited: {proc.stderr.read().decode(errors='replace')}")
+            raise RuntimeError(f"sshd exited: {log.read_text(errors='replace')}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -53,13 +55,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 15) -> No
     raise RuntimeError("sshd did not start listening")
 
 
-@pytest.fixture(scope="session")
-def ssh_server(tmp_path_factory) -> SSHServer:
-    """sshd on loopback started for the tests and killed after; key auth only, no PAM."""
-    sshd = require_binary("sshd", "/usr/sbin/sshd")
-    keygen = require_binary("ssh-keygen")
-    require_binary("ssh")
-    home = tmp_path_factory.mktemp("sshd")
+def _start_sshd(home: Path, sshd: str, keygen: str) -> tuple[subprocess.Popen, dict]:
     for name in ("host_key", "client_key"):
         subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(home / name)], check=True)
     (home / "authorized_keys").write_text((home / "client_key.pub").read_text())
@@ -89,17 +85,34 @@ def ssh_server(tmp_path_factory) -> SSHServer:
     )
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation directory
-    proc = subprocess.Popen([sshd, "-D", "-e", "-f", str(home / "sshd_config")], stderr=subprocess.PIPE)
+    proc = popen_server([sshd, "-D", "-e", "-f", str(home / "sshd_config")], home)
     try:
-        _wait_for_port(port, proc)
-        yield SSHServer(port=port, user=user, identity_file=home / "client_key", known_hosts_file=home / "known_hosts")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _wait_for_port(port, proc, home / "server.log")
+    except BaseException:
+        stop_process_group(proc.pid)
+        proc.wait()
+        raise
+    return proc, {
+        "port": port,
+        "user": user,
+        "identity_file": str(home / "client_key"),
+        "known_hosts_file": str(home / "known_hosts"),
+    }
+
+
+@pytest.fixture(scope="session")
+def ssh_server(tmp_path_factory) -> Iterator[SSHServer]:
+    """sshd on loopback, key auth only, no PAM; started once per run (shared by the xdist workers: read-only)."""
+    sshd = require_binary("sshd", "/usr/sbin/sshd")
+    keygen = require_binary("ssh-keygen")
+    require_binary("ssh")
+    with shared_server(tmp_path_factory, "sshd", lambda home: _start_sshd(home, sshd, keygen)) as described:
+        yield SSHServer(
+            port=described["port"],
+            user=described["user"],
+            identity_file=Path(described["identity_file"]),
+            known_hosts_file=Path(described["known_hosts_file"]),
+        )
 
 
 def write_file(root: Path, node_id: str, content: bytes | str = b"x", mtime: float | None = None) -> Path:
