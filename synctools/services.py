@@ -13,6 +13,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from synctools import conf
+from synctools.errors import InvalidCursor
 from synctools.models import ChangeRecord, PulledRow, SyncedFile, SyncRun, SyncState
 
 # --- change records (server side) -------------------------------------------------------------
@@ -34,10 +35,13 @@ def current_cursor() -> str:
 
 
 def parse_cursor(value: str) -> int:
-    """A cursor from a client; ValueError when it is not one of ours."""
-    cursor = int(value)
+    """A cursor from a client; InvalidCursor (a ValueError) when it is not one of ours."""
+    try:
+        cursor = int(value)
+    except ValueError:
+        cursor = -1
     if cursor < 0:
-        raise ValueError("negative cursor")
+        raise InvalidCursor(f"Invalid cursor {value!r}.")
     return cursor
 
 
