@@ -212,3 +212,14 @@ def test_client_resolves_each_natural_key_once(django_assert_max_num_queries):
         applier.finish()
     assert Author.objects.count() == 40
     assert Author.objects.filter(publisher__name="South Books").count() == 20
+
+
+def test_settings_read_the_canonical_prefix_first_then_the_alias(settings):
+    from synctools import conf
+
+    settings.SYNCTOOLS_BATCH_SIZE = 7
+    assert conf.batch_size() == 7  # the alias alone
+    settings.SYNCTOOL_BATCH_SIZE = 9
+    assert conf.batch_size() == 9  # the canonical name wins
+    del settings.SYNCTOOL_BATCH_SIZE, settings.SYNCTOOLS_BATCH_SIZE
+    assert conf.batch_size() == 1000
