@@ -164,19 +164,22 @@ def rescan_folder(instance: SyncthingInstance, folder_id: str, sub: str | None =
 
 
 def pause_device(instance: SyncthingInstance, device_id: str) -> None:
-    with client_for(instance) as st:
-        result = st.system.pause(device_id)
-    if not result["success"]:
-        raise SyncthingError(f"pausing {device_id} on {instance.name} failed: {result['error']}")
-    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(paused=True, connected=False)
+    _set_device_paused(instance, device_id, paused=True)
 
 
 def resume_device(instance: SyncthingInstance, device_id: str) -> None:
+    _set_device_paused(instance, device_id, paused=False)
+
+
+def _set_device_paused(instance: SyncthingInstance, device_id: str, *, paused: bool) -> None:
+    """Pause or resume a device on the daemon, then mirror it (a paused device is not connected)."""
     with client_for(instance) as st:
-        result = st.system.resume(device_id)
+        result = st.system.pause(device_id) if paused else st.system.resume(device_id)
     if not result["success"]:
-        raise SyncthingError(f"resuming {device_id} on {instance.name} failed: {result['error']}")
-    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(paused=False)
+        verb = "pausing" if paused else "resuming"
+        raise SyncthingError(f"{verb} {device_id} on {instance.name} failed: {result['error']}")
+    mirrored = {"paused": True, "connected": False} if paused else {"paused": False}
+    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(**mirrored)
 
 
 def restart(instance: SyncthingInstance) -> None:

@@ -6,10 +6,13 @@ daemon 502); the kernel's exception handler answers them, so these views build n
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from syncsite.permissions import StaffOnlyWrites
 from syncthing_bridge import services
@@ -48,26 +51,24 @@ class SyncthingInstanceViewSet(viewsets.ModelViewSet):
     @extend_schema(request=serializers.FolderArgument, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def rescan(self, request, pk=None):
-        arg = serializers.FolderArgument(data=request.data)
-        arg.is_valid(raise_exception=True)
-        services.daemon_action(services.rescan_folder, self.get_object(), arg.validated_data["folder"])
-        return Response({"detail": "rescan requested"})
+        return self._act(request, serializers.FolderArgument, "folder", services.rescan_folder, "rescan requested")
 
     @extend_schema(request=serializers.DeviceArgument, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
-        arg = serializers.DeviceArgument(data=request.data)
-        arg.is_valid(raise_exception=True)
-        services.daemon_action(services.pause_device, self.get_object(), arg.validated_data["device"])
-        return Response({"detail": "paused"})
+        return self._act(request, serializers.DeviceArgument, "device", services.pause_device, "paused")
 
     @extend_schema(request=serializers.DeviceArgument, responses={200: dict, 502: serializers.DaemonErrorSerializer})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
-        arg = serializers.DeviceArgument(data=request.data)
+        return self._act(request, serializers.DeviceArgument, "device", services.resume_device, "resumed")
+
+    def _act(self, request, argument: type[Serializer], key: str, func: Callable, done: str) -> Response:
+        """Validate the one argument, run the daemon action on this instance, answer `{"detail": done}`."""
+        arg = argument(data=request.data)
         arg.is_valid(raise_exception=True)
-        services.daemon_action(services.resume_device, self.get_object(), arg.validated_data["device"])
-        return Response({"detail": "resumed"})
+        services.daemon_action(func, self.get_object(), arg.validated_data[key])
+        return Response({"detail": done})
 
 
 class SyncthingDeviceViewSet(viewsets.ReadOnlyModelViewSet):
