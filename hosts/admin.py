@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils.html import format_html, format_html_join
 
-from hosts import cronjobs, models
+from hosts import cronjobs, models, services
 from hosts.normalize import normalize_hostname, normalize_labels
 from hosts.rules import RuleError, _rewriter, _text_or_template, compile_condition
 from syncsite import schedules
@@ -187,9 +187,8 @@ class HostAdmin(admin.ModelAdmin):
         return super().get_search_results(request, queryset, " ".join(plain))
 
     def save_model(self, request, obj, form, change):
-        if change and {"labels", "inventory"} & set(form.changed_data):
-            obj.cache = {}
-            obj.add_log(f"labels/inventory edited by {request.user.get_username()} in the admin")
+        if change:
+            services.record_manual_edit(obj, form.changed_data, request.user.get_username())
         super().save_model(request, obj, form, change)
 
     @admin.display(description="labels")
@@ -406,15 +405,13 @@ class CronjobScheduleAdmin(admin.ModelAdmin):
     def run_now(self, request, queryset):
         import ast
 
-        from django_q.tasks import async_task
-
         for schedule in queryset:
             try:
                 kwargs = ast.literal_eval(schedule.kwargs or "{}")
-            except (ValueError, SyntaxError):
+                services.queue_cronjob(kwargs.get("job"), kwargs.get("account"), schedule=schedule.name)
+            except (ValueError, SyntaxError, AttributeError):
                 messages.error(request, f"{schedule.name}: its arguments cannot be read")
                 continue
-            async_task(CRONJOB_FUNC, job=kwargs.get("job"), account=kwargs.get("account"), group=schedule.name)
             messages.success(request, f"{schedule.name}: queued")
 
     @admin.display(description="job")

@@ -266,14 +266,31 @@ def cronjob_status() -> list[dict[str, Any]]:
     return [{"name": name, "running": name in running, "last_run": last_runs.get(name)} for name in names]
 
 
-def queue_cronjob(job: str, account: str | None = None) -> str:
-    """Queue a run of a registered cronjob now (django-q2); returns the task id. LookupError when unknown."""
+def queue_cronjob(job: str, account: str | None = None, *, schedule: str | None = None) -> str:
+    """Queue a run of a cronjob (django-q2) once the caller's transaction commits.
+
+    Enqueued on `transaction.on_commit`, so a run never starts before, or without, what the caller wrote. Returns
+    the task id when it was enqueued at once (no transaction open, as in the API and the admin), "" when it waits
+    for the caller's transaction. A job asked for by name is checked first (LookupError: no such job or account);
+    the run of a stored `schedule` runs its call as the scheduler would (checked when it was saved) and is filed
+    under the schedule's name.
+    """
+    from django.db import transaction
     from django_q.tasks import async_task
 
     from hosts.cronjobs import registered_cronjobs
 
-    if job not in registered_cronjobs():
-        raise LookupError(f"no cronjob named {job!r} is registered")
-    if account is not None and not Account.objects.filter(name=account).exists():
-        raise LookupError(f"account {account!r} does not exist")
-    return str(async_task("hosts.tasks.run_cronjob", job, account, task_name=f"cronjob {job}"[:100]))
+    if schedule is None:
+        if job not in registered_cronjobs():
+            raise LookupError(f"no cronjob named {job!r} is registered")
+        if account is not None and not Account.objects.filter(name=account).exists():
+            raise LookupError(f"account {account!r} does not exist")
+    options = {"group": schedule} if schedule else {}
+    queued: list[str] = []
+
+    def enqueue() -> None:
+        task = async_task("hosts.tasks.run_cronjob", job, account, task_name=f"cronjob {job}"[:100], **options)
+        queued.append(str(task))
+
+    transaction.on_commit(enqueue)
+    return queued[0] if queued else ""

@@ -602,6 +602,11 @@ class RulesState(models.Model):
     def __str__(self) -> str:
         return f"rules version {self.version}"
 
+    @classmethod
+    def current_version(cls) -> int:
+        """The counter attribute caches are compared with (0 before the first rule change)."""
+        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
 
 # --- cronjobs ------------------------------------------------------------------------------------------------
 

@@ -364,7 +364,7 @@ def load_engine() -> RuleEngine:
     """Read the rules version, then every enabled rule with one query per model."""
     from hosts.models import CustomAttributeRule, FilterRule, RewriteRule, RulesState
 
-    version = RulesState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    version = RulesState.current_version()
     errors: list[str] = []
 
     def enabled(model):

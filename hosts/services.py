@@ -64,6 +64,7 @@ __all__ = [
     "import_rules",
     "purge_log_entries",
     "queue_cronjob",
+    "record_manual_edit",
     "rule_document",
     "rule_queryset",
     "rules_version",
@@ -186,11 +187,21 @@ def purge_log_entries(days: int | None = None) -> int:
     return deleted
 
 
+def record_manual_edit(host: Host, changed_fields: Iterable[str], editor: str) -> None:
+    """A person edited the host (the admin): when labels or inventory changed, the attributes computed from them
+    are stale, so the attribute cache is cleared, and the host's log says who edited. The caller saves the host.
+    """
+    if {"labels", "inventory"} & set(changed_fields):
+        host.cache = {}
+        host.add_log(f"labels/inventory edited by {editor} in the admin")
+
+
 # --- rules -----------------------------------------------------------------------------------------------
 
 
 def rules_version() -> int:
-    return RulesState.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+    """The rules counter; cached attribute sets computed under another value are stale."""
+    return RulesState.current_version()
 
 
 def bump_rules_version() -> None:

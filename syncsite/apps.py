@@ -1,3 +1,5 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 
@@ -9,11 +11,22 @@ class SyncsiteConfig(AppConfig):
     verbose_name = "Syncsite"
 
     def ready(self) -> None:
-        """Register the dashboard cards and tasks of Django-only apps (synctools); guard the scheduler."""
+        """Register the dashboard cards, tasks and error base of Django-only apps (synctools); guard the scheduler.
+
+        With `SYNCTOOL_API_TOKEN` set, the routes of the site's own data are imported here, so every process
+        (web, workers, commands) records changes of the models they serve.
+        """
         from django_q.signals import pre_enqueue
 
-        from syncsite import dashboard, schedules, site_schedules
+        from syncsite import dashboard, errors, schedules, site_schedules
+        from synctools import conf as synctools_conf
         from synctools import services as synctools_services
+        from synctools.errors import SynctoolsError
+
+        errors.register_foreign(SynctoolsError)  # synctools cannot subclass DomainError: it knows only Django
+
+        if synctools_conf.api_token():
+            import_module("syncsite.sync_routes")
 
         dashboard.register(
             "synctools", cards=synctools_services.dashboard_cards, sections=synctools_services.dashboard_sections

@@ -13,7 +13,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from syncsite.errors import DomainError
+from syncsite.errors import DomainError, as_domain_error
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +36,13 @@ class DomainAPIError(exceptions.APIException):
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error is `{"detail": ...}` JSON with a 4xx status; Django's own errors are mapped too.
 
-    An app's domain error (a syncsite.errors.DomainError) is answered with its own `status`, whichever view
-    raised it, so services raise their errors and no view translates them.
+    An app's domain error (a syncsite.errors.DomainError, or a registered foreign one such as synctools') is
+    answered with its own `status`, whichever view raised it, so services raise their errors and no view
+    translates them.
     """
-    if isinstance(exc, DomainError):
-        exc = DomainAPIError(exc)
+    domain_error = as_domain_error(exc)
+    if domain_error is not None:
+        exc = DomainAPIError(domain_error)
     elif isinstance(exc, ValidationError):
         messages = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(messages)

@@ -200,6 +200,7 @@ LOGGING = {
 # --- synctools: site-to-site replication (see docs/synctools.md) ---------------------------------
 # SYNCTOOL_API_TOKEN: when set, this site serves its hosts and tracker data under /sync/ to clients
 # that send it (HTTP basic auth). SYNCTOOL_CLIENT_*: where and how this site pulls from another one.
+# Every synctools setting is SYNCTOOL_<name>; the older SYNCTOOLS_<name> is read when it is unset (docs/synctools.md).
 SYNCTOOL_API_TOKEN = os.environ.get("SYNCTOOL_API_TOKEN", "")
 SYNCTOOL_CLIENT_TOKEN = os.environ.get("SYNCTOOL_CLIENT_TOKEN", "")
 SYNCTOOL_CLIENT_ENDPOINT = os.environ.get("SYNCTOOL_CLIENT_ENDPOINT", "")

@@ -7,6 +7,20 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from syncsite import api, views
+from synctools import conf as synctools_conf
+
+
+def sync_urlpatterns() -> list:
+    """Syncsite's own data for a second site (syncsite.sync_routes), mounted only when SYNCTOOL_API_TOKEN is set.
+
+    Without a token the routes are not even imported, so nothing is served and no change is recorded.
+    """
+    if not synctools_conf.api_token():
+        return []
+    from syncsite.sync_routes import route
+
+    return route.urlpatterns
+
 
 router = DefaultRouter()
 router.register("schedules", api.ScheduleViewSet, basename="schedule")
@@ -33,7 +47,7 @@ urlpatterns = [
     path("hosts/", include("hosts.urls")),
     path("tracker/", include("tracker.urls")),
     path("syncthing/", include("syncthing_bridge.urls")),
-    path("sync/", include("synctools.urls")),
+    path("sync/", include(sync_urlpatterns())),
 ]
 
 handler404 = "syncsite.views.not_found"

@@ -10,11 +10,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connections, transaction
@@ -25,6 +25,7 @@ from django.utils import timezone
 from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import conf
 from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingNotFoundError, parse_datetime
+from syncthing_bridge.errors import DaemonError, InstanceConfigError
 from syncthing_bridge.models import (
     FolderCompletion,
     SyncthingDevice,
@@ -35,17 +36,12 @@ from syncthing_bridge.models import (
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 TRACKED_EVENTS = ("ItemFinished", "FolderCompletion", "LocalIndexUpdated")
 
 
 # --------------------------------------------------------------------------------------------- clients
-
-
-class InstanceConfigError(SyncthingError):
-    """The instance is configured so that no call can work (e.g. a zero timeout, an API key no header can carry).
-
-    A SyncthingError, so every caller that reports a daemon's failure reports this one too, instead of crashing.
-    """
 
 
 def _ca_file(pem: str) -> str:
@@ -60,14 +56,33 @@ def _ca_file(pem: str) -> str:
     return str(path)
 
 
+def usable(instance: SyncthingInstance) -> SyncthingInstance:
+    """The instance itself, or InstanceConfigError (409) when its stored configuration cannot work."""
+    problems = instance.configuration_problems()
+    if problems:
+        raise InstanceConfigError(f"Syncthing instance {instance.name!r} is misconfigured: {'; '.join(problems)}")
+    return instance
+
+
+def daemon_action(func: Callable[..., T], instance: SyncthingInstance, *args: Any) -> T:
+    """Run `func(instance, *args)` for the API: a misconfigured instance is InstanceConfigError (409), a daemon that
+    fails or cannot be reached DaemonError (502), its message shown without the credentials of any URL in it.
+    """
+    usable(instance)
+    try:
+        return func(instance, *args)
+    except InstanceConfigError:
+        raise
+    except SyncthingError as exc:
+        raise DaemonError(redact_urls_in_text(str(exc))) from exc
+
+
 def client_for(instance: SyncthingInstance, timeout: float | None = None) -> Syncthing:
     """A bindings client for the instance (its CA certificate verifies a self-signed GUI certificate).
 
     InstanceConfigError when the stored configuration cannot work; nothing is sent then.
     """
-    problems = instance.configuration_problems()
-    if problems:
-        raise InstanceConfigError(f"Syncthing instance {instance.name!r} is misconfigured: {'; '.join(problems)}")
+    usable(instance)
     ca = _ca_file(instance.ca_certificate.strip() + "\n") if instance.ca_certificate.strip() else None
     return Syncthing.from_url(instance.url, instance.api_key, timeout=timeout or instance.timeout, ssl_cert_file=ca)
 
@@ -149,19 +164,22 @@ def rescan_folder(instance: SyncthingInstance, folder_id: str, sub: str | None =
 
 
 def pause_device(instance: SyncthingInstance, device_id: str) -> None:
-    with client_for(instance) as st:
-        result = st.system.pause(device_id)
-    if not result["success"]:
-        raise SyncthingError(f"pausing {device_id} on {instance.name} failed: {result['error']}")
-    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(paused=True, connected=False)
+    _set_device_paused(instance, device_id, paused=True)
 
 
 def resume_device(instance: SyncthingInstance, device_id: str) -> None:
+    _set_device_paused(instance, device_id, paused=False)
+
+
+def _set_device_paused(instance: SyncthingInstance, device_id: str, *, paused: bool) -> None:
+    """Pause or resume a device on the daemon, then mirror it (a paused device is not connected)."""
     with client_for(instance) as st:
-        result = st.system.resume(device_id)
+        result = st.system.pause(device_id) if paused else st.system.resume(device_id)
     if not result["success"]:
-        raise SyncthingError(f"resuming {device_id} on {instance.name} failed: {result['error']}")
-    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(paused=False)
+        verb = "pausing" if paused else "resuming"
+        raise SyncthingError(f"{verb} {device_id} on {instance.name} failed: {result['error']}")
+    mirrored = {"paused": True, "connected": False} if paused else {"paused": False}
+    SyncthingDevice.objects.filter(instance=instance, device_id=device_id).update(**mirrored)
 
 
 def restart(instance: SyncthingInstance) -> None:

@@ -11,7 +11,5 @@ class SynctoolsConfig(AppConfig):
         """Import the modules that define Routes, so every process (web, workers, commands) records changes."""
         from synctools import conf
 
-        if conf.api_token():
-            import_module("synctools.site_routes")
         for module in conf.route_modules():
             import_module(module)

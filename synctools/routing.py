@@ -15,6 +15,7 @@ from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from synctools import conf, services, streaming, tracking
+from synctools.errors import SynctoolsError
 
 
 class Route:
@@ -133,8 +134,8 @@ class Route:
             if since not in (None, ""):
                 try:
                     cursor = services.parse_cursor(since)
-                except ValueError:
-                    return JsonResponse({"detail": f"Invalid cursor {since!r}."}, status=400)
+                except SynctoolsError as exc:
+                    return JsonResponse({"detail": exc.detail}, status=exc.http_status)
             querysets = func(*args, **kwargs)
             if not isinstance(querysets, list | tuple):
                 querysets = [querysets]

@@ -13,6 +13,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from synctools import conf
+from synctools.errors import InvalidCursor
 from synctools.models import ChangeRecord, PulledRow, SyncedFile, SyncRun, SyncState
 
 # --- change records (server side) -------------------------------------------------------------
@@ -34,17 +35,20 @@ def current_cursor() -> str:
 
 
 def parse_cursor(value: str) -> int:
-    """A cursor from a client; ValueError when it is not one of ours."""
-    cursor = int(value)
+    """A cursor from a client; InvalidCursor (a ValueError) when it is not one of ours."""
+    try:
+        cursor = int(value)
+    except ValueError:
+        cursor = -1
     if cursor < 0:
-        raise ValueError("negative cursor")
+        raise InvalidCursor(f"Invalid cursor {value!r}.")
     return cursor
 
 
 def changes_since(model: type[models.Model], cursor: int, upto: int) -> dict[str, list | None]:
     """object_pk -> natural key of its latest deletion (or None) for rows of `model` changed after `cursor`.
 
-    Records made shortly before the cursor are included too (`SYNCTOOLS_CURSOR_OVERLAP`): a transaction that
+    Records made shortly before the cursor are included too (`SYNCTOOL_CURSOR_OVERLAP`): a transaction that
     took its id before the cursor but committed after the previous reply is not lost.
     """
     floor = cursor
@@ -108,7 +112,7 @@ def sweep_abandoned_runs() -> int:
     """Mark failed the runs left "running" by a pull that died without saying so (SIGKILL, power loss).
 
     A run of this machine whose process is gone is abandoned at once; a run of another machine (whose process
-    cannot be seen from here) after `SYNCTOOLS_STALE_RUN_SECONDS`. Returns how many were marked.
+    cannot be seen from here) after `SYNCTOOL_STALE_RUN_SECONDS`. Returns how many were marked.
     """
     here = socket.gethostname()[:255]
     cutoff = timezone.now() - timedelta(seconds=conf.stale_run_seconds())

@@ -218,7 +218,7 @@ def serving_in_process():
 
 def test_the_sync_stream_sends_no_secret(seeded, settings, serving_in_process):
     settings.SYNCTOOL_API_TOKEN = "sync-token-for-the-leak-test"
-    route = import_module("synctools.site_routes").route
+    route = import_module("syncsite.sync_routes").route
     view = next(p for p in route.urlpatterns if p.name == "synctools-app-hosts").callback
     auth = base64.b64encode(b"sync-token-for-the-leak-test:").decode()
     response = view(RequestFactory().get("/sync/hosts", HTTP_AUTHORIZATION=f"Basic {auth}"))

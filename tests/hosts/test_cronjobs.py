@@ -234,16 +234,45 @@ def test_purge_schedule_exists_and_purges(settings):
 
 
 @pytest.mark.django_db
-def test_run_now_from_the_admin(admin_client):
+def test_run_now_from_the_admin(admin_client, django_capture_on_commit_callbacks):
     schedule = Schedule.objects.create(
         name="nightly ok",
         func="hosts.tasks.run_cronjob",
         kwargs=repr({"job": "test: ok", "account": "a1"}),
         schedule_type="D",
     )
-    response = admin_client.post(
-        "/admin/hosts/cronjobschedule/", {"action": "run_now", "_selected_action": [str(schedule.pk)]}
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # queued when the (test's) transaction commits
+        response = admin_client.post(
+            "/admin/hosts/cronjobschedule/", {"action": "run_now", "_selected_action": [str(schedule.pk)]}
+        )
     assert response.status_code == 302
     assert CALLS == ["a1"]
     assert CronjobRun.objects.get().status == "success"
+
+
+@pytest.mark.django_db
+def test_queue_cronjob_waits_for_the_callers_commit(django_capture_on_commit_callbacks):
+    from hosts import services
+    from hosts.models import Account
+
+    Account.objects.create(name="a2")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.queue_cronjob("test: ok", "a2") == ""  # inside a transaction: nothing queued yet
+        assert CALLS == []
+    assert CALLS == ["a2"]
+    with pytest.raises(LookupError, match="no cronjob named 'nope'"):
+        services.queue_cronjob("nope")
+    with pytest.raises(LookupError, match="account 'zz' does not exist"):
+        services.queue_cronjob("test: ok", "zz")
+
+
+@pytest.mark.django_db
+def test_a_manual_edit_of_labels_clears_the_attribute_cache():
+    from hosts import services
+    from hosts.models import Host
+
+    host = Host.objects.create(hostname="edited.example.com", cache={"rules_version": 3, "attributes": {}})
+    services.record_manual_edit(host, ["locked"], "ann")
+    assert host.cache and not host.log
+    services.record_manual_edit(host, ["labels"], "ann")
+    assert host.cache == {} and "edited by ann" in host.log[0]["message"]

@@ -270,14 +270,19 @@ def test_logs_recent_by_source_and_errors(token_client):
     assert LogEntry.objects.count() == 3
 
 
-def test_cronjob_status_and_run_now(token_client, user_client, make_account, tmp_path):
+def test_cronjob_status_and_run_now(
+    token_client, user_client, make_account, tmp_path, django_capture_on_commit_callbacks
+):
     path = tmp_path / "hosts.csv"
     path.write_text("host\nh1\nh2\n")
     make_account("csvsrc", address=str(path))
     jobs = {job["name"]: job for job in token_client.get("/api/v1/cronjobs/").json()}
     assert jobs["hosts: import-csv"] == {"name": "hosts: import-csv", "running": False, "last_run": None}
     assert user_client.post("/api/v1/cronjobs/", {"job": "hosts: import-csv", "account": "csvsrc"}).status_code == 403
-    response = token_client.post("/api/v1/cronjobs/", {"job": "hosts: import-csv", "account": "csvsrc"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):  # queued when the (test's) transaction commits
+        response = token_client.post(
+            "/api/v1/cronjobs/", {"job": "hosts: import-csv", "account": "csvsrc"}, format="json"
+        )
     assert response.status_code == 202 and response.json()["job"] == "hosts: import-csv"
     assert Host.objects.count() == 2  # django-q2 runs tasks inline in tests
     last = {job["name"]: job for job in token_client.get("/api/v1/cronjobs/").json()}["hosts: import-csv"]["last_run"]

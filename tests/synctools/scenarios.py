@@ -172,7 +172,7 @@ def rewrite_file(name: str, content: str) -> int:
 
 
 def _site_models():
-    from synctools.site_routes import LOCAL_ONLY
+    from syncsite.sync_routes import LOCAL_ONLY
 
     excluded = {name.lower() for names in LOCAL_ONLY.values() for name in names}
     from synctools.streaming import app_models
@@ -221,7 +221,7 @@ def site_counts() -> dict:
 
 def site_snapshot() -> list:
     """hosts and tracker rows as the sync routes serve them (without secrets), in a stable order."""
-    from synctools.site_routes import (
+    from syncsite.sync_routes import (
         route,  # noqa: F401 - the routes define what is replicated
         secret_fields,
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import importlib
 import json
 from datetime import timedelta
 
@@ -186,17 +185,16 @@ def test_overlap_resends_recent_changes(settings):
 
 
 def test_site_routes_are_mounted_only_with_a_token(settings):
-    import synctools.urls as site_urls
+    from syncsite.urls import sync_urlpatterns
 
     try:
         settings.SYNCTOOL_API_TOKEN = ""
-        assert importlib.reload(site_urls).urlpatterns == []
+        assert sync_urlpatterns() == []
         settings.SYNCTOOL_API_TOKEN = "set"
-        patterns = [p.pattern.regex.pattern for p in importlib.reload(site_urls).urlpatterns]
+        patterns = [p.pattern.regex.pattern for p in sync_urlpatterns()]
         assert patterns == ["^hosts/?$", "^tracker/?$"]
     finally:
         settings.SYNCTOOL_API_TOKEN = TOKEN
-        importlib.reload(site_urls)
 
 
 def test_client_resolves_each_natural_key_once(django_assert_max_num_queries):
@@ -214,3 +212,14 @@ def test_client_resolves_each_natural_key_once(django_assert_max_num_queries):
         applier.finish()
     assert Author.objects.count() == 40
     assert Author.objects.filter(publisher__name="South Books").count() == 20
+
+
+def test_settings_read_the_canonical_prefix_first_then_the_alias(settings):
+    from synctools import conf
+
+    settings.SYNCTOOLS_BATCH_SIZE = 7
+    assert conf.batch_size() == 7  # the alias alone
+    settings.SYNCTOOL_BATCH_SIZE = 9
+    assert conf.batch_size() == 9  # the canonical name wins
+    del settings.SYNCTOOL_BATCH_SIZE, settings.SYNCTOOLS_BATCH_SIZE
+    assert conf.batch_size() == 1000

@@ -373,8 +373,8 @@ def test_extreme_floats_come_back_in_their_shortest_form(damas):
 
 def test_extreme_floats_round_trip_through_the_replication_route(damas, settings):
     """/sync/tracker serves them in their shortest form and a pulling site stores them back unchanged."""
+    from syncsite.sync_routes import route
     from synctools.client import Applier
-    from synctools.site_routes import route
 
     settings.SYNCTOOL_API_TOKEN = "sync-token-for-numbers"
     api = damas("boss", "admin")

@@ -1,6 +1,9 @@
-"""Routes for Syncsite's own data, so a second site can replicate this one (mounted under /sync/).
+"""Routes for Syncsite's own data, so a second site can replicate this one (site wiring; mounted under /sync/).
 
-Only imported when `SYNCTOOL_API_TOKEN` is set: without a token nothing is served or recorded.
+Only imported when `SYNCTOOL_API_TOKEN` is set (by `syncsite.urls.sync_urlpatterns()`, and by
+`SyncsiteConfig.ready()` so every process records changes): without a token nothing is served or recorded.
+It lives in the site, not in synctools, because it names the site's apps and kernel fields; synctools itself
+knows only Django.
 Every model of the hosts and tracker apps is served except site-local state (locks, job runs,
 per-user classes that point at users, which are not replicated); encrypted fields (account
 passwords, secret custom fields) and account addresses are never sent: the receiving site keeps its own.
