@@ -11,7 +11,7 @@ the account's `request_timeout` (default 30 s connect, `HOSTS_SQL_STATEMENT_TIME
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -154,8 +154,8 @@ def _mysql_table(login: dict[str, Any], query: str, where: str, connect: int, st
         )
     except pymysql.MySQLError as exc:
         raise SourceError(f"{where}: cannot connect ({_first_line(exc)})") from exc
+    cursor = connection.cursor()
     try:
-        cursor = connection.cursor()
         try:
             cursor.execute("SET SESSION TRANSACTION READ ONLY")  # also for transactions an implicit commit starts
             cursor.execute("START TRANSACTION READ ONLY")
@@ -167,10 +167,9 @@ def _mysql_table(login: dict[str, Any], query: str, where: str, connect: int, st
         columns = [column[0] for column in cursor.description]
         yield columns, _batches(cursor, pymysql.MySQLError, where)
     finally:
-        try:
-            connection.rollback()
-        finally:
-            connection.close()
+        with suppress(pymysql.MySQLError):
+            cursor.close()  # reads what is left of an unbuffered result
+        connection.close()  # the server rolls the read-only transaction back
 
 
 def _batches(cursor: Any, error: type[Exception], where: str) -> Iterator[Sequence[Any]]:
