@@ -68,6 +68,13 @@ class ImportPlugin(Plugin):
     def read(self) -> list[Row]:
         raise NotImplementedError
 
+    def connect_timeout(self) -> int:
+        """Whole seconds to wait for a source server: the account's request_timeout, else 30."""
+        try:
+            return max(1, int(float(self.config.get("request_timeout") or 30)))
+        except (TypeError, ValueError):
+            return 30
+
     def inventory_key(self) -> str | None:
         return None
 

@@ -57,7 +57,7 @@ class LdapImport(ImportPlugin):
             page_size = 0
         if page_size < 1:
             raise SourceError(f"account {self.config.get('name')!r}: page_size must be a whole number >= 1")
-        timeout = max(1, int(float(self.config.get("request_timeout") or 30)))
+        timeout = self.connect_timeout()
         scopes = {"sub": ldap3.SUBTREE, "one": ldap3.LEVEL, "base": ldap3.BASE}
         try:
             server = ldap3.Server(url, connect_timeout=timeout, get_info=ldap3.NONE)

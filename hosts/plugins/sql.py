@@ -79,9 +79,6 @@ class SqlImport(ImportPlugin):
         with self.table(url, query) as (columns, rows):
             return normalised_table(columns, rows, hostname_column, where)
 
-    def connect_timeout(self) -> int:
-        return max(1, int(float(self.config.get("request_timeout") or 30)))
-
     @contextmanager
     def table(self, url: str, query: str) -> Iterator[Table]:
         """(column names, row iterator) of the query, inside a read-only transaction that is rolled back."""

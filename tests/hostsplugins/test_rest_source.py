@@ -5,16 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.management.base import CommandError
 
-from .conftest import PASSWORD, REALM, TOKEN, USERNAME, SourceServer, _digest_ok
+from .conftest import PASSWORD, REALM, TOKEN, USERNAME, SourceServer, _digest_ok, serve_http
 
 HOSTS = [
     {"name": f"web{index:02d}.example.com", "os": "linux", "rack": str(index), "secret": "x"} for index in range(23)
@@ -100,17 +99,8 @@ def _handler(state: SourceServer) -> type[BaseHTTPRequestHandler]:
 
 @pytest.fixture
 def rest_server() -> Iterator[SourceServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    state = SourceServer(port=httpd.server_address[1])
-    httpd.RequestHandlerClass = _handler(state)
-    thread = threading.Thread(target=httpd.serve_forever, name="rest-source", daemon=True)
-    thread.start()
-    try:
+    with serve_http(_handler) as state:
         yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def _hostnames() -> list[str]:
