@@ -11,9 +11,14 @@ BASE = f"ou=hosts,{LDAP_SUFFIX}"
 
 
 def test_paged_search_reads_past_the_size_limit(slapd, make_account, run_command):
+    import ldap3
+
     from hosts.models import Host, LogEntry
 
-    assert LDAP_HOSTS > LDAP_ANONYMOUS_SIZE_LIMIT  # one unpaged search could not return them all
+    with ldap3.Connection(ldap3.Server(slapd), auto_bind=True) as unpaged:  # one unpaged search is cut short
+        unpaged.search(BASE, "(objectClass=device)", attributes=["cn"])
+        assert unpaged.result["description"] == "sizeLimitExceeded"
+        assert len(unpaged.entries) == LDAP_ANONYMOUS_SIZE_LIMIT < LDAP_HOSTS
     make_account("dir", address=slapd, base=BASE, filter="(objectClass=device)", page_size=4,
                  attributes="ipHostNumber,l,description")  # fmt: skip
     out, _ = run_command("import-ldap", "--account", "dir")
