@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import connection
 
-from tests.parallel import free_port  # noqa: F401 - imported from here by the test packages
+from tests.parallel import free_port
 
 pytest_plugins = ["tests.parallel"]  # xdist: own ports per worker, test grouping, shared servers
 
@@ -122,3 +123,72 @@ def token_client(make_token):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {make_token('api-admin', superuser=True)}")
     return client
+
+
+LDAP_SUFFIX = "dc=example,dc=com"
+LDAP_ADMIN_DN = f"cn=admin,{LDAP_SUFFIX}"
+LDAP_ADMIN_PASSWORD = "ldap-admin-pw"  # the throwaway test directory's root password
+LDAP_HOSTS = 25
+LDAP_ANONYMOUS_SIZE_LIMIT = 10  # below LDAP_HOSTS: only a paged search reads them all anonymously
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory) -> Iterator[str]:
+    """A real OpenLDAP `slapd` on loopback with its own MDB database of hosts; yields its `ldap://` URL.
+
+    Started once per test session. `ou=hosts` holds LDAP_HOSTS `device`/`ipHost` entries (`cn`
+    `hostNN.example.com`, `ipHostNumber`, `l`, two `description` values). Anonymous searches are limited to
+    LDAP_ANONYMOUS_SIZE_LIMIT entries unless paged; `LDAP_ADMIN_DN` binds with `LDAP_ADMIN_PASSWORD`.
+    """
+    import subprocess
+    import time
+
+    slapd_path = require_binary("slapd", "/usr/sbin/slapd")
+    slapadd = require_binary("slapadd", "/usr/sbin/slapadd")
+    schema = "/etc/ldap/schema"
+    modules = "/usr/lib/ldap"
+    directory = tmp_path_factory.mktemp("slapd")
+    (directory / "data").mkdir()
+    config = directory / "slapd.conf"
+    config.write_text(
+        "".join(f"include {schema}/{name}.schema\n" for name in ("core", "cosine", "inetorgperson", "nis"))
+        + f"pidfile {directory}/slapd.pid\nargsfile {directory}/slapd.args\n"
+        + (f"modulepath {modules}\nmoduleload back_mdb\n" if os.path.exists(f"{modules}/back_mdb.la") else "")
+        + f'database mdb\nsuffix "{LDAP_SUFFIX}"\nrootdn "{LDAP_ADMIN_DN}"\nrootpw {LDAP_ADMIN_PASSWORD}\n'
+        + f"directory {directory}/data\nmaxsize 10485760\n"
+        + f"limits anonymous size.soft={LDAP_ANONYMOUS_SIZE_LIMIT} size.hard={LDAP_ANONYMOUS_SIZE_LIMIT}"
+        + " size.prtotal=unlimited\naccess to * by * read\n"
+    )
+    entries = [
+        f"dn: {LDAP_SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\ndc: example\no: Example\n",
+        f"dn: ou=hosts,{LDAP_SUFFIX}\nobjectClass: organizationalUnit\nou: hosts\n",
+    ]
+    for index in range(LDAP_HOSTS):
+        entries.append(
+            f"dn: cn=host{index:02d}.example.com,ou=hosts,{LDAP_SUFFIX}\nobjectClass: device\nobjectClass: ipHost\n"
+            f"cn: host{index:02d}.example.com\nipHostNumber: 10.0.0.{index + 1}\nl: dc{index % 3}\n"
+            f"description: rack {index}\ndescription: managed\n"
+        )
+    ldif = directory / "hosts.ldif"
+    ldif.write_text("\n".join(entries))
+    subprocess.run([slapadd, "-f", str(config), "-l", str(ldif)], check=True, capture_output=True, timeout=60)
+    port = free_port()
+    url = f"ldap://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [slapd_path, "-f", str(config), "-h", f"{url}/", "-d", "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"slapd did not start: {proc.stderr.read().decode()[-2000:]}") from None
+                time.sleep(0.05)
+        yield url
+    finally:
+        stop_process_group(proc)
+        proc.stderr.close()

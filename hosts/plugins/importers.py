@@ -68,6 +68,13 @@ class ImportPlugin(Plugin):
     def read(self) -> list[Row]:
         raise NotImplementedError
 
+    def connect_timeout(self) -> int:
+        """Whole seconds to wait for a source server: the account's request_timeout, else 30."""
+        try:
+            return max(1, int(float(self.config.get("request_timeout") or 30)))
+        except (TypeError, ValueError):
+            return 30
+
     def inventory_key(self) -> str | None:
         return None
 
@@ -302,10 +309,24 @@ def _make_cronjob(command: str):
 
 CRONJOBS: dict[str, Any] = {}
 
-for _command, _plugin in PLUGINS.items():
-    _kind = _command.split("-", 1)[1]
-    _arguments = [*COMMON_ARGUMENTS, *EXTRA_ARGUMENTS[_kind]]
-    _arguments += INVENTORIZE_ONLY if _command.startswith("inventorize") else IMPORT_ONLY
-    _verb = "Store inventory" if _command.startswith("inventorize") else "Import hosts"
-    cli.add_command(_command, _make_command(_command), help=f"{_verb} from {_plugin.label}", arguments=_arguments)
-    CRONJOBS[_command] = register_cronjob(f"hosts: {_command}", _make_cronjob(_command))
+
+def register_source(
+    command: str,
+    plugin: type[ImportPlugin],
+    arguments: list[tuple[tuple[str, ...], dict[str, Any]]],
+) -> None:
+    """Make an import plugin a `manage.py syncer COMMAND` subcommand and a cronjob `hosts: COMMAND`.
+
+    `arguments` are the plugin's own options; the common ones (account, dry run, address, encoding) and the
+    import/inventorize ones are added here.
+    """
+    PLUGINS[command] = plugin
+    inventorize = command.startswith("inventorize")
+    options = [*COMMON_ARGUMENTS, *arguments, *(INVENTORIZE_ONLY if inventorize else IMPORT_ONLY)]
+    verb = "Store inventory" if inventorize else "Import hosts"
+    cli.add_command(command, _make_command(command), help=f"{verb} from {plugin.label}", arguments=options)
+    CRONJOBS[command] = register_cronjob(f"hosts: {command}", _make_cronjob(command))
+
+
+for _command, _plugin in list(PLUGINS.items()):
+    register_source(_command, _plugin, EXTRA_ARGUMENTS[_command.split("-", 1)[1]])

@@ -277,12 +277,32 @@ def fetch_json_rows(
     labels_key: str | None = None,
 ) -> list[Row]:
     """Rows of a JSON document fetched with `request` (a plugin's `inner_request`, or `requests.request`)."""
+    document, _response = fetch_json(request, "GET", url, auth=auth, headers=headers)
+    return rows_from_document(
+        document,
+        redact_url(url),
+        hostname_key=hostname_key,
+        data_key=data_key,
+        labels_key=labels_key,
+    )
+
+
+def fetch_json(
+    request: Callable[..., Any],
+    method: str,
+    url: str,
+    *,
+    auth: Any = None,
+    headers: Mapping[str, str] | None = None,
+    **request_options: Any,
+) -> tuple[Any, Any]:
+    """(decoded JSON body, response) of one request; every failure is a SourceError naming the URL (redacted)."""
     import requests
 
     shown = redact_url(url)
 
     try:
-        response = request("GET", url, auth=auth, headers=dict(headers or {}))
+        response = request(method, url, auth=auth, headers=dict(headers or {}), **request_options)
     except requests.exceptions.SSLError as exc:
         raise SourceError(f"{shown}: TLS error ({exc}); check the certificate or the account's verify setting") from exc
     except requests.exceptions.Timeout as exc:
@@ -299,13 +319,7 @@ def fetch_json_rows(
     if response.status_code >= 400:
         body = " ".join(response.text.split())[:200]
         raise SourceError(f"{shown}: HTTP {response.status_code} {response.reason}" + (f": {body}" if body else ""))
-    return rows_from_document(
-        parse_json_text(response.text, shown),
-        shown,
-        hostname_key=hostname_key,
-        data_key=data_key,
-        labels_key=labels_key,
-    )
+    return parse_json_text(response.text, shown), response
 
 
 def _reason(exc: Exception) -> str:

@@ -7,11 +7,12 @@ serves JSON host documents behind no auth, basic, digest and bearer-token auth, 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -106,11 +107,12 @@ def _handler(server: SourceServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def source_server() -> Iterator[SourceServer]:
+@contextlib.contextmanager
+def serve_http(handler: Callable[[SourceServer], type[BaseHTTPRequestHandler]]) -> Iterator[SourceServer]:
+    """A threading HTTP server on a free loopback port with `handler(state)`'s request handler, stopped at exit."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     state = SourceServer(port=httpd.server_address[1])
-    httpd.RequestHandlerClass = _handler(state)
+    httpd.RequestHandlerClass = handler(state)
     thread = threading.Thread(target=httpd.serve_forever, name="source-server", daemon=True)
     thread.start()
     try:
@@ -119,6 +121,12 @@ def source_server() -> Iterator[SourceServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def source_server() -> Iterator[SourceServer]:
+    with serve_http(_handler) as state:
+        yield state
 
 
 @pytest.fixture

@@ -49,6 +49,11 @@ def test_errors_go_to_stderr_with_a_non_zero_exit(site):
     assert result.stdout == ""
     result = manage(site, "hosts", "import-csv")
     assert result.returncode != 0 and "--account" in result.stderr
+    address = "mysql://reader:pw-secret@127.0.0.1:1/inventory"  # nothing listens on port 1
+    result = manage(site, "syncer", "import-sql", "--account", "csvsrc", "--address", address, "--query", "SELECT 1")
+    assert result.returncode == 1
+    assert "CommandError: mysql://127.0.0.1:1/inventory: cannot connect" in result.stderr
+    assert "pw-secret" not in result.stderr and result.stdout == ""
 
 
 def test_import_then_ansible_runs_the_command_as_its_inventory_script(site, tmp_path):
