@@ -133,7 +133,8 @@ class CsvImport(ImportPlugin):
             delimiter=str(self.option("delimiter", ",")),
             hostname_column=str(self.option("hostname_field", "host")),
             encoding=str(self.option("encoding", "utf-8")),
-            normalise=self.inventory_key() is None,  # host rows: normalised while read, not again by the import
+            # host rows: normalised while read, not again by the import (unless a rewrite needs the raw names)
+            normalise=self.inventory_key() is None and not self.config.get("rewrite_hostname"),
         )
 
 
