@@ -98,8 +98,8 @@ class CustomFieldSerializer(serializers.Serializer):
 class AccountSerializer(serializers.ModelSerializer):
     custom_fields = serializers.SerializerMethodField()
     address = serializers.SerializerMethodField(help_text="without user info; credential parameters masked")
-    parent = serializers.SlugRelatedField(
-        slug_field="name", read_only=True, help_text="the account this one inherits from"
+    parent = serializers.CharField(
+        source="parent.name", read_only=True, allow_null=True, help_text="the account this one inherits from"
     )
 
     class Meta:
