@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import json
 import os
-import re
 import ssl
 import subprocess
 import sys
@@ -17,14 +14,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from hosts import cronjobs, discovery
-from hosts.cli import cli
+from hosts import cronjobs
 from hosts.models import Account, Host, LogEntry
+from syncthing_bridge.localdaemon import write_gui_certificate
+
+from .conftest import doc_plugin_source, loaded_plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "plugins.md"
@@ -38,32 +33,7 @@ RECORDS = [
 
 
 def example_source() -> str:
-    match = re.search(r"<!-- cmdbsyncer-plugin -->\n```python\n(.*?)\n```", DOC.read_text(), re.DOTALL)
-    assert match, "docs/plugins.md lost its cmdbsyncer example block"
-    return match.group(1)
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_file, key_file
+    return doc_plugin_source("cmdbsyncer-plugin")
 
 
 class AssetHandler(BaseHTTPRequestHandler):
@@ -84,7 +54,9 @@ class AssetHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def https_server(tmp_path_factory):
-    cert_file, key_file = self_signed(tmp_path_factory.mktemp("tls"))
+    directory = tmp_path_factory.mktemp("tls")
+    write_gui_certificate(directory)  # a self-signed certificate for 127.0.0.1
+    cert_file, key_file = directory / "https-cert.pem", directory / "https-key.pem"
     server = ThreadingHTTPServer(("127.0.0.1", 0), AssetHandler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
@@ -99,16 +71,16 @@ def https_server(tmp_path_factory):
 
 @pytest.fixture
 def example_plugin(tmp_path, monkeypatch, settings):
-    (tmp_path / f"{MODULE}.py").write_text(example_source())
-    monkeypatch.syspath_prepend(str(tmp_path))
-    settings.SYNCSITE_PLUGINS = [MODULE]
-    discovery.discover_plugins()
-    yield sys.modules[MODULE]
-    for job in ("AssetDB: import hosts", "AssetDB: inventorize"):
-        cronjobs.unregister_cronjob(job)
-    cli.remove("assetdb")
-    discovery._loaded.remove(MODULE)
-    sys.modules.pop(MODULE, None)
+    with loaded_plugin(
+        example_source(),
+        MODULE,
+        tmp_path,
+        monkeypatch,
+        settings,
+        cronjob_names=["AssetDB: import hosts", "AssetDB: inventorize"],
+        commands=["assetdb"],
+    ) as module:
+        yield module
 
 
 @pytest.mark.django_db
