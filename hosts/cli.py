@@ -50,7 +50,7 @@ def _echo_result(func: Callable[..., Any]) -> Callable[..., Any]:
 
     def run(*args: Any, **kwargs: Any) -> Any:
         result = func(*args, **kwargs)
-        if result is not None and not isinstance(result, int | bool):
+        if result is not None:
             stream = _output.get() or sys.stdout
             stream.write(f"{result}\n")
         return result
@@ -163,9 +163,10 @@ class SyncerGroup(click.Group):
         make = super().command
 
         def decorator(func: Callable[..., Any]) -> click.Command:
+            params = func.__dict__.pop("__click_params__", None)  # they belong to the command, not the function
             wrapped = _echo_result(func)
-            if hasattr(func, "__click_params__"):
-                wrapped.__click_params__ = func.__click_params__  # type: ignore[attr-defined]
+            if params is not None:
+                wrapped.__click_params__ = params  # type: ignore[attr-defined]
             command = make(*args, **kwargs)(wrapped)
             if not kwargs.get("help") and command.help:
                 command.help = command.help.strip().splitlines()[0]
@@ -228,14 +229,19 @@ def run(
 ) -> int:
     """Run the command line once and return its exit code; errors go to `stderr`, never as a traceback.
 
-    0 on success, 2 on a usage error (click's message), 1 when the command raised (`CommandError:
-    message` for a domain error; the exception type and message otherwise, plus a failed run log entry).
+    click's `standalone_mode=False` handling, done here so that exit codes propagate and a command's
+    return value is never mistaken for one: 0 on success, `ctx.exit(code)`'s code, 2 on a usage error
+    (click's message), 1 when the command raised (`CommandError: message` for a domain error; the
+    exception type and message otherwise, plus a failed run log entry).
     """
     err = stderr or sys.stderr
     token = _output.set(stdout)
     try:
-        result = cli.main(list(args), prog_name=prog_name, standalone_mode=False)
-    except click.exceptions.Abort:
+        with cli.make_context(prog_name, list(args)) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Exit as exc:  # --help, ctx.exit(code)
+        return exc.exit_code
+    except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
         err.write("Aborted!\n")
         return 1
     except click.ClickException as exc:
@@ -251,7 +257,7 @@ def run(
         return 1
     finally:
         _output.reset(token)
-    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    return 0
 
 
 def _log_failure(args: list[str], message: str) -> None:

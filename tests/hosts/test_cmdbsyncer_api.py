@@ -262,3 +262,26 @@ def test_inner_request_sends_the_accounts_headers_through_its_proxy(recorder, tm
     child.custom_fields.filter(name="request_headers").update(value="not a dict")
     with pytest.raises(ValueError, match="request_headers must be a JSON object"):
         Plugin("corp-eu").inner_request("GET", "http://api.example.invalid/")
+
+
+def test_exit_codes_propagate_and_return_values_are_printed(capsys):
+    from hosts.cli import run
+
+    @cli.command("exit-three")
+    @click.pass_context
+    def exit_three(ctx):
+        ctx.exit(3)
+
+    @cli.command("count-things", help="returns a number")
+    def count_things():
+        return 0
+
+    try:
+        assert run(["exit_three"]) == 3
+        assert run(["count-things"]) == 0 and capsys.readouterr().out == "0\n"
+        assert run(["count-things", "--help"]) == 0 and "returns a number" in capsys.readouterr().out
+        err = io.StringIO()
+        assert run(["count-things", "--bogus"], stderr=err) == 2 and "No such option '--bogus'" in err.getvalue()
+    finally:
+        cli.remove("exit-three")
+        cli.remove("count-things")
