@@ -167,10 +167,7 @@ class SyncerGroup(click.Group):
             wrapped = _echo_result(func)
             if params is not None:
                 wrapped.__click_params__ = params  # type: ignore[attr-defined]
-            command = make(*args, **kwargs)(wrapped)
-            if not kwargs.get("help") and command.help:
-                command.help = command.help.strip().splitlines()[0]
-            return command
+            return make(*args, **kwargs)(wrapped)
 
         return decorator
 
