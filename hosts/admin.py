@@ -38,6 +38,7 @@ class AccountForm(SecretFieldMixin, forms.ModelForm):
             "enabled",
             "verify_ssl",
             "request_timeout",
+            "parent",
         ]
 
 

@@ -22,4 +22,4 @@ class HostsConfig(AppConfig):
 
         dashboard.register("hosts", cards=services.dashboard_cards, sections=services.dashboard_sections)
         signals.connect()
-        discovery.discover_plugins()
+        discovery.discover_plugins(strict=False)

@@ -13,8 +13,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sys
+from typing import Any
 
 from django.apps import apps
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from hosts import conf
@@ -24,6 +27,7 @@ logger = logging.getLogger(__name__)
 APP_PLUGIN_MODULE = "syncer_plugin"
 
 _loaded: list[str] = []
+_failed: dict[str, str] = {}
 
 
 def _module_exists(name: str) -> bool:
@@ -45,21 +49,54 @@ def candidate_modules() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def discover_plugins() -> list[str]:
-    """Import every plugin module; a module listed in SYNCSITE_PLUGINS that fails to import is a config error."""
+def discover_plugins(*, strict: bool = True) -> list[str]:
+    """Import every plugin module once. A module that fails to import is named with its error.
+
+    strict: a failing module listed in SYNCSITE_PLUGINS raises ImproperlyConfigured (any other failing
+    module raises its own error). Not strict (at start-up): every failure is recorded, written to stderr
+    and the log, and reported by `manage.py check` as hosts.E001 (see `failed_plugins`).
+    """
     configured = set(conf.plugin_modules())
     for name in candidate_modules():
         if name in _loaded:
             continue
         try:
             importlib.import_module(name)
-        except ImportError as exc:
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            if not strict:
+                sys.modules.pop(name, None)
+                if name not in _failed:
+                    _failed[name] = error
+                    logger.error("syncer plugin %r failed to import: %s", name, error)
+                    print(f"syncer plugin {name!r} failed to import: {error}", file=sys.stderr)
+                continue
             if name in configured:
-                raise ImproperlyConfigured(f"SYNCSITE_PLUGINS: cannot import {name!r}: {exc}") from exc
+                raise ImproperlyConfigured(f"SYNCSITE_PLUGINS: cannot import {name!r}: {error}") from exc
             raise
+        _failed.pop(name, None)
         _loaded.append(name)
         logger.debug("loaded syncer plugin module %s", name)
     return list(_loaded)
+
+
+def failed_plugins() -> dict[str, str]:
+    """{module: "ErrorType: message"} of the plugin modules that failed to import at start-up."""
+    return dict(_failed)
+
+
+@checks.register()
+def check_plugins(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """`manage.py check`: one error per plugin module that failed to import, naming it and the error."""
+    return [
+        checks.Error(
+            f"syncer plugin {name!r} failed to import: {error}",
+            hint="fix the module, or remove it from SYNCSITE_PLUGINS / the app's syncer_plugins",
+            obj=name,
+            id="hosts.E001",
+        )
+        for name, error in _failed.items()
+    ]
 
 
 def loaded_plugins() -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -49,6 +50,15 @@ class Account(models.Model):
     request_timeout = models.FloatField(
         null=True, blank=True, help_text="Seconds before an HTTP request gives up (default: HOSTS_HTTP_TIMEOUT)."
     )
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
+        help_text="A child account takes every setting of its parent that it leaves empty "
+        "(type, address, username, password, request timeout, custom fields).",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -64,7 +74,39 @@ class Account(models.Model):
         return (self.name,)
 
     def as_config(self) -> dict[str, Any]:
-        """The dict plugins receive from get_account(): model fields plus flattened custom fields."""
+        """The dict plugins receive from get_account(): model fields plus flattened custom fields.
+
+        A child account starts from its parent's dict (ancestors first) and overrides what it sets itself.
+        """
+        own = self._own_config()
+        if self.parent_id is None:
+            return own
+        chain: list[Account] = []
+        seen = {self.pk}
+        ancestor = self.parent
+        while ancestor is not None and ancestor.pk not in seen:
+            chain.append(ancestor)
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+        config: dict[str, Any] = {}
+        for account in reversed(chain):
+            config.update({key: value for key, value in account._own_config().items() if value not in ("", None)})
+        config.update({key: value for key, value in own.items() if value not in ("", None)})
+        for key in ("id", "_id", "name", "enabled", "is_master", "verify_ssl", "verify_cert"):
+            config[key] = own[key]
+        config["parent"] = self.parent.name if self.parent else None
+        config["is_child"] = True
+        return config
+
+    def clean(self) -> None:
+        ancestor, seen = self.parent, {self.pk}
+        while ancestor is not None:
+            if ancestor.pk in seen:
+                raise ValidationError({"parent": "an account cannot be its own ancestor"})
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+
+    def _own_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
             "id": self.pk,
             "_id": self.pk,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import time
@@ -192,6 +193,12 @@ class Plugin:
         """
         method = method.upper()
         payload: dict[str, Any] = {"verify": self.verify, "timeout": self.timeout}
+        account_headers = self.account_headers()
+        if account_headers or headers:
+            headers = {**account_headers, **(headers or {})}
+        proxy = str(self.config.get("proxy") or "").strip() if self.config else ""
+        if proxy:
+            payload["proxies"] = {"http": proxy, "https": proxy}
         for key, value in (
             ("headers", headers),
             ("auth", auth),
@@ -220,9 +227,33 @@ class Plugin:
             print(f"{cc.OKBLUE}-> {response.status_code}{cc.ENDC}")
         return response
 
+    def account_headers(self) -> dict[str, str]:
+        """The account's `request_headers` field: a JSON object or Python dict literal of extra headers."""
+        raw = self.config.get("request_headers") if self.config else None
+        if not raw:
+            return {}
+        if isinstance(raw, dict):
+            parsed: Any = raw
+        else:
+            try:
+                parsed = json.loads(str(raw))
+            except ValueError:
+                try:
+                    parsed = ast.literal_eval(str(raw))
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    parsed = None
+        if not isinstance(parsed, dict):
+            raise ValueError(
+                f"account {self.config.get('name')!r}: request_headers must be a JSON object "
+                'such as {"X-Api-Version": "2"}'
+            )
+        return {str(key): str(value) for key, value in parsed.items()}
+
     @staticmethod
     def _redacted(payload: dict[str, Any]) -> dict[str, Any]:
         shown = {k: v for k, v in payload.items() if k not in ("verify",)}
+        if "proxies" in shown:
+            shown["proxies"] = {scheme: redact_url(url) for scheme, url in shown["proxies"].items()}
         if "headers" in shown:
             shown["headers"] = redact_headers(shown["headers"])
         if "auth" in shown:

@@ -98,6 +98,9 @@ class CustomFieldSerializer(serializers.Serializer):
 class AccountSerializer(serializers.ModelSerializer):
     custom_fields = serializers.SerializerMethodField()
     address = serializers.SerializerMethodField(help_text="without user info; credential parameters masked")
+    parent = serializers.CharField(
+        source="parent.name", read_only=True, allow_null=True, help_text="the account this one inherits from"
+    )
 
     class Meta:
         model = Account
@@ -111,6 +114,7 @@ class AccountSerializer(serializers.ModelSerializer):
             "enabled",
             "verify_ssl",
             "request_timeout",
+            "parent",
             "custom_fields",
             "created",
             "updated",

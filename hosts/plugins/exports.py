@@ -5,7 +5,7 @@ Ansible groups are read from the group label among *all* attributes, so it need 
 
 Written against `syncerapi.v1` only: hosts come from `Host.get_export_hosts()` and their attributes from
 `Plugin.get_attributes` (custom attributes -> rewrite -> filter, cached per host). Hosts a rule ignores
-are left out. Also `debug-host` (which rules hit a host, and the result).
+are left out.
 """
 
 from __future__ import annotations
@@ -141,19 +141,6 @@ def ansible(list_hosts: bool = False, host: str | None = None, group_label: str 
     if bool(list_hosts) == bool(host):
         raise ValueError("give exactly one of --list or --host NAME")
     return json.dumps(ansible_inventory(group_label=group_label, host=host), indent=2, sort_keys=True, default=str)
-
-
-@cli.command("debug-host", help="Show every rule that matched a host and the resulting attributes")
-@cli.argument("hostname")
-@cli.argument("--model", choices=["custom_attributes", "rewrite", "filter"], help="only this rule phase")
-def debug_host(hostname: str, model: str | None = None) -> None:
-    if not Host.get_host(hostname, create=False):
-        raise ValueError(f"host {hostname!r} not found")
-    plugin = Plugin()
-    try:
-        plugin.debug_rules(hostname, model)
-    finally:
-        plugin.discard()
 
 
 def _export_job(fmt: str):

@@ -7,7 +7,8 @@ and then nothing was imported). `--dry-run` computes the counts and writes nothi
 
 Account fields (custom fields override nothing on the command line; options win):
 `address` (file path or URL), `delimiter`, `hostname_field`, `encoding`, `data_key`, `labels_key`,
-`group_label`, `auth_type` (basic, digest, token, none), `delete_stale`, `delete_limit`, `inventorize_key`.
+`group_label`, `auth_type` (basic, digest, token, none), `delete_stale`, `delete_limit`, `inventorize_key`,
+`rewrite_hostname` and `import_filter` (see hosts.import_hosts), `request_headers` and `proxy` (Plugin.inner_request).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from hosts.plugins.sources import (
 )
 from syncerapi.v1 import AccountField, redact_url, register_cronjob
 from syncerapi.v1.core import Plugin, cli
-from syncerapi.v1.importing import ImportRowsError, import_rows
+from syncerapi.v1.importing import ImportRowsError, apply_account_rules, import_rows
 
 
 class ImportPlugin(Plugin):
@@ -84,6 +85,9 @@ class ImportPlugin(Plugin):
             rows = self.read()
             self.log_details.append(("source", redact_url(self.address())))
             self.log_details.append(("rows", len(rows)))
+            rows, filtered = apply_account_rules(rows, self.config)
+            if filtered:
+                self.log_details.append(("filtered", filtered))
             with _progress_bar(self.progress, len(rows), self.name) as bar:
                 result = import_rows(
                     self.config,
@@ -136,7 +140,8 @@ class CsvImport(ImportPlugin):
             delimiter=str(self.option("delimiter", ",")),
             hostname_column=str(self.option("hostname_field", "host")),
             encoding=str(self.option("encoding", "utf-8")),
-            normalise=self.inventory_key() is None,  # host rows: normalised while read, not again by the import
+            # host rows: normalised while read, not again by the import (unless a rewrite needs the raw names)
+            normalise=self.inventory_key() is None and not self.config.get("rewrite_hostname"),
         )
 
 

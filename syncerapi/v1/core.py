@@ -2,12 +2,12 @@
 
     from syncerapi.v1.core import logger, app, app_config, cli, Plugin
 
-`app` is Django's application registry; `app_config` a read-only mapping of Django settings;
-`cli` adds `manage.py syncer <command>` subcommands (see hosts.cli for an example).
+`app` is Django's application registry (also offering `app.cli` and `app.config`, as Flask's app
+does); `app_config` a read-only mapping of Django settings; `cli` the click group of
+`manage.py syncer` that plugins add groups and commands to (see hosts.cli for examples).
 """
 
-from django.apps import apps as app
-
+from hosts.application import app
 from hosts.cli import cli
 from hosts.plugin import Plugin, logger
 from hosts.settings_view import app_config

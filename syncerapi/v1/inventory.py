@@ -1,5 +1,9 @@
-"""syncerapi.v1.inventory: run_inventory(config, objects) attaches (hostname, data) pairs to hosts."""
+"""syncerapi.v1.inventory: attach data gathered elsewhere to existing hosts.
 
-from hosts.inventory import run_inventory
+`run_inventory(config, objects, sub_key=None)` stores (hostname, data) pairs as inventory sections;
+`inventorize_host(host_obj, labels, key, config)` does it for one host (cmdbsyncer's names and options).
+"""
 
-__all__ = ["run_inventory"]
+from hosts.inventory import inventorize_host, run_inventory
+
+__all__ = ["inventorize_host", "run_inventory"]

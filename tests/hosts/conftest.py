@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -117,3 +121,34 @@ def http_server():
     finally:
         server.shutdown()
         server.server_close()
+
+
+PLUGINS_DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+def doc_plugin_source(marker: str) -> str:
+    """The Python block that follows `<!-- marker -->` in docs/plugins.md."""
+    match = re.search(rf"<!-- {marker} -->\n```python\n(.*?)\n```", PLUGINS_DOC.read_text(), re.DOTALL)
+    assert match, f"docs/plugins.md lost its {marker} block"
+    return match.group(1)
+
+
+@contextmanager
+def loaded_plugin(source: str, module: str, directory: Path, monkeypatch, settings, *, cronjob_names=(), commands=()):
+    """Load `source` as plugin module `module` through SYNCSITE_PLUGINS; unregister what it added afterwards."""
+    from hosts import cronjobs, discovery
+    from hosts.cli import cli
+
+    (directory / f"{module}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(directory))
+    settings.SYNCSITE_PLUGINS = [module]
+    discovery.discover_plugins()
+    try:
+        yield sys.modules[module]
+    finally:
+        for name in cronjob_names:
+            cronjobs.unregister_cronjob(name)
+        for name in commands:
+            cli.remove(name)
+        discovery._loaded.remove(module)
+        sys.modules.pop(module, None)

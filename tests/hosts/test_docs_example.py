@@ -4,41 +4,31 @@ from __future__ import annotations
 
 import io
 import json
-import re
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from hosts import cronjobs, discovery
-from hosts.cli import cli
+from hosts import cronjobs
 from hosts.models import Account, Host, LogEntry
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+from .conftest import doc_plugin_source, loaded_plugin
+
 MODULE = "doc_example_syncer_plugin"
-
-
-def example_source() -> str:
-    text = DOC.read_text()
-    match = re.search(r"<!-- example-plugin -->\n```python\n(.*?)\n```", text, re.DOTALL)
-    assert match, "docs/plugins.md lost its example block"
-    return match.group(1)
 
 
 @pytest.fixture
 def example_plugin(tmp_path, monkeypatch, settings):
-    (tmp_path / f"{MODULE}.py").write_text(example_source())
-    monkeypatch.syspath_prepend(str(tmp_path))
-    settings.SYNCSITE_PLUGINS = [MODULE]
-    discovery.discover_plugins()
-    yield sys.modules[MODULE]
-    cronjobs.unregister_cronjob("Example: import CSV")
-    cli.remove("example-import-csv")
-    cli.remove("example-export-json")
-    discovery._loaded.remove(MODULE)
-    sys.modules.pop(MODULE, None)
+    with loaded_plugin(
+        doc_plugin_source("example-plugin"),
+        MODULE,
+        tmp_path,
+        monkeypatch,
+        settings,
+        cronjob_names=["Example: import CSV"],
+        commands=["example-import-csv", "example-export-json"],
+    ) as module:
+        yield module
 
 
 @pytest.mark.django_db

@@ -25,8 +25,11 @@ from syncerapi.v1.inventory import run_inventory
 from syncerapi.v1.rest import API, require_token
 
 SPEC_NAMES = {
-    # the spec's names, plus the account field declarations and redact_url that issue 12 adds
+    # the spec's names, plus the account field declarations and redact_url that issue 12 adds,
+    # and cmdbsyncer's get_import_hosts/update_import_host and inventorize_host (issue 14)
     syncerapi.v1: {
+        "get_import_hosts",
+        "update_import_host",
         "Host",
         "get_account",
         "register_cronjob",
@@ -37,7 +40,7 @@ SPEC_NAMES = {
         "redact_url",
     },
     syncerapi.v1.core: {"logger", "app", "app_config", "cli", "Plugin"},
-    syncerapi.v1.inventory: {"run_inventory"},
+    syncerapi.v1.inventory: {"run_inventory", "inventorize_host"},
     syncerapi.v1.rest: {"API", "require_token"},
 }
 

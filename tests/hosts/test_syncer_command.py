@@ -52,10 +52,29 @@ def test_syncer_failing_subcommand_exits_non_zero_with_message(manage):
 def test_syncer_subcommand_usage_error_goes_to_stderr(manage):
     result = manage("syncer", "run-cronjob")  # the job argument is missing
     assert result.returncode == 2
-    assert "the following arguments are required: job" in result.stderr
+    assert "Missing argument 'JOB'" in result.stderr  # click's wording
     assert "Traceback" not in result.stderr
 
     result = manage("syncer", "no-such-command")
     assert result.returncode == 2
-    assert "invalid choice" in result.stderr
+    assert "No such command 'no-such-command'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.integration
+def test_hosts_is_an_alias_of_syncer_with_clicks_help(manage):
+    for command in ("syncer", "hosts"):
+        result = manage(command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "Usage: manage.py " in result.stdout and "run-cronjob" in result.stdout
+        assert "import-csv" in result.stdout and "import_csv" not in result.stdout  # one spelling listed
+    result = manage("hosts", "list_cronjobs")  # cmdbsyncer's spelling
+    assert result.returncode == 0 and "Purge old log entries" in result.stdout
+
+
+@pytest.mark.integration
+def test_debug_host_is_an_alias_of_debug_rules(manage):
+    for name in ("debug-host", "debug_rules", "debug-rules"):
+        result = manage("syncer", name, "nope")
+        assert result.returncode == 1
+        assert "host 'nope' not found" in result.stderr and "Traceback" not in result.stderr
