@@ -1,10 +1,16 @@
-"""The tracker's domain errors: every service raises one of these; `status` is the HTTP status the APIs answer with."""
+"""The tracker's domain errors: every service raises one of these, and the APIs answer each with its `status`.
+
+They are `syncsite.errors.DomainError`s, so the kernel's DRF exception handler (`syncsite.rest`) answers them
+like any app's; the damas routes map them in their one view wrapper (`tracker.api.damas.damas_view`).
+"""
 
 from __future__ import annotations
 
+from syncsite.errors import DomainError
 
-class TrackerError(Exception):
-    """Base of every error this module raises; `status` is the HTTP status the API answers with."""
+
+class TrackerError(DomainError):
+    """Base of every error the tracker raises on purpose; `node_id` names the node it is about, when one is."""
 
     status = 400
 
@@ -12,13 +18,10 @@ class TrackerError(Exception):
         super().__init__(message)
         self.node_id = node_id
 
-    @property
-    def detail(self) -> str:
-        return str(self)
-
 
 class InvalidId(TrackerError, ValueError):
     status = 400
+    default_detail = "Invalid _id."
 
 
 class InvalidInput(TrackerError, ValueError):
@@ -27,15 +30,19 @@ class InvalidInput(TrackerError, ValueError):
 
 class AlreadyExists(TrackerError):
     status = 409
+    default_detail = "Already exists."
 
 
 class Conflict(TrackerError):
     status = 409
+    default_detail = "Conflict."
 
 
 class NotFound(TrackerError):
     status = 404
+    default_detail = "Not found."
 
 
 class Forbidden(TrackerError):
     status = 403
+    default_detail = "Forbidden."

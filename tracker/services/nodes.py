@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db import IntegrityError, connection, transaction
 
-from tracker import conf, permissions
+from tracker import conf, limits, permissions
 from tracker.models import Node, NodeKind, SiteState, UserClass
 from tracker.services.actors import Actor, _judge_write
 from tracker.services.columns import (
@@ -505,3 +505,43 @@ def force_lock(node_ids: list[str], holder: str, actor: Actor | None = None) -> 
         pks = list(Node.objects.filter(node_id__in=node_ids).values_list("pk", flat=True))
         _json_patch(pks, {"lock": holder})
     return len(pks)
+
+
+# --------------------------------------------------------------------------------------------- graph
+
+GRAPH_MAX_NODES = 10000
+
+
+def graph(start: list[str], max_depth: int, actor) -> list[dict]:
+    """The damas graph walk: nodes reachable from `start` through `#parent` links and edge nodes (`src_id`/`tgt_id`).
+
+    The walk reads only ids and links; the nodes themselves are loaded once at the end, after their total
+    size was checked against TRACKER_MAX_RESPONSE_BYTES."""
+    visible = visible_nodes(actor)
+    found: dict[str, None] = {}  # ids in the order they were reached
+    frontier = set(start)
+    level = 0
+    while frontier and len(found) < GRAPH_MAX_NODES:
+        rows = visible.filter(node_id__in=frontier).values_list("node_id", "parent")
+        fresh = [(node_id, parent) for node_id, parent in rows if node_id not in found]
+        if level == 0 and not fresh:
+            return []
+        found.update((node_id, None) for node_id, _ in fresh)
+        if max_depth and level >= max_depth:
+            break
+        keys = [node_id for node_id, _ in fresh]
+        following: set[str] = {parent for _, parent in fresh if parent}
+        edges = visible.filter(data__has_key="src_id", data__src_id__in=keys) | visible.filter(
+            data__has_key="tgt_id", data__tgt_id__in=keys
+        )
+        for node_id, src, tgt in edges.values_list("node_id", "data__src_id", "data__tgt_id")[:GRAPH_MAX_NODES]:
+            found.setdefault(node_id, None)
+            following.update(end for end in (src, tgt) if isinstance(end, str))
+        frontier = following - set(found)
+        level += 1
+    ids = list(found)
+    nodes: dict[str, Node] = {}
+    limits.check_response_size(Node.objects.filter(node_id__in=ids), len(ids))
+    for start_at in range(0, len(ids), 1000):
+        nodes.update((n.node_id, n) for n in Node.objects.filter(node_id__in=ids[start_at : start_at + 1000]))
+    return [readable(nodes[i], actor) for i in ids if i in nodes]
