@@ -76,6 +76,7 @@ from tracker.services.postgres import (
     _pg_insert_states,
 )
 from tracker.services.queue import (
+    batch_size,
     emission_for_site,
     mark_deleted_many,
     mark_error,
@@ -92,6 +93,8 @@ from tracker.services.queue import (
 from tracker.services.sitesetup import (
     create_volume,
     set_global_parameters,
+    site_agent,
+    sites_on_this_machine,
     sites_overview,
     update_volume,
 )
@@ -135,6 +138,7 @@ __all__ = [
     "_pg_insert_states",
     "actor_for",
     "actor_for_token",
+    "batch_size",
     "check_write",
     "children_of",
     "comment_nodes",
@@ -175,8 +179,10 @@ __all__ = [
     "set_global_parameters",
     "set_user_class",
     "sign_in",
+    "site_agent",
     "site_status",
     "sites",
+    "sites_on_this_machine",
     "sites_overview",
     "sync_user_node",
     "unlock_nodes",

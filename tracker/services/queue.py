@@ -198,11 +198,15 @@ def _claim(qs, site: str, limit: int, now: int) -> list[dict]:
     return [nodes[pk].as_wire() for pk in node_pks if pk in nodes]
 
 
-def _batch_size(volume: dict | None, key: str) -> int:
-    if volume:
-        amount = _int_or_none(volume.get(key))
-        if amount and amount > 0:
-            return amount
+def batch_size(volume: dict | None, key: str) -> int:
+    """A work-queue batch: the volume's `key` (syncAmountReception, syncAmountEmission) when it is a positive
+    number, else TRACKER_DEFAULT_BATCH. The agent and the queue read it through here, so they agree."""
+    amount = (volume or {}).get(key)
+    if isinstance(amount, str) and amount.strip().isdigit():
+        amount = int(amount)
+    amount = _int_or_none(amount)
+    if amount and amount > 0:
+        return amount
     return conf.default_batch_size()
 
 
@@ -215,7 +219,7 @@ def pending_for_site(site: str, limit: int | None = None) -> list[dict]:
     now = now_ms()
     with transaction.atomic():
         if limit is None:
-            limit = _batch_size(get_volume(site), "syncAmountReception")
+            limit = batch_size(get_volume(site), "syncAmountReception")
         if limit <= 0:
             return []
         if connection.vendor == "postgresql":
@@ -234,7 +238,7 @@ def emission_for_site(site: str, destination: str, limit: int | None = None) -> 
     now = now_ms()
     with transaction.atomic():
         if limit is None:
-            limit = _batch_size(get_volume(site), "syncAmountEmission")
+            limit = batch_size(get_volume(site), "syncAmountEmission")
         if limit <= 0:
             return []
         if connection.vendor == "postgresql":

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from django.db import transaction
 
+from tracker import rsyncpolicy
 from tracker.models import Node
 from tracker.services.actors import Actor
 from tracker.services.columns import GLOBAL_PARAMETERS_ID, _volume_name
 from tracker.services.errors import AlreadyExists, InvalidInput, NotFound, TrackerError
 from tracker.services.nodes import create_nodes, update_nodes
 from tracker.services.queue import pending_count
-from tracker.services.sitestate import _volume_node, volumes
+from tracker.services.sitestate import _volume_node, get_volume, sites, volumes
+
+if TYPE_CHECKING:
+    from tracker.agent.runner import SiteAgent
 
 
 def sites_overview() -> list[dict]:
@@ -64,3 +72,28 @@ def set_global_parameters(changes: dict, actor: Actor | None = None) -> dict:
     if isinstance(result, TrackerError):
         raise result
     return result
+
+
+def sites_on_this_machine(site_names: list[str] | None = None) -> dict[str, str]:
+    """Which of these sites (all by default) have their volume on this machine: site -> "" when local, else why
+    not. A scheduled agent round runs only where the volume's folder is."""
+    answer: dict[str, str] = {}
+    for site in site_names or sites():
+        volume = get_volume(site) or {}
+        try:
+            location = rsyncpolicy.parse_url(volume.get("url") or "")
+        except rsyncpolicy.VolumeURLError as exc:
+            answer[site] = str(exc)
+            continue
+        if location.host is not None or not os.path.isdir(location.path):
+            answer[site] = "the volume is not on this machine"
+        else:
+            answer[site] = ""
+    return answer
+
+
+def site_agent(site: str, *, log: Callable[[str], None] | None = None) -> SiteAgent:
+    """The agent of `site` (tracker.agent): commands, tasks and benchmarks start agents through here."""
+    from tracker.agent.runner import SiteAgent
+
+    return SiteAgent(site, log=log)
