@@ -25,6 +25,10 @@ class NodeKind(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# The kinds that are files on disk: they have site-state rows, agents copy them.
+FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
+
+
 class NodeManager(models.Manager):
     """Nodes are matched across sites by `_id` (their natural key), never by database id."""
 

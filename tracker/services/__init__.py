@@ -102,6 +102,7 @@ from tracker.services.sitestate import (
     get_volume,
     global_parameters,
     sites,
+    sync_everywhere,
     volumes,
 )
 from tracker.services.users import (
@@ -184,6 +185,7 @@ __all__ = [
     "sites",
     "sites_on_this_machine",
     "sites_overview",
+    "sync_everywhere",
     "sync_user_node",
     "unlock_nodes",
     "update_node",

@@ -36,9 +36,6 @@ VOLUME_MARKER_KEYS = frozenset(
 MAX_ID_LENGTH = 4096
 
 
-FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
-
-
 _STATE_UPDATE_FIELDS = ["path", "priority", "time", "active", "wanted", "synced", "syncing", "error", "last_attempt"]
 
 

@@ -20,7 +20,7 @@ from tracker.services.columns import (
 )
 from tracker.services.errors import NotFound
 from tracker.services.postgres import _pg_pending
-from tracker.services.sitestate import _refresh_states, get_volume, global_parameters
+from tracker.services.sitestate import _refresh_states, get_volume, sync_everywhere
 
 
 def _file_rows(paths: list[str]) -> list[tuple[int, int, bool]]:
@@ -167,7 +167,7 @@ def _backoff_q(now: int) -> Q:
 def _queue(site: str, now: int, *, open_only: bool = False):
     """State rows `site` should fetch now. `open_only`: unclaimed rows only (after _release_stale)."""
     wanted = Q(wanted=True)
-    if global_parameters().get("syncEverywhere", True) is not False:
+    if sync_everywhere():
         wanted |= Q(wanted__isnull=True)
     if open_only:
         claim = Q(syncing__isnull=True)
@@ -265,9 +265,7 @@ def site_status(node: Node | dict, site: str, global_everywhere: bool | None = N
         return "origin"
     wanted = _wanted_flag(data, site)
     if wanted is None:
-        wanted = (global_parameters() if global_everywhere is None else {"syncEverywhere": global_everywhere}).get(
-            "syncEverywhere", True
-        ) is not False
+        wanted = sync_everywhere() if global_everywhere is None else global_everywhere is not False
     if data.get(f"syncing_{site}") is not None:
         return "syncing"
     if data.get(f"syncError_{site}") is not None:

@@ -101,3 +101,10 @@ def global_parameters() -> dict:
     """The rsyncGlobalParameters node over the defaults."""
     node = Node.objects.filter(node_id=GLOBAL_PARAMETERS_ID).only("data").first()
     return {**GLOBAL_DEFAULTS, **(node.data if node else {})}
+
+
+def sync_everywhere(parameters: dict | None = None) -> bool:
+    """The global destination rule: a file no key of its own filters goes to every site unless
+    rsyncGlobalParameters says `syncEverywhere: false`. `parameters`: that node's keys, when already read."""
+    keys = global_parameters() if parameters is None else parameters
+    return keys.get("syncEverywhere", GLOBAL_DEFAULTS["syncEverywhere"]) is not False
