@@ -15,6 +15,7 @@ reads, state rows), `sitesetup` (creating volumes, global parameters), `users` (
 
 from __future__ import annotations
 
+from tracker.models import FILE_KINDS
 from tracker.services.actors import (
     Actor,
     actor_for,
@@ -22,7 +23,6 @@ from tracker.services.actors import (
     user_class_of,
 )
 from tracker.services.columns import (
-    FILE_KINDS,
     GLOBAL_DEFAULTS,
     GLOBAL_PARAMETERS_ID,
     INT32_MAX,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.models import Node
-from tracker.services.columns import FILE_KINDS
+from tracker.models import FILE_KINDS, Node
 from tracker.services.sitestate import sites
 
 

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Iterator
 from django.db import IntegrityError, connection, transaction
 
 from tracker import conf, limits, permissions
-from tracker.models import Node, NodeKind, SiteState, UserClass
+from tracker.models import FILE_KINDS, Node, NodeKind, SiteState, UserClass
 from tracker.services.actors import Actor, _judge_write
 from tracker.services.columns import (
-    FILE_KINDS,
     _columns,
     _int_or_none,
     _json_patch,

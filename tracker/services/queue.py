@@ -6,9 +6,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from tracker import conf
-from tracker.models import Node, SiteState
+from tracker.models import FILE_KINDS, Node, SiteState
 from tracker.services.columns import (
-    FILE_KINDS,
     INT32_MAX,
     _int_or_none,
     _json_patch,

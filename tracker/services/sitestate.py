@@ -6,10 +6,9 @@ from collections.abc import Iterable
 
 from django.db import connection
 
-from tracker.models import Node, NodeKind, SiteState
+from tracker.models import FILE_KINDS, Node, NodeKind, SiteState
 from tracker.services.columns import (
     _STATE_UPDATE_FIELDS,
-    FILE_KINDS,
     GLOBAL_DEFAULTS,
     GLOBAL_PARAMETERS_ID,
     _state_for,
