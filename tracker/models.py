@@ -1,4 +1,4 @@
-"""Models of this app; written only through services.py.
+"""Models of this app; written only through tracker.services.
 
 A node is a JSON document (`data`) keyed by its `_id` (`node_id`). The columns beside `data` are copies of
 the keys the hot queries filter on, kept in step by `tracker.services`, and `SiteState` mirrors the

@@ -217,8 +217,6 @@ def update_nodes(
 
 def _size_error(node_id: str, data: dict, changes: dict) -> TrackerError | None:
     """The node as a write leaves it (None removes a key) over TRACKER_MAX_NODE_BYTES: the error, else None."""
-    from tracker import limits  # limits builds on this module's errors
-
     merged = {**data, **changes}
     return limits.node_size_error(node_id, {k: v for k, v in merged.items() if v is not None})
 
