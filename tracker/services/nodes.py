@@ -456,33 +456,35 @@ def _select_for_update(node_ids: list[str]) -> list[Node]:
     return nodes
 
 
+def _lock_holders(node_ids: list[str], actor: Actor, op: permissions.Op) -> Iterator[tuple[Node, str | None]]:
+    """Each row-locked node with its lock holder, after the lock rules for `op` allowed the actor on it."""
+    for node in _select_for_update(node_ids):
+        kind = permissions.kind_of(node.node_id, node.kind)
+        permissions.check_lock(actor, op, node.node_id, kind, node.data)
+        yield node, node.data.get("lock")
+
+
 def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
     """Set `lock` to the actor on every node, or on none: Conflict when one is locked by someone else."""
     with transaction.atomic():
-        nodes = _select_for_update(node_ids)
-        for node in nodes:
-            permissions.check_lock(
-                actor, permissions.Op.LOCK, node.node_id, permissions.kind_of(node.node_id, node.kind), node.data
-            )
-            holder = node.data.get("lock")
+        pks = []
+        for node, holder in _lock_holders(node_ids, actor, permissions.Op.LOCK):
             if holder is not None and holder != actor.name:
                 raise Conflict(f"{node.node_id} is locked by {holder}", node.node_id)
-        _json_patch([n.pk for n in nodes], {"lock": actor.name})
+            pks.append(node.pk)
+        _json_patch(pks, {"lock": actor.name})
     return True
 
 
 def unlock_nodes(node_ids: list[str], actor: Actor) -> bool:
     """Remove the actor's locks; False (and nothing changed) when one is not locked by the actor."""
     with transaction.atomic():
-        nodes = _select_for_update(node_ids)
-        for node in nodes:
-            permissions.check_lock(
-                actor, permissions.Op.UNLOCK, node.node_id, permissions.kind_of(node.node_id, node.kind), node.data
-            )
-            holder = node.data.get("lock")
+        pks = []
+        for node, holder in _lock_holders(node_ids, actor, permissions.Op.UNLOCK):
             if holder is None or not permissions.may_remove_lock(actor, holder):
                 return False
-        _json_patch([n.pk for n in nodes], {}, ["lock"])
+            pks.append(node.pk)
+        _json_patch(pks, {}, ["lock"])
     return True
 
 
