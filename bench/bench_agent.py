@@ -36,7 +36,6 @@ django.setup()
 from django.core.management import call_command  # noqa: E402
 
 from tracker import services  # noqa: E402
-from tracker.agent.runner import SiteAgent  # noqa: E402
 
 FILES = int(os.environ.get("FILES", 10_000))
 BATCH = 1_000
@@ -82,7 +81,7 @@ def bench_propagation() -> tuple[float, float]:
     baseline = time.perf_counter() - started
 
     started = time.perf_counter()
-    agent = SiteAgent("B", log=lambda _m: None)
+    agent = services.site_agent("B", log=lambda _m: None)
     if os.environ.get("PROFILE"):
         import cProfile
         import pstats
@@ -119,7 +118,7 @@ def bench_scan() -> float:
     setup = time.perf_counter() - started
 
     started = time.perf_counter()
-    agent = SiteAgent("S", log=lambda _m: None)
+    agent = services.site_agent("S", log=lambda _m: None)
     if os.environ.get("PROFILE"):
         import cProfile
         import pstats

@@ -201,7 +201,7 @@ class NodeAdmin(admin.ModelAdmin):
         # Two queries per page, not per row: the status column reads only these and each node's own keys.
         self._request_sites = (
             services.sites(),
-            services.global_parameters().get("syncEverywhere", True) is not False,
+            services.sync_everywhere(),
         )
         return super().get_changelist_instance(request)
 
@@ -209,7 +209,7 @@ class NodeAdmin(admin.ModelAdmin):
     def site_states(self, obj: Node):
         if obj.kind not in services.FILE_KINDS:
             return "—"
-        everywhere = services.global_parameters().get("syncEverywhere", True) is not False
+        everywhere = services.sync_everywhere()
         rows = self._statuses(obj, services.sites(), everywhere)
         return format_html(
             "<table><tr><th>site</th><th>status</th><th>synced</th><th>error</th></tr>{}</table>",
@@ -482,7 +482,9 @@ def _may_write_global(request: HttpRequest) -> bool:
 class GlobalParametersForm(forms.ModelForm):
     enableScans = forms.BooleanField(required=False, initial=True)
     syncEverywhere = forms.BooleanField(
-        required=False, initial=True, help_text="Default destination rule: propagate files to every site."
+        required=False,
+        initial=services.GLOBAL_DEFAULTS["syncEverywhere"],
+        help_text="Default destination rule: propagate files to every site.",
     )
     ignoreExistingFiles = forms.BooleanField(required=False)
     sleepBetweenScans = forms.IntegerField(min_value=1, max_value=86400, initial=60, help_text="Seconds.")
@@ -533,7 +535,7 @@ class GlobalParametersAdmin(admin.ModelAdmin):
 
     @admin.display(description="syncEverywhere", boolean=True)
     def sync_everywhere(self, obj: GlobalParameters) -> bool:
-        return obj.data.get("syncEverywhere", True) is not False
+        return services.sync_everywhere(obj.data)
 
     def has_add_permission(self, request) -> bool:
         allowed = super().has_add_permission(request) and _may_write_global(request)

@@ -25,7 +25,7 @@ from django.http import HttpRequest
 
 from tracker import conf
 from tracker.numbers import NumberOutOfRange, refuse_constant, strict_float, strict_int
-from tracker.services import InvalidInput, TrackerError
+from tracker.services.errors import InvalidInput, TrackerError
 
 # Possible NUL or surrogate in the raw bytes: a `\u0000` or `\uD800`-`\uDFFF` escape, or a UTF-8 encoded
 # surrogate (which json.loads decodes with surrogatepass). Only bodies that match are walked for them.

@@ -1,4 +1,4 @@
-"""Models of this app; written only through services.py.
+"""Models of this app; written only through tracker.services.
 
 A node is a JSON document (`data`) keyed by its `_id` (`node_id`). The columns beside `data` are copies of
 the keys the hot queries filter on, kept in step by `tracker.services`, and `SiteState` mirrors the
@@ -23,6 +23,10 @@ class NodeKind(models.TextChoices):
     VOLUME = "volume", "Volume"
     CHILD = "child", "Child node"
     OTHER = "other", "Other"
+
+
+# The kinds that are files on disk: they have site-state rows, agents copy them.
+FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
 
 
 class NodeManager(models.Manager):

@@ -13,9 +13,8 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from tracker import permissions, services
-from tracker.models import Node, NodeKind, SiteState
+from tracker.models import FILE_KINDS, Node, NodeKind, SiteState
 
-FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
 PAGE_SIZE = 50
 SUMMARY_CACHE_SECONDS = 30
 STATES = ("synced", "outdated", "syncing", "error", "unwanted", "origin")
@@ -97,7 +96,7 @@ def file_page(
     prefix = prefix or "/"
     visible = services.visible_nodes(actor)
     if state and state != "origin":
-        everywhere = services.global_parameters().get("syncEverywhere", True) is not False
+        everywhere = services.sync_everywhere()
         qs = SiteState.objects.filter(_state_q(state, everywhere), site=site, path__startswith=prefix)
         if after:
             qs = qs.filter(path__gt=after)
@@ -136,7 +135,7 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
     if cached is not None and [s["site"] for s in cached] == site_names:
         return cached
     volumes = {v.get("name") or v["_id"]: v for v in services.volumes()}
-    everywhere = services.global_parameters().get("syncEverywhere", True) is not False
+    everywhere = services.sync_everywhere()
     active = {
         row["site"]: row
         for row in SiteState.objects.filter(active=True)

@@ -26,7 +26,7 @@ from django.db.models.lookups import (
 
 from tracker import limits
 from tracker.limits import QueryError
-from tracker.services import _sqlite_path
+from tracker.services.columns import _sqlite_path
 
 NUMBER_RE = re.compile(r"^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 TERM_RE = re.compile(r"^([^:<>=]+?)(<=|>=|<|>|:)(.*)$", re.S)

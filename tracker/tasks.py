@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from django.db import transaction
 from django_q.tasks import async_task
 
 from tracker import services
-from tracker.agent.runner import AgentError, SiteAgent
-from tracker.agent.volumes import VolumeURLError, parse_volume_url
+from tracker.agent.runner import AgentError
 
 logger = logging.getLogger(__name__)
 
 
 def agent_round(site: str) -> dict:
     """One agent round for `site` (as `tracker_agent --once`, but scans wait for sleepBetweenScans)."""
-    agent = SiteAgent(site)
+    agent = services.site_agent(site)
     try:
         report = agent.run_once(force_scan=False)
     finally:
@@ -28,15 +26,9 @@ def agent_round(site: str) -> dict:
 def agent_rounds(sites: list[str] | None = None) -> dict:
     """A round for each site (all volumes by default) whose volume lives on this machine, for one schedule."""
     reports: dict = {}
-    for site in sites or services.sites():
-        volume = services.get_volume(site) or {}
-        try:
-            location = parse_volume_url(volume.get("url") or "")
-        except VolumeURLError as exc:
-            reports[site] = {"skipped": str(exc)}
-            continue
-        if location.is_remote or not os.path.isdir(location.path):
-            reports[site] = {"skipped": "the volume is not on this machine"}
+    for site, not_local in services.sites_on_this_machine(sites).items():
+        if not_local:
+            reports[site] = {"skipped": not_local}
             continue
         try:
             reports[site] = agent_round(site)

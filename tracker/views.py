@@ -40,10 +40,6 @@ class FilterForm(forms.Form):
         return data
 
 
-def _everywhere() -> bool:
-    return services.global_parameters().get("syncEverywhere", True) is not False
-
-
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     site_names = services.sites()
@@ -62,7 +58,7 @@ def index(request: HttpRequest) -> HttpResponse:
             actor=services.actor_for(request.user),
         )
     columns = [site] if site else site_names
-    everywhere = _everywhere()
+    everywhere = services.sync_everywhere()
     table = [
         {
             "id": node["_id"],
@@ -96,7 +92,7 @@ def file_detail(request: HttpRequest) -> HttpResponse:
     node = services.read_nodes([node_id], services.actor_for(request.user))[0] if node_id else None
     if node is None or not str(node.get("_id", "")).startswith("/"):
         raise Http404("No such file is tracked.")
-    everywhere = _everywhere()
+    everywhere = services.sync_everywhere()
     children = services.children_of(node_id)
     context = {
         "node": node,

@@ -267,3 +267,20 @@ def test_command_and_task(make_site, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         enqueue_agent_round("B")
     assert (b.root / "p/queued").read_text() == "z"
+
+
+def test_batches_default_to_the_configured_size(make_site, settings):
+    """A volume without syncAmountReception/-Emission takes TRACKER_DEFAULT_BATCH, as the work queue does."""
+    settings.TRACKER_DEFAULT_BATCH = 2
+    a = make_site("A", enableReception=False, enableEmission=True)
+    make_site("B")
+    make_site("D", enableReception=False)
+    for i in range(3):
+        publish_file(a, f"/proj/d{i}.txt", f"d{i}")
+    assert services.batch_size(services.get_volume("B"), "syncAmountReception") == 2
+    agent_b = services.site_agent("B")
+    assert agent_b.receive_batch().batch_sizes == [2]
+    agent_b.shutdown()
+    agent_a = services.site_agent("A")
+    assert agent_a.emit_batch().batch_sizes == [2]
+    agent_a.shutdown()

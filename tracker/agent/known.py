@@ -10,9 +10,7 @@ from collections.abc import Iterator
 
 from django.db.models.fields.json import KeyTextTransform
 
-from tracker.models import Node, NodeKind
-
-FILE_KINDS = (NodeKind.FILE, NodeKind.FOLDER)
+from tracker.models import FILE_KINDS, Node
 
 
 def _number(value: object) -> int | float | None:

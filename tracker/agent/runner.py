@@ -211,7 +211,7 @@ class SiteAgent:
         here = self._phase_location("reception", flag(self.volume.get("enableReception"), True), report)
         if here is None:
             return report
-        limit = _int(self.volume.get("syncAmountReception"), 100)
+        limit = services.batch_size(self.volume, "syncAmountReception")
         nodes = services.pending_for_site(self.site, limit)
         if not nodes:
             return report
@@ -267,7 +267,7 @@ class SiteAgent:
         here = self._phase_location("emission", flag(self.volume.get("enableEmission"), False), report)
         if here is None:
             return report
-        limit = _int(self.volume.get("syncAmountEmission"), 100)
+        limit = services.batch_size(self.volume, "syncAmountEmission")
         options = self._rsync_options()
         results: list[BatchResult] = []
         for volume in self.emission_destinations():

@@ -19,21 +19,22 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
+from syncsite.errors import DomainError
 from tracker import conf, limits, permissions, services
 from tracker.auth import BadCredentials, actor_for_request
 from tracker.models import Node, UserClass
 from tracker.query import mongo_order, mongo_query, text_query
 
 logger = logging.getLogger(__name__)
-GRAPH_MAX_NODES = 10000
 MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
 
 
-class ApiError(Exception):
+class ApiError(services.TrackerError):
+    """A refusal of the damas layer itself (the request's shape or path), with the wire protocol's status."""
+
     def __init__(self, status: int, detail: str):
         super().__init__(detail)
         self.status = status
-        self.detail = detail
 
 
 def _json(data: Any, status: int = 200) -> JsonResponse:
@@ -42,6 +43,21 @@ def _json(data: Any, status: int = 200) -> JsonResponse:
 
 def _error(status: int, detail: str, **extra: Any) -> JsonResponse:
     return _json({"detail": detail, **extra}, status)
+
+
+def _error_response(exc: DomainError | DatabaseError | RecursionError) -> JsonResponse:
+    """The one place a damas route's failure becomes its JSON answer: a domain error (the tracker's, or this
+    layer's ApiError) with its own status, the database's refusals as 400 and its failures as 503."""
+    if isinstance(exc, DomainError):
+        return _error(exc.status, exc.detail)
+    if isinstance(exc, DataError):
+        return _error(400, f"The database refused this query: {exc}".strip())
+    if isinstance(exc, OperationalError) and "user-defined function raised exception" in str(exc):
+        return _error(400, "Invalid regular expression.")  # SQLite REGEXP on a bad pattern
+    if isinstance(exc, RecursionError):
+        return _error(400, "Input nested too deeply.")
+    logger.exception("tracker API database error")
+    return _error(503, "The database could not complete this request.")
 
 
 def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST, *, read_only: bool = False):
@@ -65,31 +81,17 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
                     try:
                         actor = actor_for_request(request, allow_session=read_only)
                     except BadCredentials as exc:
-                        return _error(401, str(exc))
+                        raise ApiError(401, str(exc)) from exc
                     if actor is None:
                         if not (read_only and conf.anonymous_read()):
-                            return _error(401, "Authentication required: send Authorization: Bearer <token>.")
+                            raise ApiError(401, "Authentication required: send Authorization: Bearer <token>.")
                         actor = services.Actor("anonymous", UserClass.GUEST)
                     if not actor.at_least(min_class):
-                        return _error(403, f"This needs the {min_class} class; you are {actor.user_class}.")
+                        raise ApiError(403, f"This needs the {min_class} class; you are {actor.user_class}.")
                 with limits.time_limit():
                     return view(request, actor, *args, **kwargs)
-            except ApiError as exc:
-                return _error(exc.status, exc.detail)
-            except services.TrackerError as exc:
-                return _error(exc.status, exc.detail)
-            except DataError as exc:
-                return _error(400, f"The database refused this query: {exc}".strip())
-            except OperationalError as exc:
-                if "user-defined function raised exception" in str(exc):  # SQLite REGEXP on a bad pattern
-                    return _error(400, "Invalid regular expression.")
-                logger.exception("tracker API database error")
-                return _error(503, "The database could not complete this request.")
-            except DatabaseError:
-                logger.exception("tracker API database error")
-                return _error(503, "The database could not complete this request.")
-            except RecursionError:
-                return _error(400, "Input nested too deeply.")
+            except (DomainError, DatabaseError, RecursionError) as exc:
+                return _error_response(exc)
 
         return wrapper
 
@@ -154,7 +156,7 @@ def _read_response(node_ids: list[str], many: bool, actor) -> JsonResponse:
     limits.check_response_size(Node.objects.filter(node_id__in=wanted), len(wanted))
     nodes = services.read_nodes(node_ids, actor)
     if all(n is None for n in nodes):
-        return _error(404, "Not found." if not many else "None of these ids were found.")
+        raise services.NotFound("Not found." if not many else "None of these ids were found.")
     if not many:
         return _json(nodes[0])
     return _json(nodes, 200 if all(n is not None for n in nodes) else 207)
@@ -277,45 +279,10 @@ def graph(request, actor, depth: str = "0"):
         raise ApiError(400, "depth must be an integer (0 = unlimited).") from exc
     if max_depth < 0:
         raise ApiError(400, "depth must be an integer (0 = unlimited).")
-    nodes = _graph(node_ids, max_depth, actor)
+    nodes = services.graph(node_ids, max_depth, actor)
     if not nodes:
-        return _error(404, "None of these ids were found.")
+        raise services.NotFound("None of these ids were found.")
     return _json(nodes)
-
-
-def _graph(start: list[str], max_depth: int, actor) -> list[dict]:
-    """Nodes reachable from `start` through `#parent` links and edge nodes (`src_id`/`tgt_id`).
-
-    The walk reads only ids and links; the nodes themselves are loaded once at the end, after their total
-    size was checked against TRACKER_MAX_RESPONSE_BYTES."""
-    visible = services.visible_nodes(actor)
-    found: dict[str, None] = {}  # ids in the order they were reached
-    frontier = set(start)
-    level = 0
-    while frontier and len(found) < GRAPH_MAX_NODES:
-        rows = visible.filter(node_id__in=frontier).values_list("node_id", "parent")
-        fresh = [(node_id, parent) for node_id, parent in rows if node_id not in found]
-        if level == 0 and not fresh:
-            return []
-        found.update((node_id, None) for node_id, _ in fresh)
-        if max_depth and level >= max_depth:
-            break
-        keys = [node_id for node_id, _ in fresh]
-        following: set[str] = {parent for _, parent in fresh if parent}
-        edges = visible.filter(data__has_key="src_id", data__src_id__in=keys) | visible.filter(
-            data__has_key="tgt_id", data__tgt_id__in=keys
-        )
-        for node_id, src, tgt in edges.values_list("node_id", "data__src_id", "data__tgt_id")[:GRAPH_MAX_NODES]:
-            found.setdefault(node_id, None)
-            following.update(end for end in (src, tgt) if isinstance(end, str))
-        frontier = following - set(found)
-        level += 1
-    ids = list(found)
-    nodes: dict[str, Node] = {}
-    limits.check_response_size(Node.objects.filter(node_id__in=ids), len(ids))
-    for start_at in range(0, len(ids), 1000):
-        nodes.update((n.node_id, n) for n in Node.objects.filter(node_id__in=ids[start_at : start_at + 1000]))
-    return [services.readable(nodes[i], actor) for i in ids if i in nodes]
 
 
 # --------------------------------------------------------------------------------------------- files
@@ -386,7 +353,7 @@ def sign_in(request, actor):
             raise ApiError(400, f"expiresIn must be between 0 (never) and {MAX_TOKEN_SECONDS} seconds.")
     result = services.sign_in(username, password, seconds, request=request)
     if result is None:
-        return _error(401, "Bad username or password.")
+        raise ApiError(401, "Bad username or password.")
     return _json(result)
 
 
@@ -404,5 +371,5 @@ def _form(request: HttpRequest):
 def verify(request, actor):
     user = services.user_model().objects.filter(username=actor.name).first()
     if user is None:
-        return _error(401, "This token's user no longer exists.")
+        raise ApiError(401, "This token's user no longer exists.")
     return _json(services.user_node(user))

@@ -7,7 +7,8 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tracker.agent.runner import AgentError, SiteAgent
+from tracker import services
+from tracker.agent.runner import AgentError
 
 
 class Command(BaseCommand):
@@ -27,7 +28,7 @@ class Command(BaseCommand):
                 self.stdout.write(message)
 
         try:
-            agent = SiteAgent(site, log=log)
+            agent = services.site_agent(site, log=log)
         except AgentError as exc:
             raise CommandError(str(exc)) from exc
 

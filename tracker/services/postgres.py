@@ -1,0 +1,146 @@
+"""PostgreSQL specifics: set-based SQL for state rows, bulk inserts and the SKIP LOCKED work queue."""
+
+from __future__ import annotations
+
+import json
+
+from django.db import connection
+
+from tracker import conf
+from tracker.models import Node
+from tracker.numbers import NodeJSONDecoder
+from tracker.services.columns import INT32_MAX, INT64_MAX, _columns
+
+
+def _pg_key_number(prefix: str, bound: int = INT64_MAX) -> str:
+    """SQL for a per-site key as a clamped integer (the same rule as _int_or_none)."""
+    key = f"('{prefix}_' || s.site)"
+    value = f"LEAST(GREATEST((n.data ->> {key})::numeric, {-bound - 1}), {bound})"
+    return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN {value}::bigint END)"
+
+
+def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_conflict: bool = True) -> None:
+    """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
+    synced, syncing = _pg_key_number("synced"), _pg_key_number("syncing")
+    error, attempt = _pg_key_number("syncError", INT32_MAX), _pg_key_number("syncLastAttempt")
+    wanted = (
+        "(CASE WHEN jsonb_typeof(n.data -> ('sync_' || s.site)) = 'boolean'"
+        " THEN (n.data ->> ('sync_' || s.site))::boolean"
+        " WHEN jsonb_typeof(n.data -> 'syncEverywhere') = 'boolean' THEN (n.data ->> 'syncEverywhere')::boolean END)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO tracker_sitestate
+                (node_id, site, path, priority, time, active, wanted, synced, syncing, error, last_attempt, failures)
+            SELECT n.id, s.site, n.node_id, n.sync_priority, COALESCE(n.time, 0),
+                NOT n.deleted AND COALESCE({synced} < COALESCE(n.time, 0), TRUE),
+                {wanted}, {synced}, {syncing}, {error}::integer, {attempt},
+                CASE WHEN n.data ? ('syncError_' || s.site) THEN 1 ELSE 0 END
+            FROM tracker_node n CROSS JOIN unnest(%s::text[]) AS s(site)
+            WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site AND {where}
+            {"ON CONFLICT (node_id, site) DO NOTHING" if on_conflict else ""}
+            """,  # noqa: S608 - fixed SQL; values are parameters
+            [list(site_names), *params],
+        )
+
+
+def _pg_insert_nodes(nodes: list[Node]) -> None:
+    pks = _pg_insert_rows(
+        [{"node_id": n.node_id, **_columns(n.node_id, n.data, n.kind), "data": n.data} for n in nodes]
+    )
+    for n in nodes:
+        n.pk = pks[n.node_id]
+        n._state.adding = False
+        n._state.db = "default"
+
+
+def _pg_insert_rows(rows: list[dict]) -> dict[str, int]:
+    """Insert node rows (column dicts) in one statement; {node_id: pk}."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO tracker_node (node_id, kind, parent, origin, time, sync_priority, deleted, authors, data)
+            SELECT node_id, kind, parent, origin, time, sync_priority, deleted, authors, data
+            FROM json_to_recordset(%s::json) AS x(node_id text, kind text, parent text, origin text, time bigint,
+                                                  sync_priority integer, deleted boolean, authors text, data jsonb)
+            RETURNING id, node_id
+            """,
+            [json.dumps(rows, ensure_ascii=False)],
+        )
+        return {node_id: pk for pk, node_id in cursor.fetchall()}
+
+
+_PG_RELEASE_SQL = """
+WITH released AS (
+    UPDATE tracker_sitestate SET syncing = NULL
+    WHERE site = %(site)s AND syncing IS NOT NULL AND syncing < %(stale)s
+    RETURNING node_id
+), unstamped AS (
+    UPDATE tracker_node SET data = data - %(key)s WHERE id IN (SELECT node_id FROM released) RETURNING id
+)
+SELECT set_config('synchronous_commit', 'off', true), (SELECT count(*) FROM unstamped)
+"""
+
+
+_PG_CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE tracker_sitestate SET syncing = %(now)s
+    WHERE id IN (
+        SELECT id FROM tracker_sitestate
+        WHERE site = %(site)s AND active AND syncing IS NULL
+          AND (wanted OR (wanted IS NULL AND COALESCE(
+                (SELECT (data ->> 'syncEverywhere')::boolean FROM tracker_node
+                 WHERE node_id = 'rsyncGlobalParameters' AND jsonb_typeof(data -> 'syncEverywhere') = 'boolean'),
+                TRUE)))
+          AND (error IS NULL OR last_attempt IS NULL
+               OR last_attempt + LEAST(%(base)s * power(2, GREATEST(failures, 1) - 1), %(ceiling)s)::bigint
+                  <= %(now)s)
+          {origin}
+        ORDER BY priority DESC, time, path
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING node_id, priority, time, path
+), stamped AS (
+    UPDATE tracker_node SET data = data || %(stamp)s::jsonb
+    WHERE id IN (SELECT node_id FROM claimed)
+    RETURNING id, node_id, data
+)
+SELECT stamped.node_id, stamped.data FROM stamped JOIN claimed ON claimed.node_id = stamped.id
+ORDER BY claimed.priority DESC, claimed.time, claimed.path
+"""
+
+
+def _pg_pending(site: str, limit: int, now: int, origin: str | None = None) -> list[dict]:
+    """The PostgreSQL work queue in two statements: give back stale claims, then claim and stamp.
+
+    A claim is soft state (a lost one only means the file is offered again), so its commit does not wait
+    for the WAL flush: that wait is most of a claim's latency on a busy disk.
+    """
+    key = f"syncing_{site}"
+    params = {
+        "now": now,
+        "site": site,
+        "limit": limit,
+        "base": conf.retry_base_seconds() * 1000,
+        "ceiling": conf.retry_max_seconds() * 1000,
+        "origin": origin,
+        "key": key,
+        "stale": now - conf.syncing_stale_seconds() * 1000,
+        "stamp": json.dumps({key: now}),
+    }
+    origin_sql = (
+        "AND node_id IN (SELECT id FROM tracker_node WHERE origin = %(origin)s AND kind IN ('file', 'folder'))"
+        if origin is not None
+        else ""
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_PG_RELEASE_SQL, params)
+        cursor.fetchall()
+        cursor.execute(_PG_CLAIM_SQL.format(origin=origin_sql), params)
+        rows = cursor.fetchall()
+    return [
+        {"_id": node_id, **(json.loads(data, cls=NodeJSONDecoder) if isinstance(data, str) else data)}
+        for node_id, data in rows
+    ]
