@@ -5,7 +5,12 @@ class HostsConfig(AppConfig):
     name = "hosts"
     verbose_name = "Hosts"
     #: The built-in import/export plugins (a layer above syncerapi.v1): loaded with every app's declared plugins.
-    syncer_plugins = ("hosts.plugins.accounts", "hosts.plugins.exports", "hosts.plugins.importers")
+    syncer_plugins = (
+        "hosts.plugins.accounts",
+        "hosts.plugins.exports",
+        "hosts.plugins.importers",
+        "hosts.plugins.checkmk",
+    )
 
     def ready(self) -> None:
         from hosts import builtin_commands, discovery, schedules, services, signals, tasks  # noqa: F401 - they register built-ins
