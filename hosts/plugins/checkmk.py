@@ -53,6 +53,7 @@ class CheckmkError(ExportError):
                 body = {}
         self.detail = str(body.get("detail") or body.get("title") or message or (response.reason if response else ""))
         self.fields = body.get("fields") or {}
+        self.ext = body.get("ext") if isinstance(body.get("ext"), dict) else {}
         text = f"{what}: {self.status} {self.detail}" if self.status else f"{what}: {self.detail}"
         if self.fields:
             text += f" (fields: {json.dumps(self.fields, sort_keys=True, default=str)})"
@@ -68,6 +69,28 @@ def folder_path(value: Any) -> str:
 def folder_id(path: str) -> str:
     """The folder's id in URLs: `~a~b` (Checkmk accepts `~` where a path has `/`)."""
     return "~" + path.strip("/").replace("/", "~")
+
+
+def inventory_value(tree: Any, path: str) -> Any:
+    """A value of a host's HW/SW inventory tree (host_inv_api.py's JSON) by a dotted path.
+
+    `hardware.cpu` is a node: its attribute pairs (and table rows, if any) as a dict; `hardware.cpu.model`
+    is one attribute of the node `hardware.cpu`. None when the tree has no such path.
+    """
+    node = tree if isinstance(tree, dict) else {}
+    parts = [part for part in path.split(".") if part]
+    for index, part in enumerate(parts):
+        children = node.get("Nodes") or {}
+        if part in children:
+            node = children[part]
+            continue
+        pairs = (node.get("Attributes") or {}).get("Pairs") or {}
+        return pairs.get(part) if index == len(parts) - 1 else None
+    pairs = dict((node.get("Attributes") or {}).get("Pairs") or {})
+    rows = (node.get("Table") or {}).get("Rows") or []
+    if rows:
+        pairs["rows"] = rows
+    return pairs or None
 
 
 class CheckmkExport(Plugin):
@@ -111,9 +134,13 @@ class CheckmkExport(Plugin):
     # --- HTTP ------------------------------------------------------------------------------------------
 
     def call(self, method: str, path: str, what: str, *, expect: Iterable[int] = (200,), **kwargs: Any):
+        """One REST API request; anything but the expected status raises CheckmkError with Checkmk's words."""
+        return self.call_url(method, self.base + path, what, expect=expect, **kwargs)
+
+    def call_url(self, method: str, url: str, what: str, *, expect: Iterable[int] = (200,), **kwargs: Any):
         headers = {**self.headers, **kwargs.pop("headers", {})}
         try:
-            response = self.inner_request(method, self.base + path, headers=headers, **kwargs)
+            response = self.inner_request(method, url, headers=headers, **kwargs)
         except requests.RequestException as exc:
             raise CheckmkError(
                 what, message=f"{self.config.get('address')} unreachable ({type(exc).__name__})"
@@ -282,20 +309,30 @@ class CheckmkExport(Plugin):
         )
 
     def bulk(self, method: str, domain: str, action: str, entries: list[Any], result: ExportResult, count: str) -> None:
-        """One bulk request; when Checkmk refuses it, each entry alone, so one bad host does not stop the rest."""
+        """One bulk request. Checkmk applies what it can and names the failed hosts (400 with `ext.failed_hosts`);
+        a request it refuses as a whole (a schema error) is split in halves until the bad entries stand alone,
+        so one bad host never stops the rest."""
         path = f"/domain-types/{domain}/actions/{action}/invoke"
         try:
             self.call(method, path, f"{action} {len(entries)} {domain}", expect=(200, 204), json={"entries": entries})
             setattr(result, count, getattr(result, count) + len(entries))
             return
         except CheckmkError as exc:
-            if exc.status in (0, 401, 403) or len(entries) == 1:
-                if len(entries) == 1:
-                    result.errors.append(f"host {self._entry_name(entries[0])}: {exc}")
-                    return
+            if exc.status != 400:
                 raise
-        for entry in entries:
-            self.bulk(method, domain, action, [entry], result, count)
+            failed = exc.ext.get("failed_hosts")
+            if isinstance(failed, dict) and failed:
+                for name, messages in failed.items():
+                    text = "; ".join(messages) if isinstance(messages, list) else str(messages)
+                    result.errors.append(f"host {name}: {action} refused: {text}")
+                setattr(result, count, getattr(result, count) + len(entries) - len(failed))
+                return
+            if len(entries) == 1:
+                result.errors.append(f"host {self._entry_name(entries[0])}: {exc}")
+                return
+        half = len(entries) // 2
+        self.bulk(method, domain, action, entries[:half], result, count)
+        self.bulk(method, domain, action, entries[half:], result, count)
 
     @staticmethod
     def _entry_name(entry: Any) -> str:
@@ -450,11 +487,13 @@ class CheckmkExport(Plugin):
         """Checkmk's service labels and the HW/SW inventory paths the account names -> host inventory."""
         objects: dict[str, dict[str, Any]] = {}
         if self.flag("inventory_labels", True):
-            document = self.read(
+            document = self.call(
+                "POST",
                 "/domain-types/service/collections/all",
                 "read service labels",
-                columns=["host_name", "description", "labels"],
-            )
+                json={"columns": ["host_name", "description", "labels"]},
+                read_only=True,
+            ).json()
             for item in document.get("value", []):
                 row = item.get("extensions") or {}
                 target = objects.setdefault(str(row.get("host_name", "")), {})
@@ -462,20 +501,21 @@ class CheckmkExport(Plugin):
                     target[f"label_{key}"] = value
         paths = [p.strip() for p in str(self.setting("inventory_paths")).split(",") if p.strip()]
         if paths:
+            # HW/SW inventory is not in REST API 1.0: Checkmk serves it at check_mk/host_inv_api.py
+            url = self.base.rsplit("/api/1.0", 1)[0] + "/host_inv_api.py"
             names = list(Host.get_export_hosts().values_list("hostname", flat=True))
             for batch in chunked(names, self.number("bulk_size", 500)):
-                document = self.read(
-                    "/domain-types/host/collections/all",
-                    "read inventory",
-                    columns=["name", *[f"inv_{p}" for p in paths]],
-                    query=json.dumps({"op": "or", "expr": [{"op": "=", "left": "name", "right": n} for n in batch]}),
+                response = self.call_url(
+                    "GET",
+                    url,
+                    "read HW/SW inventory",
+                    params={"output_format": "json", "request": json.dumps({"hosts": batch})},
                 )
-                for item in document.get("value", []):
-                    row = item.get("extensions") or {}
-                    target = objects.setdefault(str(row.get("name", "")), {})
-                    for path in paths:
-                        if f"inv_{path}" in row:
-                            target[path] = row[f"inv_{path}"]
+                trees = response.json().get("result") or {}
+                for name, tree in trees.items():
+                    found = {path: value for path in paths if (value := inventory_value(tree, path)) is not None}
+                    if found:
+                        objects.setdefault(name, {}).update(found)
         counts = run_inventory(self.config, ((name, data) for name, data in objects.items() if name))
         self.log_details.extend(
             [

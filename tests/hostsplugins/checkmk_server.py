@@ -105,6 +105,12 @@ class ApiError(Exception):
         self.status, self.title, self.detail, self.fields = status, title, detail, fields or {}
 
 
+class PartialError(ApiError):
+    def __init__(self, detail: str, ext: dict[str, Any]):
+        super().__init__(400, "Some actions failed", detail)
+        self.ext = ext
+
+
 def _etag() -> str:
     return f'"{uuid.uuid4().hex}"'
 
@@ -181,27 +187,34 @@ class Site:
         }
 
     def check_host(self, entry: dict[str, Any], where: str) -> None:
+        """What Checkmk's request schema checks: refuses the whole request (400 with `fields`)."""
         attributes = entry.get("attributes") or entry.get("update_attributes") or {}
         address = attributes.get("ipaddress")
         if address is not None and not IP_PATTERN.match(address):
-            raise ApiError(
-                400,
-                "Bad Request",
-                f"These fields have problems: {where}",
-                {where: {"ipaddress": [f"{address!r} is not a valid IP address or hostname."]}},
-            )
+            fields = {where: {"ipaddress": [f"{address!r} is not a valid IP address or hostname."]}}
+            raise ApiError(400, "Bad Request", f"These fields have problems: {where}", fields)
+
+    def host_failure(self, entry: dict[str, Any]) -> str:
+        """What Checkmk verifies per host while applying a bulk request (the host is skipped and named)."""
+        attributes = entry.get("attributes") or entry.get("update_attributes") or {}
         for key, value in attributes.items():
-            if (
-                key.startswith("tag_")
-                and key[4:] in self.s.tag_groups
-                and value not in self.s.tag_groups[key[4:]]["tags"]
-            ):
-                raise ApiError(
-                    400,
-                    "Bad Request",
-                    f"These fields have problems: {where}",
-                    {where: {key: [f"Invalid choice {value!r}."]}},
-                )
+            group = self.s.tag_groups.get(key[4:]) if key.startswith("tag_") else None
+            if group is not None and value not in group["tags"]:
+                return f"Validation failed: Invalid choice {value!r} for the tag group {key[4:]!r}."
+        return ""
+
+    def partial(self, failed: dict[str, list[str]], done: list[str]):
+        """Checkmk's answer to a bulk request some of whose hosts failed: 400 naming them, the rest applied."""
+        if not failed:
+            return 200, {"value": [self.host_object(n, self.s.hosts[n]) for n in done]}, {}
+        detail = (
+            f"Some of the actions were performed but the following were faulty and were skipped: {' ,'.join(failed)}."
+        )
+        ext = {
+            "succeeded_hosts": {"value": [self.host_object(n, self.s.hosts[n]) for n in done]},
+            "failed_hosts": failed,
+        }
+        raise PartialError(detail, ext)
 
     def route(self, method: str, path: str, query: dict[str, list[str]], headers: Any, payload: Any):
         s = self.s
@@ -248,14 +261,17 @@ class Site:
                         {where: {"folder": [f"The folder {entry['folder']!r} could not be found."]}},
                     )
                 self.check_host(entry, where)
+            failed: dict[str, list[str]] = {}
+            done: list[str] = []
             for entry in body["entries"]:
+                problem = self.host_failure(entry)
+                if problem:
+                    failed[entry["host_name"]] = [problem]
+                    continue
                 s.add_host(entry["host_name"], _path_of(entry["folder"]), **entry.get("attributes", {}))
+                done.append(entry["host_name"])
                 self.change()
-            return (
-                200,
-                {"value": [self.host_object(e["host_name"], s.hosts[e["host_name"]]) for e in body["entries"]]},
-                {},
-            )
+            return self.partial(failed, done)
         if path == "/domain-types/host_config/actions/bulk-update/invoke" and method == "PUT":
             body = self.body(payload, "BulkUpdateHost")
             for index, entry in enumerate(body["entries"]):
@@ -267,7 +283,12 @@ class Site:
                         {f"entries.{index}": {"host_name": ["Host not found."]}},
                     )
                 self.check_host(entry, f"entries.{index}")
+            failed, done = {}, []
             for entry in body["entries"]:
+                problem = self.host_failure(entry)
+                if problem:
+                    failed[entry["host_name"]] = [problem]
+                    continue
                 host = s.hosts[entry["host_name"]]
                 if "attributes" in entry:
                     host["attributes"] = dict(entry["attributes"])
@@ -275,12 +296,9 @@ class Site:
                 for key in entry.get("remove_attributes", []):
                     host["attributes"].pop(key, None)
                 host["etag"] = _etag()
+                done.append(entry["host_name"])
                 self.change()
-            return (
-                200,
-                {"value": [self.host_object(e["host_name"], s.hosts[e["host_name"]]) for e in body["entries"]]},
-                {},
-            )
+            return self.partial(failed, done)
         if path == "/domain-types/host_config/actions/bulk-delete/invoke" and method == "POST":
             body = self.body(payload, "BulkDeleteHost")
             for name in body["entries"]:
@@ -414,20 +432,18 @@ class Site:
             run["polls"] -= 1
             return 200, {"id": match.group(1), "extensions": {"is_running": running, "sites": run["sites"]}}, {}
         # inventorize: service labels and inventory columns (Livestatus tables through the REST API)
-        if path == "/domain-types/service/collections/all" and method == "GET":
-            return 200, {"value": [{"extensions": dict(row)} for row in s.services]}, {}
-        if path == "/domain-types/host/collections/all" and method == "GET":
-            columns = query.get("columns", [])
-            value = [
-                {
-                    "extensions": {
-                        "name": name,
-                        **{c: data.get(c[4:]) for c in columns if c.startswith("inv_") and c[4:] in data},
-                    }
-                }
-                for name, data in s.inventory.items()
-            ]
-            return 200, {"value": value}, {}
+        if path == "/domain-types/service/collections/all" and method == "POST":
+            body = self.body(payload, "ServiceParametersWithHost")
+            columns = body.get("columns") or ["host_name", "description"]
+            rows = [{c: row.get(c) for c in columns} for row in s.services]
+            return 200, {"value": [{"domainType": "service", "extensions": row} for row in rows]}, {}
+        if path == "/host_inv_api.py" and method == "GET":
+            # the HW/SW inventory web API (not part of REST 1.0): JSON trees of Attributes/Nodes/Table
+            if query.get("output_format") != ["json"]:
+                raise ApiError(400, "Bad Request", "output_format=json expected")
+            request = json.loads(query.get("request", ["{}"])[0])
+            result = {name: s.inventory.get(name, {}) for name in request.get("hosts", [])}
+            return 200, {"result_code": 0, "result": result}, {}
         raise ApiError(404, "Not Found", f"{method} {path} is not an endpoint of this site.")
 
 
@@ -451,7 +467,9 @@ def make_handler(state: CheckmkState) -> type[BaseHTTPRequestHandler]:
             status, body, headers = 500, None, {}
             with state.lock:
                 # the site's URL is /<site>; the API lives at /<site>/check_mk/api/1.0
-                path = url.path.split(API, 1)[1] if API in url.path else url.path
+                # (and the web pages such as host_inv_api.py at /<site>/check_mk/<page>)
+                rest = API in url.path
+                path = url.path.split(API, 1)[1] if rest else "/" + url.path.rsplit("/check_mk/", 1)[-1]
                 state.requests.append((self.command, path))
                 try:
                     if self.headers.get("Authorization") != f"Bearer {state.username} {state.secret}":
@@ -462,6 +480,8 @@ def make_handler(state: CheckmkState) -> type[BaseHTTPRequestHandler]:
                 except ApiError as exc:
                     status, headers = exc.status, {}
                     body = {"title": exc.title, "status": exc.status, "detail": exc.detail, "fields": exc.fields}
+                    if isinstance(exc, PartialError):
+                        body["ext"] = exc.ext
                 except ValueError:
                     status, body = 400, {"title": "Bad Request", "status": 400, "detail": "Invalid JSON", "fields": {}}
             data = b"" if body is None else json.dumps(body).encode()

@@ -264,6 +264,24 @@ def test_refused_host_is_named_others_sync_and_nothing_is_activated(checkmk, acc
     assert log.has_error and any("host002.example.com" in str(v) for k, v in log.details if k == "error")
 
 
+def test_host_checkmk_skips_is_named_with_its_message(checkmk, account, rules):
+    """A bulk-create Checkmk applies in part (400 with ext.failed_hosts): the others stay created."""
+    from hosts.models import Host
+
+    checkmk.state.tag_groups["os"] = {"title": "os", "tags": ["linux"], "etag": '"t"'}
+    make_hosts(3, tag_os="linux")
+    odd = Host.get_host("host001.example.com")
+    odd.update_host({**odd.get_labels(), "tag_os": "plan9"})
+    odd.save()
+    with pytest.raises(
+        CommandError, match=r"host001.example.com: bulk-create refused: Validation failed: Invalid choice"
+    ):
+        syncer("export-hosts", "monitor")
+    assert set(checkmk.state.hosts) == {"host000.example.com", "host002.example.com"}
+    assert checkmk.state.activations == {}
+    assert dict(last_log().details)["created"] == 2
+
+
 def test_refused_host_activation_when_the_account_allows(checkmk, account, rules):
     from hosts.models import Host
 
@@ -300,7 +318,9 @@ def test_inventorize_hosts_stores_service_labels_and_inventory_paths(checkmk, ac
     checkmk.state.services = [
         {"host_name": "host000.example.com", "description": "CPU", "labels": {"cmk/os_family": "linux"}},
     ]
-    checkmk.state.inventory = {"host001.example.com": {"hardware.cpu.model": "EPYC"}}
+    checkmk.state.inventory = {
+        "host001.example.com": {"Nodes": {"hardware": {"Nodes": {"cpu": {"Attributes": {"Pairs": {"model": "EPYC"}}}}}}}
+    }
     syncer("inventorize-hosts", "monitor")
     assert Host.get_host("host000.example.com").get_inventory() == {"monitor__label_cmk/os_family": "linux"}
     assert Host.get_host("host001.example.com").get_inventory() == {"monitor__hardware.cpu.model": "EPYC"}
