@@ -531,6 +531,16 @@ def main(argv: list[str]) -> None:
                 stats = {
                     "requests": len(state.requests),
                     "writes": len(state.writes()),
+                    "host_creations": sum(
+                        1
+                        for _, path in state.requests
+                        if path.startswith("/domain-types/host_config/actions/bulk-create")
+                    ),
+                    "folder_creations": sum(
+                        1
+                        for m, p in state.requests
+                        if m == "POST" and p == "/domain-types/folder_config/collections/all"
+                    ),
                     "activations": len(state.activations),
                     "hosts": len(state.hosts),
                     "schema_errors": len(state.schema_errors),
