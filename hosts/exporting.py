@@ -64,6 +64,7 @@ class ExportPlan:
     unchanged: int = 0
     stale: int = 0
     refused_delete: str = ""
+    over_limit: bool = False  # stale objects were kept because they exceed the delete limit: an error
 
     @property
     def empty(self) -> bool:
@@ -110,6 +111,7 @@ def plan_changes(
         if not delete:
             plan.refused_delete = f"{len(stale)} stale objects kept (the account does not delete)"
         elif len(stale) > limit and not force_delete:
+            plan.over_limit = True
             plan.refused_delete = (
                 f"{len(stale)} stale objects exceed the delete limit {limit} of account "
                 f"{(config or {}).get('name')!r}: none deleted (raise delete_limit or force the deletion)"

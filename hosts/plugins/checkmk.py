@@ -27,7 +27,7 @@ import requests
 
 from syncerapi.v1 import AccountField, Host, cc, register_cronjob
 from syncerapi.v1.core import Plugin, cli
-from syncerapi.v1.exporting import ExportError, ExportResult, chunked, plan_changes
+from syncerapi.v1.exporting import Change, ExportError, ExportResult, chunked, plan_changes
 from syncerapi.v1.inventory import run_inventory
 
 ACCOUNT_TYPE = "checkmk"
@@ -103,7 +103,7 @@ class CheckmkExport(Plugin):
         AccountField("folder_attribute", help="host attribute whose value is the folder path (default: main folder)"),
         AccountField("folder_attributes", help="JSON object of attributes for folders Syncsite creates"),
         AccountField("host_group_attribute", help="host attribute listing host groups to create (comma-separated)"),
-        AccountField("keep_foreign_labels", help="true: labels set in Checkmk by others stay (default true)"),
+        AccountField("keep_foreign_labels", help="true: labels set in Checkmk by others stay (default false)"),
         AccountField("delete_stale", help="true: delete hosts this account created that left Syncsite"),
         AccountField("delete_limit", help="at most this many stale hosts per run (HOSTS_IMPORT_DELETE_LIMIT)"),
         AccountField("bulk_size", help="hosts per bulk request (default 500)"),
@@ -230,7 +230,7 @@ class CheckmkExport(Plugin):
         result = self.result
         desired = self.desired_hosts()
         current = self.read_hosts()
-        keep_foreign = self.flag("keep_foreign_labels", True)
+        keep_foreign = self.flag("keep_foreign_labels", False)
         managed_label_keys = {key for host in desired.values() for key in host["labels"]}
         owner = str(self.config.get("name"))
 
@@ -257,10 +257,10 @@ class CheckmkExport(Plugin):
             desired, current, difference, managed=managed, config=self.config, force_delete=force_delete
         )
         result.unchanged += plan.unchanged
-        if plan.refused_delete:
+        if plan.over_limit:
+            result.errors.append(plan.refused_delete)
+        elif plan.refused_delete:
             result.notes.append(plan.refused_delete)
-            if plan.stale and plan.delete == [] and "exceed" in plan.refused_delete:
-                result.errors.append(plan.refused_delete)
         if self.dry_run:
             result.changes.extend(plan.changes())
             result.created, result.updated, result.deleted = len(plan.create), len(plan.update), len(plan.delete)
@@ -420,7 +420,7 @@ class CheckmkExport(Plugin):
         missing = sorted(groups - current_groups)
         result.unchanged += len(groups) - len(missing)
         if self.dry_run:
-            result.changes.extend(f"create host group {name}" for name in missing)  # type: ignore[misc]
+            result.changes.extend(Change("create", f"host group {name}") for name in missing)
             result.created += len(missing)
         else:
             for batch in chunked(missing, self.number("bulk_size", 500)):
@@ -430,7 +430,7 @@ class CheckmkExport(Plugin):
 
     def _write(self, result: ExportResult, count: str, what: str, method: str, path: str, body: dict) -> None:
         if self.dry_run:
-            result.changes.append(f"{count[:-1]} {what}: {body}")  # type: ignore[arg-type]
+            result.changes.append(Change(count[:-1], what, body))  # created -> create, updated -> update
             setattr(result, count, getattr(result, count) + 1)
             return
         try:

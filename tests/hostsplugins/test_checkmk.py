@@ -123,6 +123,7 @@ def test_first_export_creates_folders_hosts_and_activates_once(checkmk, account,
 def test_only_the_difference_is_written_and_foreign_data_kept(checkmk, account, rules):
     from hosts.models import Host
 
+    account.custom_fields.create(name="keep_foreign_labels", value="true")
     make_hosts(3)
     checkmk.state.add_host(
         "host001.example.com", "/dc1", ipaddress="10.0.0.2", snmp_community="x", labels={"team": "ops"}
@@ -152,6 +153,14 @@ def test_only_the_difference_is_written_and_foreign_data_kept(checkmk, account, 
             {"host_name": "host002.example.com", "update_attributes": {"labels": {"os": "bsd", OWNER: "monitor"}}}
         ]
     }
+
+
+def test_foreign_labels_are_replaced_unless_the_account_keeps_them(checkmk, account, rules):
+    make_hosts(1)
+    checkmk.state.add_host("host000.example.com", "/dc1", ipaddress="10.0.0.1", labels={"team": "ops"})
+    checkmk.state.folders["/dc1"] = {"attributes": {}, "etag": '"e"'}
+    syncer("export-hosts", "monitor")
+    assert checkmk.state.hosts["host000.example.com"]["attributes"]["labels"] == {"os": "linux", OWNER: "monitor"}
 
 
 def test_dry_run_lists_changes_and_writes_nothing(checkmk, account, rules):
