@@ -130,6 +130,9 @@ class CheckmkState:
     pending: int = 0
     activations: dict[str, dict[str, Any]] = field(default_factory=dict)
     activation_polls: int = 2
+    # another user at work: after the site serves a GET of one of these paths, the function runs once
+    after_read: dict[str, Any] = field(default_factory=dict)
+    forbidden_folders: set[str] = field(default_factory=set)  # folders the automation user may not create
     requests: list[tuple[str, str]] = field(default_factory=list)
     bodies: list[tuple[str, str, Any]] = field(default_factory=list)
     schema_errors: list[tuple[str, dict]] = field(default_factory=list)
@@ -329,6 +332,8 @@ class Site:
                         {"parent": [f"The folder {body['parent']!r} could not be found."]},
                     )
                 new = parent.rstrip("/") + "/" + (body.get("name") or body["title"])
+                if new in s.forbidden_folders:
+                    raise ApiError(403, "Forbidden", f"You lack the permission to create the folder {new!r}.")
                 if new in s.folders:
                     raise ApiError(400, "Bad Request", f"Folder {new!r} already exists.")
                 s.folders[new] = {"attributes": body.get("attributes", {}), "etag": _etag()}
@@ -477,6 +482,8 @@ def make_handler(state: CheckmkState) -> type[BaseHTTPRequestHandler]:
                     payload = json.loads(raw) if raw else None
                     state.bodies.append((self.command, path, payload))
                     status, body, headers = site.route(self.command, path, parse_qs(url.query), self.headers, payload)
+                    if self.command == "GET" and path in state.after_read:
+                        state.after_read.pop(path)()
                 except ApiError as exc:
                     status, headers = exc.status, {}
                     body = {"title": exc.title, "status": exc.status, "detail": exc.detail, "fields": exc.fields}

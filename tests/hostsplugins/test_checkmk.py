@@ -202,26 +202,55 @@ def test_stale_hosts_deleted_within_the_limit(checkmk, account, rules):
     assert len(checkmk.state.hosts) == 6 and last_log().has_error
 
 
-def test_etag_edit_retries_once_on_412(checkmk, account, rules):
-    from hosts.plugins.checkmk import CheckmkExport
+def test_a_stale_etag_is_read_again_and_the_edit_retried_once(checkmk, account, rules):
+    from tests.hostsplugins.checkmk_server import _etag
 
-    checkmk.state.tag_groups["os"] = {"title": "os", "tags": ["linux"], "etag": '"old"'}
-    plugin = CheckmkExport("monitor")
-    real_call = plugin.call
-    stale = {"done": False}
+    make_hosts(1)
+    state = checkmk.state
+    state.folders["/dc1"] = {"attributes": {}, "etag": _etag()}
+    state.add_host("host000.example.com", "/dc1", ipaddress="10.0.0.1", labels={"os": "linux", OWNER: "monitor"})
+    path = "/objects/host_config/host000.example.com"
+    # someone edits the host between Syncsite's read and its move
+    state.after_read[path] = lambda: state.hosts["host000.example.com"].update(etag=_etag())
+    syncer("export-hosts", "monitor")
+    moves = [r for r in state.requests if r == ("POST", path + "/actions/move/invoke")]
+    assert len(moves) == 2  # 412, read again, retried
+    assert state.hosts["host000.example.com"]["folder"] == "/dc1/rack2"
 
-    def call(method, path, what, **kwargs):
-        response = real_call(method, path, what, **kwargs)
-        if method == "GET" and path.startswith("/objects/host_tag_group/") and not stale["done"]:
-            stale["done"] = True
-            checkmk.state.tag_groups["os"]["etag"] = '"changed-by-someone"'  # another user edits meanwhile
-        return response
 
-    plugin.call = call
-    plugin.edit("PUT", "/objects/host_tag_group/os", "tag group os", {"tags": [{"id": "linux", "title": "linux"}]})
-    puts = [r for r in checkmk.state.requests if r[0] == "PUT"]
-    assert len(puts) == 2  # 412, re-read, retried
-    plugin.discard()
+def test_a_second_stale_etag_fails_the_edit(checkmk, account, rules):
+    from tests.hostsplugins.checkmk_server import _etag
+
+    make_hosts(1)
+    state = checkmk.state
+    state.folders["/dc1"] = {"attributes": {}, "etag": _etag()}
+    state.add_host("host000.example.com", "/dc1", ipaddress="10.0.0.1", labels={"os": "linux", OWNER: "monitor"})
+    path = "/objects/host_config/host000.example.com"
+
+    def keep_editing() -> None:  # someone edits the host after every read
+        state.hosts["host000.example.com"]["etag"] = _etag()
+        state.after_read[path] = keep_editing
+
+    state.after_read[path] = keep_editing
+    with pytest.raises(CommandError, match=r"host host000\.example\.com: move host .*: 412"):
+        syncer("export-hosts", "monitor")
+
+
+def test_a_host_in_a_folder_checkmk_will_not_create_is_named(checkmk, account, rules):
+    from hosts.models import Host
+
+    make_hosts(3)
+    elsewhere = Host.get_host("host001.example.com")
+    elsewhere.update_host({**elsewhere.get_labels(), "location": "lab"})
+    elsewhere.save()
+    checkmk.state.forbidden_folders.add("/lab")
+    with pytest.raises(CommandError) as error:
+        syncer("export-hosts", "monitor")
+    message = str(error.value)
+    assert "folder /lab: 403 You lack the permission" in message
+    assert "host host001.example.com" in message and "could not be found" in message
+    assert set(checkmk.state.hosts) == {"host000.example.com", "host002.example.com"}
+    assert checkmk.state.activations == {}
 
 
 def test_edits_without_if_match_are_refused(checkmk):
