@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from syncerapi.v1 import AccountField, Host, cc, register_cronjob
+from syncerapi.v1 import AccountField, Host, cc, redact_url, register_cronjob
 from syncerapi.v1.core import Plugin, cli
 from syncerapi.v1.exporting import Change, ExportError, ExportResult, chunked, plan_changes
 from syncerapi.v1.inventory import run_inventory
@@ -142,9 +142,8 @@ class CheckmkExport(Plugin):
         try:
             response = self.inner_request(method, url, headers=headers, **kwargs)
         except requests.RequestException as exc:
-            raise CheckmkError(
-                what, message=f"{self.config.get('address')} unreachable ({type(exc).__name__})"
-            ) from exc
+            site = redact_url(str(self.config.get("address")))
+            raise CheckmkError(what, message=f"{site} unreachable ({type(exc).__name__})") from exc
         if response.status_code not in tuple(expect):
             raise CheckmkError(what, response)
         return response
@@ -186,25 +185,24 @@ class CheckmkExport(Plugin):
 
     def desired_hosts(self) -> dict[str, dict[str, Any]]:
         """{hostname: {"folder", "attributes", "labels", "groups"}} from the export hosts after rules."""
-        folder_attribute = self.setting("folder_attribute")
-        group_attribute = self.setting("host_group_attribute")
+        folder_attribute = self.setting("folder_attribute", None)
+        group_attribute = self.setting("host_group_attribute", None)
         owner = str(self.config.get("name"))
         hosts: dict[str, dict[str, Any]] = {}
         for db_host in Host.get_export_hosts().iterator(chunk_size=2000):
             computed = self.get_attributes(db_host, CACHE_KEY)
             if computed is False:
                 continue
-            exported = computed["filtered"]
-            folder = folder_path(computed["all"].get(folder_attribute, "")) if folder_attribute else "/"
+            everything = computed["all"]
+            # folder and host groups come from all attributes: they need not be whitelisted, never become labels
+            folder = folder_path(everything.get(folder_attribute, "")) if folder_attribute else "/"
+            groups = [part.strip() for part in str(everything.get(group_attribute) or "").split(",") if part.strip()]
             attributes: dict[str, Any] = {}
             labels: dict[str, str] = {}
-            groups: list[str] = []
-            for key, value in exported.items():
-                if key in (folder_attribute, "HOSTNAME"):
+            for key, value in computed["filtered"].items():
+                if key in (folder_attribute, group_attribute, "HOSTNAME"):
                     continue
-                if group_attribute and key == group_attribute:
-                    groups = [part.strip() for part in str(value).split(",") if part.strip()]
-                elif key in MANAGED_ATTRIBUTES or key.startswith("tag_"):
+                if key in MANAGED_ATTRIBUTES or key.startswith("tag_"):
                     attributes[key] = "" if value is None else str(value)
                 else:
                     labels[key] = "" if value is None else str(value)
@@ -268,8 +266,7 @@ class CheckmkExport(Plugin):
         if not plan.empty:
             self.ensure_folders(
                 {host["folder"] for host in plan.create.values()}
-                | {change["move"] for change in plan.update.values() if change["move"]},
-                current_folders=None,
+                | {change["move"] for change in plan.update.values() if change["move"]}
             )
         size = self.number("bulk_size", 500)
         for batch in chunked(plan.create.items(), size):
@@ -340,18 +337,17 @@ class CheckmkExport(Plugin):
 
     # --- folders ---------------------------------------------------------------------------------------
 
-    def ensure_folders(self, paths: set[str], current_folders: set[str] | None) -> None:
+    def ensure_folders(self, paths: set[str]) -> None:
         """Create missing folders (parents first) with the account's folder attributes; existing ones are kept."""
         wanted = {path for path in paths if path and path != "/"}
         if not wanted:
             return
-        if current_folders is None:
-            document = self.read(
-                "/domain-types/folder_config/collections/all", "read folders", parent="~", recursive="true"
-            )
-            current_folders = {
-                folder_path(item.get("extensions", {}).get("path", "/")) for item in document.get("value", [])
-            }
+        document = self.read(
+            "/domain-types/folder_config/collections/all", "read folders", parent="~", recursive="true"
+        )
+        current_folders = {
+            folder_path(item.get("extensions", {}).get("path", "/")) for item in document.get("value", [])
+        }
         try:
             attributes = json.loads(self.setting("folder_attributes", "{}"))
         except ValueError as exc:

@@ -34,7 +34,7 @@ def rules(db):
     from hosts import models
 
     rule = models.FilterRule.objects.create(name="export to checkmk", condition_type="anyway")
-    for position, pattern in enumerate(["ipaddress", "alias", "tag_*", "os", "hostgroup"]):
+    for position, pattern in enumerate(["ipaddress", "alias", "tag_*", "os"]):
         rule.outcomes.create(action="whitelist_attribute", attribute=pattern, position=position)
     return rule
 
