@@ -376,5 +376,11 @@ def test_the_cronjobs_are_registered():
     } <= names
 
 
+def test_export_runs_as_a_cronjob(checkmk, account, rules):
+    make_hosts(2)
+    call_command("syncer", "run-cronjob", "checkmk: export-hosts", "--account", "monitor", stdout=io.StringIO())
+    assert len(checkmk.state.hosts) == 2 and len(checkmk.state.activations) == 1
+
+
 def test_state_defaults():
     assert CheckmkState().folders.keys() == {"/"}
