@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from hosts.importing import default_delete_limit
+from hosts.importing import _bool, default_delete_limit
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -23,12 +23,6 @@ K = TypeVar("K", bound=Hashable)
 
 class ExportError(RuntimeError):
     """The export as a whole could not run (target unreachable, refused credentials, ...)."""
-
-
-def _bool(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
 
 
 def delete_policy(config: Mapping[str, Any]) -> tuple[bool, int]:

@@ -111,7 +111,15 @@ class PartialError(ApiError):
         self.ext = ext
 
 
-def _etag() -> str:
+def folder_not_found(field_name: str, folder: str, where: str = "") -> ApiError:
+    """Checkmk's refusal of a request naming a folder that does not exist (a schema error: 400 with fields)."""
+    problem = {field_name: [f"The folder {folder!r} could not be found."]}
+    return ApiError(
+        400, "Bad Request", f"These fields have problems: {where or field_name}", {where: problem} if where else problem
+    )
+
+
+def new_etag() -> str:
     return f'"{uuid.uuid4().hex}"'
 
 
@@ -122,7 +130,7 @@ class CheckmkState:
     username: str = "automation"
     secret: str = "automation-secret"
     hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    folders: dict[str, dict[str, Any]] = field(default_factory=lambda: {"/": {"attributes": {}, "etag": _etag()}})
+    folders: dict[str, dict[str, Any]] = field(default_factory=lambda: {"/": {"attributes": {}, "etag": new_etag()}})
     tag_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     host_groups: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: list[dict[str, Any]] = field(default_factory=list)
@@ -142,7 +150,7 @@ class CheckmkState:
         return [(m, p) for m, p in self.requests if m != "GET"]
 
     def add_host(self, name: str, folder: str = "/", **attributes: Any) -> None:
-        self.hosts[name] = {"folder": folder, "attributes": attributes, "etag": _etag()}
+        self.hosts[name] = {"folder": folder, "attributes": attributes, "etag": new_etag()}
 
 
 def _path_of(folder: str) -> str:
@@ -236,13 +244,8 @@ class Site:
                 body = self.body(payload, "MoveHost")
                 target = _path_of(body["target_folder"])
                 if target not in s.folders:
-                    raise ApiError(
-                        400,
-                        "Bad Request",
-                        "These fields have problems: target_folder",
-                        {"target_folder": [f"The folder {body['target_folder']!r} could not be found."]},
-                    )
-                host["folder"], host["etag"] = target, _etag()
+                    raise folder_not_found("target_folder", body["target_folder"])
+                host["folder"], host["etag"] = target, new_etag()
                 self.change()
                 return 200, self.host_object(name, host), {"ETag": host["etag"]}
         if path == "/domain-types/host_config/actions/bulk-create/invoke" and method == "POST":
@@ -257,12 +260,7 @@ class Site:
                         {where: {"host_name": ["Host already exists."]}},
                     )
                 if _path_of(entry["folder"]) not in s.folders:
-                    raise ApiError(
-                        400,
-                        "Bad Request",
-                        f"These fields have problems: {where}",
-                        {where: {"folder": [f"The folder {entry['folder']!r} could not be found."]}},
-                    )
+                    raise folder_not_found("folder", entry["folder"], where)
                 self.check_host(entry, where)
             failed: dict[str, list[str]] = {}
             done: list[str] = []
@@ -298,7 +296,7 @@ class Site:
                 host["attributes"].update(entry.get("update_attributes", {}))
                 for key in entry.get("remove_attributes", []):
                     host["attributes"].pop(key, None)
-                host["etag"] = _etag()
+                host["etag"] = new_etag()
                 done.append(entry["host_name"])
                 self.change()
             return self.partial(failed, done)
@@ -325,18 +323,13 @@ class Site:
                 body = self.body(payload, "CreateFolder")
                 parent = _path_of(body["parent"])
                 if parent not in s.folders:
-                    raise ApiError(
-                        400,
-                        "Bad Request",
-                        "These fields have problems: parent",
-                        {"parent": [f"The folder {body['parent']!r} could not be found."]},
-                    )
+                    raise folder_not_found("parent", body["parent"])
                 new = parent.rstrip("/") + "/" + (body.get("name") or body["title"])
                 if new in s.forbidden_folders:
                     raise ApiError(403, "Forbidden", f"You lack the permission to create the folder {new!r}.")
                 if new in s.folders:
                     raise ApiError(400, "Bad Request", f"Folder {new!r} already exists.")
-                s.folders[new] = {"attributes": body.get("attributes", {}), "etag": _etag()}
+                s.folders[new] = {"attributes": body.get("attributes", {}), "etag": new_etag()}
                 self.change()
                 return 200, {"id": path_id(new), "extensions": {"path": new}}, {"ETag": s.folders[new]["etag"]}
         match = re.fullmatch(r"/objects/folder_config/([^/]+)", path)
@@ -355,7 +348,7 @@ class Site:
                 self.if_match(headers, folder["etag"])
                 body = self.body(payload, "UpdateFolder")
                 folder["attributes"].update(body.get("update_attributes", {}))
-                folder["etag"] = _etag()
+                folder["etag"] = new_etag()
                 self.change()
                 return 200, {"id": match.group(1)}, {"ETag": folder["etag"]}
         # host tag groups
@@ -373,7 +366,7 @@ class Site:
                 s.tag_groups[body["id"]] = {
                     "title": body["title"],
                     "tags": [t.get("id") for t in body["tags"]],
-                    "etag": _etag(),
+                    "etag": new_etag(),
                 }
                 self.change()
                 return 200, {"id": body["id"]}, {"ETag": s.tag_groups[body["id"]]["etag"]}
@@ -391,7 +384,7 @@ class Site:
                 body = self.body(payload, "UpdateHostTagGroup")
                 if "tags" in body:
                     group["tags"] = [t.get("id") for t in body["tags"]]
-                group["etag"] = _etag()
+                group["etag"] = new_etag()
                 self.change()
                 return 200, {"id": match.group(1)}, {"ETag": group["etag"]}
         # host groups
@@ -409,7 +402,7 @@ class Site:
         if path == "/domain-types/host_group_config/actions/bulk-create/invoke" and method == "POST":
             body = self.body(payload, "BulkInputHostGroup")
             for entry in body["entries"]:
-                s.host_groups[entry["name"]] = {"alias": entry["alias"], "etag": _etag()}
+                s.host_groups[entry["name"]] = {"alias": entry["alias"], "etag": new_etag()}
                 self.change()
             return 200, {"value": [{"id": e["name"]} for e in body["entries"]]}, {}
         # activation

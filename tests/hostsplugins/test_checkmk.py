@@ -15,7 +15,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tests.hostsplugins.checkmk_server import CheckmkServer, CheckmkState, validate
+from tests.hostsplugins.checkmk_server import CheckmkServer, CheckmkState, new_etag, validate
 
 pytestmark = pytest.mark.django_db
 
@@ -202,16 +202,18 @@ def test_stale_hosts_deleted_within_the_limit(checkmk, account, rules):
     assert len(checkmk.state.hosts) == 6 and last_log().has_error
 
 
-def test_a_stale_etag_is_read_again_and_the_edit_retried_once(checkmk, account, rules):
-    from tests.hostsplugins.checkmk_server import _etag
-
+def host_to_move(state: CheckmkState) -> str:
+    """One managed host in /dc1 that its rules put in /dc1/rack2: the export moves it. Returns its path."""
     make_hosts(1)
-    state = checkmk.state
-    state.folders["/dc1"] = {"attributes": {}, "etag": _etag()}
+    state.folders["/dc1"] = {"attributes": {}, "etag": new_etag()}
     state.add_host("host000.example.com", "/dc1", ipaddress="10.0.0.1", labels={"os": "linux", OWNER: "monitor"})
-    path = "/objects/host_config/host000.example.com"
+    return "/objects/host_config/host000.example.com"
+
+
+def test_a_stale_etag_is_read_again_and_the_edit_retried_once(checkmk, account, rules):
+    state, path = checkmk.state, host_to_move(checkmk.state)
     # someone edits the host between Syncsite's read and its move
-    state.after_read[path] = lambda: state.hosts["host000.example.com"].update(etag=_etag())
+    state.after_read[path] = lambda: state.hosts["host000.example.com"].update(etag=new_etag())
     syncer("export-hosts", "monitor")
     moves = [r for r in state.requests if r == ("POST", path + "/actions/move/invoke")]
     assert len(moves) == 2  # 412, read again, retried
@@ -219,16 +221,10 @@ def test_a_stale_etag_is_read_again_and_the_edit_retried_once(checkmk, account, 
 
 
 def test_a_second_stale_etag_fails_the_edit(checkmk, account, rules):
-    from tests.hostsplugins.checkmk_server import _etag
-
-    make_hosts(1)
-    state = checkmk.state
-    state.folders["/dc1"] = {"attributes": {}, "etag": _etag()}
-    state.add_host("host000.example.com", "/dc1", ipaddress="10.0.0.1", labels={"os": "linux", OWNER: "monitor"})
-    path = "/objects/host_config/host000.example.com"
+    state, path = checkmk.state, host_to_move(checkmk.state)
 
     def keep_editing() -> None:  # someone edits the host after every read
-        state.hosts["host000.example.com"]["etag"] = _etag()
+        state.hosts["host000.example.com"]["etag"] = new_etag()
         state.after_read[path] = keep_editing
 
     state.after_read[path] = keep_editing
