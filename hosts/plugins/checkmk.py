@@ -259,15 +259,15 @@ class CheckmkExport(Plugin):
             result.errors.append(plan.refused_delete)
         elif plan.refused_delete:
             result.notes.append(plan.refused_delete)
-        if self.dry_run:
-            result.changes.extend(plan.changes())
-            result.created, result.updated, result.deleted = len(plan.create), len(plan.update), len(plan.delete)
-            return result
         if not plan.empty:
             self.ensure_folders(
                 {host["folder"] for host in plan.create.values()}
                 | {change["move"] for change in plan.update.values() if change["move"]}
             )
+        if self.dry_run:
+            result.changes.extend(plan.changes())
+            result.created, result.updated, result.deleted = len(plan.create), len(plan.update), len(plan.delete)
+            return result
         size = self.number("bulk_size", 500)
         for batch in chunked(plan.create.items(), size):
             entries = [
@@ -366,6 +366,9 @@ class CheckmkExport(Plugin):
             body = {"name": name, "title": name, "parent": folder_id(parent or "/") if parent else "~"}
             if attributes:
                 body["attributes"] = attributes
+            if self.dry_run:
+                self.result.changes.append(Change("create", f"folder {path}", attributes))
+                continue
             try:
                 self.call("POST", "/domain-types/folder_config/collections/all", f"create folder {path}", json=body)
                 current_folders.add(path)

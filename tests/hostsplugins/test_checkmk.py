@@ -167,6 +167,7 @@ def test_dry_run_lists_changes_and_writes_nothing(checkmk, account, rules):
     make_hosts(2)
     output = syncer("export-hosts", "monitor", "--dry-run")
     assert "create host000.example.com" in output and "create host001.example.com" in output
+    assert "create folder /dc1: {'tag_criticality': 'prod'}" in output and "create folder /dc1/rack2" in output
     assert checkmk.state.writes() == [] and checkmk.state.hosts == {}
     assert dict(last_log().details)["dry_run"] is True
 
