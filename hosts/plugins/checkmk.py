@@ -390,7 +390,7 @@ class CheckmkExport(Plugin):
                 if key.startswith("tag_") and value and group not in BUILTIN_TAG_GROUPS:
                     tags.setdefault(group, set()).add(value)
         current_tags = {
-            item["id"]: [tag.get("id") for tag in (item.get("extensions") or {}).get("tags", [])]
+            item["id"]: list((item.get("extensions") or {}).get("tags", []))
             for item in self.read("/domain-types/host_tag_group/collections/all", "read tag groups").get("value", [])
         }
         for group, values in sorted(tags.items()):
@@ -404,9 +404,12 @@ class CheckmkExport(Plugin):
                     "/domain-types/host_tag_group/collections/all",
                     body,
                 )
-            elif values - set(current_tags[group]):
-                merged = [*current_tags[group], *sorted(values - set(current_tags[group]))]
-                body = {"tags": [{"id": v, "title": v} for v in merged if v], "repair": True}
+            elif new_tags := values - {tag.get("id") for tag in current_tags[group]}:
+                # existing tags are sent back as Checkmk has them (title, aux tags); the new ones appended
+                kept = [
+                    {key: tag[key] for key in ("id", "title", "aux_tags") if key in tag} for tag in current_tags[group]
+                ]
+                body = {"tags": [*kept, *({"id": v, "title": v} for v in sorted(new_tags))], "repair": True}
                 self._write(result, "updated", f"tag group {group}", "PUT", f"/objects/host_tag_group/{group}", body)
             else:
                 result.unchanged += 1

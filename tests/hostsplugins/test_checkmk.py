@@ -275,6 +275,8 @@ def test_export_groups_creates_tag_groups_and_host_groups(checkmk, account, rule
     checkmk.state.tag_groups["os"] = {"title": "os", "tags": ["bsd"], "etag": '"t"'}
     output = syncer("export-groups", "monitor")
     assert checkmk.state.tag_groups["os"]["tags"] == ["bsd", "linux"]
+    sent = [b for m, p, b in checkmk.state.bodies if m == "PUT" and p == "/objects/host_tag_group/os"]
+    assert sent == [{"tags": [{"id": "bsd", "title": "bsd"}, {"id": "linux", "title": "linux"}], "repair": True}]
     assert set(checkmk.state.host_groups) == {"web", "db"}
     assert "created 2" in output and "updated 1" in output
     checkmk.state.requests.clear()
