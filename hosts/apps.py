@@ -12,6 +12,7 @@ class HostsConfig(AppConfig):
         "hosts.plugins.rest",
         "hosts.plugins.sql",
         "hosts.plugins.ldap",
+        "hosts.plugins.checkmk",
     )
 
     def ready(self) -> None:

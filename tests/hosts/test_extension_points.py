@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 import syncerapi.v1
 import syncerapi.v1.core
+import syncerapi.v1.exporting
 import syncerapi.v1.inventory
 import syncerapi.v1.rest
 from syncerapi.v1 import Host
@@ -42,6 +43,16 @@ SPEC_NAMES = {
     syncerapi.v1.core: {"logger", "app", "app_config", "cli", "Plugin"},
     syncerapi.v1.inventory: {"run_inventory", "inventorize_host"},
     syncerapi.v1.rest: {"API", "require_token"},
+    # the shared export base (issue 16: read once, diff, bulk, stale limit, dry run, log)
+    syncerapi.v1.exporting: {
+        "Change",
+        "ExportError",
+        "ExportPlan",
+        "ExportResult",
+        "chunked",
+        "delete_policy",
+        "plan_changes",
+    },
 }
 
 
