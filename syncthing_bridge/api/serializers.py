@@ -165,3 +165,117 @@ class FolderArgument(serializers.Serializer):
 
 class DeviceArgument(serializers.Serializer):
     device = serializers.CharField()
+
+
+# --------------------------------------------------------------------------------------------- fleet actions
+
+
+def _instance_field(**kwargs: Any) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(slug_field="name", queryset=SyncthingInstance.objects.all(), **kwargs)
+
+
+def _instances_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=_instance_field(),
+        required=False,
+        max_length=200,
+        help_text="instance names; default: every enabled instance that has the folder or device",
+    )
+
+
+FOLDER_ID = {"max_length": 200, "help_text": "the Syncthing folder id"}
+DEVICE_ID = {"max_length": 72, "help_text": "a Syncthing device id"}
+
+
+class VersioningArgument(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=["", "simple", "staggered", "trashcan", "external"], allow_blank=True, help_text='"" turns it off'
+    )
+    params = serializers.DictField(
+        child=serializers.CharField(max_length=1000, allow_blank=True), required=False, max_length=50
+    )
+
+
+class PairArgument(serializers.Serializer):
+    first = _instance_field()
+    second = _instance_field()
+
+
+class AcceptDeviceArgument(serializers.Serializer):
+    instance = _instance_field()
+    device = serializers.CharField(**DEVICE_ID)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    addresses = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, max_length=20, default=list
+    )
+
+
+class ShareArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    paths = serializers.DictField(
+        child=serializers.CharField(max_length=4000),
+        max_length=200,
+        help_text="instance name → the folder's path on that daemon",
+    )
+    type = serializers.ChoiceField(choices=["sendreceive", "sendonly", "receiveonly"], default="sendreceive")
+    versioning = VersioningArgument(required=False)
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_paths(self, value: dict) -> dict:
+        if not value:
+            raise serializers.ValidationError("Give at least one instance and its path.")
+        found = {i.name: i for i in SyncthingInstance.objects.filter(name__in=list(value))}
+        missing = sorted(set(value) - set(found))
+        if missing:
+            raise serializers.ValidationError(f"no such Syncthing instance: {', '.join(missing)}")
+        return {found[name]: path for name, path in value.items()}
+
+
+class UnshareArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    instances = serializers.ListField(child=_instance_field(), min_length=1, max_length=200)
+    confirm = serializers.BooleanField(default=False, help_text="must be true: the folder stops syncing there")
+
+
+class IgnoresArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    patterns = serializers.ListField(
+        child=serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=False), max_length=1000
+    )
+    instances = _instances_field()
+
+
+class FolderVersioningArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    versioning = VersioningArgument()
+    instances = _instances_field()
+
+
+class FleetFolderArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    instances = _instances_field()
+
+
+class FleetDeviceArgument(serializers.Serializer):
+    device = serializers.CharField(**DEVICE_ID)
+    instances = _instances_field()
+
+
+class InstanceReportSerializer(serializers.Serializer):
+    instance = serializers.CharField()
+    status = serializers.ChoiceField(choices=["changed", "unchanged", "failed"])
+    changes = serializers.ListField(child=serializers.CharField())
+    error = serializers.CharField(allow_blank=True)
+
+
+class FleetResultSerializer(serializers.Serializer):
+    """What the action changed on each instance ("unchanged" when it was already so)."""
+
+    reports = InstanceReportSerializer(many=True)
+
+
+class FleetFailureSerializer(serializers.Serializer):
+    """502: at least one daemon failed; the reports say which and what the others changed."""
+
+    detail = serializers.CharField()
+    reports = InstanceReportSerializer(many=True, required=False)
