@@ -364,3 +364,26 @@ def revert_folder(folder_id: str, instances: Iterable[SyncthingInstance] | None 
         return [f"folder {folder_id} reverted"]
 
     return _run(_sharing(folder_id, instances), work)
+
+
+def accept_folder(instance: SyncthingInstance, folder_id: str, device_id: str, path: str = "") -> InstanceReport:
+    """Accept a folder a device offered: share the existing folder with it, or create it at `path`."""
+
+    def work(inst: SyncthingInstance, st: Syncthing) -> list[str]:
+        current = _folder(st, folder_id)
+        if current is not None:
+            devices = current.get("devices") or []
+            if any(d["deviceID"] == device_id for d in devices):
+                return []
+            st.config.folders.patch(folder_id, {"devices": [*devices, {"deviceID": device_id}]})
+            return [f"folder {folder_id} shared with {device_id[:7]}"]
+        offer = (st.cluster.pending_folders().get(folder_id) or {}).get("offeredBy", {}).get(device_id)
+        if offer is None:
+            raise FleetInputError(f"{device_id[:7]} offers no folder {folder_id!r} to {inst.name}")
+        if not path:
+            raise FleetInputError(f"folder {folder_id!r} is new on {inst.name}: give the path where to keep it")
+        label = offer.get("label") or folder_id
+        st.config.folders.add({"id": folder_id, "label": label, "path": path, "devices": [{"deviceID": device_id}]})
+        return [f"folder {folder_id} created at {path}"]
+
+    return _run([instance], work)[0]

@@ -579,7 +579,15 @@ def listen(
 def overview() -> list[SyncthingInstance]:
     """Instances with their devices, folders and completions, in a fixed number of queries (the /syncthing/ page)."""
     return list(
-        SyncthingInstance.objects.prefetch_related("devices", "folders__completions", "mappings").order_by("name")
+        SyncthingInstance.objects.prefetch_related(
+            "devices",
+            "folders__completions",
+            "folders__errors",
+            "folders__conflicts",
+            "mappings",
+            "pending_devices",
+            "pending_folders",
+        ).order_by("name")
     )
 
 
@@ -647,6 +655,7 @@ from syncthing_bridge.fleet import (  # noqa: E402, F401
     FleetInputError,
     InstanceReport,
     accept_device,
+    accept_folder,
     override_folder,
     pair_instances,
     reports_as_dicts,

@@ -210,6 +210,13 @@ class AcceptDeviceArgument(serializers.Serializer):
     )
 
 
+class AcceptFolderArgument(serializers.Serializer):
+    instance = _instance_field()
+    folder = serializers.CharField(**FOLDER_ID)
+    device = serializers.CharField(**DEVICE_ID)
+    path = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+
+
 class ShareArgument(serializers.Serializer):
     folder = serializers.CharField(**FOLDER_ID)
     paths = serializers.DictField(

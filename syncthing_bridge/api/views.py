@@ -187,6 +187,12 @@ class FleetViewSet(viewsets.ViewSet):
         arg = _argument(serializers.AcceptDeviceArgument, request)
         return _fleet_call(services.accept_device, arg["instance"], arg["device"], arg["name"], arg["addresses"])
 
+    @_fleet_schema(serializers.AcceptFolderArgument, "Accept a pending folder offer on an instance")
+    @action(detail=False, methods=["post"], url_path="accept-folder")
+    def accept_folder(self, request):
+        arg = _argument(serializers.AcceptFolderArgument, request)
+        return _fleet_call(services.accept_folder, arg["instance"], arg["folder"], arg["device"], arg["path"])
+
     @_fleet_schema(serializers.ShareArgument, "Share a folder across instances, creating it where missing")
     @action(detail=False, methods=["post"])
     def share(self, request):

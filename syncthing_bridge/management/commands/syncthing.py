@@ -1,14 +1,14 @@
 """manage.py syncthing <action>: the fleet actions from the command line (one report line per instance).
 
-    manage.py syncthing pair nas-a nas-b
-    manage.py syncthing accept-device nas-a DEVICE-ID [--name n] [--address tcp://...]
-    manage.py syncthing share photos nas-a=/srv/photos nas-b=/data/photos [--type sendonly] [--versioning simple]
-    manage.py syncthing unshare photos nas-b --yes
-    manage.py syncthing ignores photos '*.tmp' '(?d).DS_Store'     (no pattern: empty .stignore)
-    manage.py syncthing versioning photos staggered --param maxAge=864000
-    manage.py syncthing override|revert|pause-folder|resume-folder photos [--instance nas-a ...]
-    manage.py syncthing pause-device|resume-device DEVICE-ID [--instance nas-a ...]
-    manage.py syncthing refresh
+manage.py syncthing pair nas-a nas-b
+manage.py syncthing accept-device nas-a DEVICE-ID [--name n] [--address tcp://...]
+manage.py syncthing share photos nas-a=/srv/photos nas-b=/data/photos [--type sendonly] [--versioning simple]
+manage.py syncthing unshare photos nas-b --yes
+manage.py syncthing ignores photos '*.tmp' '(?d).DS_Store'     (no pattern: empty .stignore)
+manage.py syncthing versioning photos staggered --param maxAge=864000
+manage.py syncthing override|revert|pause-folder|resume-folder photos [--instance nas-a ...]
+manage.py syncthing pause-device|resume-device DEVICE-ID [--instance nas-a ...]
+manage.py syncthing refresh
 """
 
 from __future__ import annotations
