@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from django.db import close_old_connections, connections, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
 from syncthing_bridge import conf, services
@@ -50,6 +52,20 @@ STATE_EVENTS = frozenset(
         "ItemFinished",
     }
 )
+_SQLITE_TURN = threading.RLock()
+
+
+@contextmanager
+def database_turn() -> Iterator[None]:
+    """On SQLite, the listener threads write one at a time (its locks are per database, or per table in shared
+    cache, and a second writer fails at once); PostgreSQL needs no such turn."""
+    if connection.vendor == "sqlite":
+        with _SQLITE_TURN:
+            yield
+    else:
+        yield
+
+
 CONFLICT = re.compile(r"^(?P<stem>.*)\.sync-conflict-\d{8}-\d{6}-[A-Z0-9]{7}(?P<ext>\.[^/]*)?$")
 
 
@@ -263,12 +279,13 @@ class DiskListener:
                 for batch in self.stream.disk_batches():
                     if self.stop_event.is_set():
                         break
-                    if batch:
-                        self.stats.events += apply_events(self.instance, batch, st)
-                    if self.stream.last_seen_id != self.instance.last_disk_event_id:
-                        SyncthingInstance.objects.filter(pk=self.instance.pk).update(
-                            last_disk_event_id=self.stream.last_seen_id
-                        )
-                        self.instance.last_disk_event_id = self.stream.last_seen_id
+                    with database_turn():
+                        if batch:
+                            self.stats.events += apply_events(self.instance, batch, st)
+                        if self.stream.last_seen_id != self.instance.last_disk_event_id:
+                            SyncthingInstance.objects.filter(pk=self.instance.pk).update(
+                                last_disk_event_id=self.stream.last_seen_id
+                            )
+                            self.instance.last_disk_event_id = self.stream.last_seen_id
             finally:
                 self.stream.stop()

@@ -276,7 +276,10 @@ def refresh_instances(instances: list[SyncthingInstance], parallel: int = MAX_PA
             logger.warning("refresh of %s failed: %s", instance.name, answer)
             failed.append(instance.name)
         else:
-            store_state(instance, answer)
+            from syncthing_bridge.live import database_turn
+
+            with database_turn():
+                store_state(instance, answer)
     return failed
 
 

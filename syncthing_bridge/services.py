@@ -498,6 +498,19 @@ class InstanceListener:
                     raise
                 time.sleep(0.05 * 2**attempt)
 
+    def _handle(self, batch: list[dict], st: Syncthing) -> None:
+        if batch:
+            self._apply_state(batch, st)
+        if batch or self.state.waiting:
+            plan = plan_feed(self.instance, batch, st, self.state)  # daemon calls: no transaction open
+            self.stats.add(self._apply(plan, self.stream.last_seen_id))
+        elif self.stream.last_seen_id != self.instance.last_event_id:
+            save_listener_progress(self.instance, self.stream.last_seen_id)
+        else:
+            SyncthingInstance.objects.filter(pk=self.instance.pk).update(
+                listener_seen=timezone.now(), listener_error=""
+            )
+
     def _apply_state(self, batch: list[dict], st: Syncthing) -> None:
         """The mirrored state follows the events at once; a failure here must not stop the tracker feed."""
         try:
@@ -527,17 +540,9 @@ class InstanceListener:
                     break
                 # files finished here but not tracked yet are retried after each poll: poll briefly meanwhile
                 self.stream.poll_timeout = 1 if self.state.waiting else self.poll_timeout
-                if batch:
-                    self._apply_state(batch, st)
-                if batch or self.state.waiting:
-                    plan = plan_feed(self.instance, batch, st, self.state)  # daemon calls: no transaction open
-                    self.stats.add(self._apply(plan, self.stream.last_seen_id))
-                elif self.stream.last_seen_id != self.instance.last_event_id:
-                    save_listener_progress(self.instance, self.stream.last_seen_id)
-                else:
-                    SyncthingInstance.objects.filter(pk=self.instance.pk).update(
-                        listener_seen=timezone.now(), listener_error=""
-                    )
+                with database_turn():
+                    self._handle(batch, st)
+
         finally:
             self.stream.stop()
             st.close()
@@ -667,5 +672,5 @@ from syncthing_bridge.fleet import (  # noqa: E402, F401
     share_folder,
     unshare_folder,
 )
-from syncthing_bridge.live import DiskListener, apply_events  # noqa: E402
+from syncthing_bridge.live import DiskListener, apply_events, database_turn  # noqa: E402
 from syncthing_bridge.mirror import refresh_all, refresh_instance, refresh_instances  # noqa: E402, F401

@@ -183,6 +183,16 @@ def _instances_field() -> serializers.ListField:
     )
 
 
+def _at_most(count: int):
+    """A validator that bounds a mapping's size (DictField has no max_length)."""
+
+    def validate(value: dict) -> None:
+        if len(value) > count:
+            raise serializers.ValidationError(f"at most {count} entries")
+
+    return validate
+
+
 FOLDER_ID = {"max_length": 200, "help_text": "the Syncthing folder id"}
 DEVICE_ID = {"max_length": 72, "help_text": "a Syncthing device id"}
 
@@ -192,7 +202,7 @@ class VersioningArgument(serializers.Serializer):
         choices=["", "simple", "staggered", "trashcan", "external"], allow_blank=True, help_text='"" turns it off'
     )
     params = serializers.DictField(
-        child=serializers.CharField(max_length=1000, allow_blank=True), required=False, max_length=50
+        child=serializers.CharField(max_length=1000, allow_blank=True), required=False, validators=[_at_most(50)]
     )
 
 
@@ -221,7 +231,7 @@ class ShareArgument(serializers.Serializer):
     folder = serializers.CharField(**FOLDER_ID)
     paths = serializers.DictField(
         child=serializers.CharField(max_length=4000),
-        max_length=200,
+        validators=[_at_most(200)],
         help_text="instance name → the folder's path on that daemon",
     )
     type = serializers.ChoiceField(choices=["sendreceive", "sendonly", "receiveonly"], default="sendreceive")
