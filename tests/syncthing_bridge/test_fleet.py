@@ -44,11 +44,18 @@ def wait_for(predicate, timeout: float, what: str = "condition"):
 
     def attempt():
         try:
-            return predicate()
+            with live.database_turn():
+                return predicate()
         except OperationalError:
             return None
 
     return wait_for_daemon(attempt, timeout, what=what)
+
+
+def turn(func, *args, **kwargs):
+    """Run a database-touching call in the main thread while the listener threads wait (SQLite test database)."""
+    with live.database_turn():
+        return func(*args, **kwargs)
 
 
 def test_conflict_names():
@@ -95,10 +102,14 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
     api.force_authenticate(admin_user)
     try:
         # 1. pair x and y through the API; twice: the second changes nothing
-        answer = api.post("/api/v1/syncthing/fleet/pair/", {"first": "fleet-x", "second": "fleet-y"}, format="json")
+        answer = turn(
+            api.post, "/api/v1/syncthing/fleet/pair/", {"first": "fleet-x", "second": "fleet-y"}, format="json"
+        )
         assert answer.status_code == 200, answer.content
         assert [r["status"] for r in answer.json()["reports"]] == ["changed", "changed"]
-        again = api.post("/api/v1/syncthing/fleet/pair/", {"first": "fleet-x", "second": "fleet-y"}, format="json")
+        again = turn(
+            api.post, "/api/v1/syncthing/fleet/pair/", {"first": "fleet-x", "second": "fleet-y"}, format="json"
+        )
         assert [r["status"] for r in again.json()["reports"]] == ["unchanged", "unchanged"]
         with x.client() as st:
             entry = st.config.devices.get(y.device_id)
@@ -119,15 +130,15 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
             what="pending z on x in Syncsite",
         )
         client.force_login(admin_user)
-        page = client.get("/syncthing/state/").content.decode()
+        page = turn(client.get, "/syncthing/state/").content.decode()
         assert f'data-pending-device="{z.device_id}"' in page
-        accepted = client.post(f"/syncthing/instances/{inst['x'].pk}/accept-device/", {"device": z.device_id})
+        accepted = turn(client.post, f"/syncthing/instances/{inst['x'].pk}/accept-device/", {"device": z.device_id})
         assert accepted.status_code == 302
         with x.client() as st:
             assert st.config.devices.get(z.device_id)["deviceID"] == z.device_id
         wait_for(lambda: not PendingDevice.objects.filter(instance=inst["x"]).exists(), STEP, what="pending z gone")
         # y and z from the command line
-        call_command("syncthing", "pair", "fleet-y", "fleet-z")
+        turn(call_command, "syncthing", "pair", "fleet-y", "fleet-z")
         wait_for(lambda: _connected(y, z) and _connected(x, z), STEP, what="all three connected")
 
         # 3. share a folder across the three in one action (created everywhere, sendreceive, simple versioning)
@@ -138,11 +149,12 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
             "type": "sendreceive",
             "versioning": {"type": "simple", "params": {"keep": "3"}},
         }
-        answer = api.post("/api/v1/syncthing/fleet/share/", share, format="json")
+        answer = turn(api.post, "/api/v1/syncthing/fleet/share/", share, format="json")
         assert answer.status_code == 200, answer.content
         assert {r["status"] for r in answer.json()["reports"]} == {"changed"}
         assert {
-            r["status"] for r in api.post("/api/v1/syncthing/fleet/share/", share, format="json").json()["reports"]
+            r["status"]
+            for r in turn(api.post, "/api/v1/syncthing/fleet/share/", share, format="json").json()["reports"]
         } == {"unchanged"}
         for daemon in (x, y, z):
             folder = _config_folder(daemon)
@@ -169,9 +181,11 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
         wait_for(lambda: tracker.get_node("/team/plan.txt"), STEP, what="plan.txt published to the tracker")
 
         # 5. ignores: skip.tmp stops syncing; the daemons hold the pattern; idempotent
-        reports = services.set_ignores(FOLDER, ["skip.tmp"], list(inst.values()))
+        reports = turn(services.set_ignores, FOLDER, ["skip.tmp"], list(inst.values()))
         assert {r.status for r in reports} == {"changed"}
-        assert {r.status for r in services.set_ignores(FOLDER, ["skip.tmp"], list(inst.values()))} == {"unchanged"}
+        assert {r.status for r in turn(services.set_ignores, FOLDER, ["skip.tmp"], list(inst.values()))} == {
+            "unchanged"
+        }
         for daemon in (x, y, z):
             with daemon.client() as st:
                 assert st.db.ignores(FOLDER)["ignore"] == ["skip.tmp"]
@@ -183,7 +197,7 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
             assert not (paths[daemon.name] / "skip.tmp").exists()
 
         # 6. pause device y everywhere (the command line), change plan.txt on both sides, resume: a conflict
-        call_command("syncthing", "pause-device", y.device_id, "--instance", "fleet-x", "--instance", "fleet-z")
+        turn(call_command, "syncthing", "pause-device", y.device_id, "--instance", "fleet-x", "--instance", "fleet-z")
         with x.client() as st:
             assert st.config.devices.get(y.device_id)["paused"] is True
         wait_for(
@@ -205,9 +219,9 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
                     STEP,
                     what=f"{daemon.name} scanned its change",
                 )
-        resumed = services.set_device_paused(y.device_id, False, [inst["x"], inst["z"]])
+        resumed = turn(services.set_device_paused, y.device_id, False, [inst["x"], inst["z"]])
         assert [r.status for r in resumed] == ["changed", "changed"]
-        assert [r.status for r in services.set_device_paused(y.device_id, False, [inst["x"], inst["z"]])] == [
+        assert [r.status for r in turn(services.set_device_paused, y.device_id, False, [inst["x"], inst["z"]])] == [
             "unchanged",
             "unchanged",
         ]
@@ -228,17 +242,17 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
             STEP,
             what="the tracker knows the conflict",
         )
-        page = client.get("/syncthing/").content.decode()
+        page = turn(client.get, "/syncthing/").content.decode()
         assert f'data-conflict="{conflict.path}"' in page
 
         # 7. unshare needs confirmation, then removes the folder from z only
-        refused = api.post(
-            "/api/v1/syncthing/fleet/unshare/", {"folder": FOLDER, "instances": ["fleet-z"]}, format="json"
+        refused = turn(
+            api.post, "/api/v1/syncthing/fleet/unshare/", {"folder": FOLDER, "instances": ["fleet-z"]}, format="json"
         )
         assert refused.status_code == 400 and "confirm" in refused.json()["detail"]
         with pytest.raises(CommandError):
-            call_command("syncthing", "unshare", FOLDER, "fleet-z")
-        call_command("syncthing", "unshare", FOLDER, "fleet-z", "--yes")
+            turn(call_command, "syncthing", "unshare", FOLDER, "fleet-z")
+        turn(call_command, "syncthing", "unshare", FOLDER, "fleet-z", "--yes")
         assert _config_folder(z) is None
         assert z.device_id not in {d["deviceID"] for d in _config_folder(x)["devices"]}
         wait_for(
