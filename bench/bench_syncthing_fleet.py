@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -46,13 +47,11 @@ def full_refresh(root: Path, count: int, rounds: int) -> None:
 
     daemons = [LocalDaemon(root / f"r{i}", f"r{i}", f"bench-refresh-{i}-0123456789") for i in range(count)]
     start_all(daemons)
+    instances = [services.create_instance(f"refresh-{d.name}-{int(time.time())}", d.url, d.api_key) for d in daemons]
     try:
         for daemon in daemons:
             for k in range(2):
                 share_folder([daemon], f"f{k}", {daemon.name: root / daemon.name / f"f{k}"})
-        instances = [
-            services.create_instance(f"refresh-{d.name}-{int(time.time())}", d.url, d.api_key) for d in daemons
-        ]
         serial, concurrent = [], []
         for _ in range(rounds):
             for parallel, times in ((1, serial), (MAX_PARALLEL_REFRESH, concurrent)):
@@ -61,6 +60,8 @@ def full_refresh(root: Path, count: int, rounds: int) -> None:
                 times.append(time.perf_counter() - started)
                 assert not failed, failed
     finally:
+        for instance in instances:
+            services.delete_instance(instance)
         with concurrent_pool(len(daemons)) as pool:
             list(pool.map(lambda d: d.stop(), daemons))
     s, c = statistics.median(serial), statistics.median(concurrent)
@@ -81,9 +82,9 @@ def live_lag(root: Path, folders: int, files: int, interval: float) -> None:
     daemons = [LocalDaemon(root / f"l{n}", f"l{n}", f"bench-live-{n}-0123456789") for n in "xyz"]
     start_all(daemons)
     listener = None
+    stamp = int(time.time())
+    inst = [services.create_instance(f"live-{d.name}-{stamp}", d.url, d.api_key) for d in daemons]
     try:
-        stamp = int(time.time())
-        inst = [services.create_instance(f"live-{d.name}-{stamp}", d.url, d.api_key) for d in daemons]
         services.refresh_all()
         for i in range(3):
             for j in range(i + 1, 3):
@@ -112,19 +113,23 @@ def live_lag(root: Path, folders: int, files: int, interval: float) -> None:
             env=os.environ.copy(),
         )
         time.sleep(2)  # the listener process connects (its start-up is not what is measured)
-        written = []
+        written = [(folder_ids[n % folders], f"w{stamp}-{n:04}.txt") for n in range(files)]
+        seen: dict = {}
+        watcher = threading.Thread(target=watch, args=(SyncthingFolder, inst, written, seen, files * interval + 60))
+        watcher.start()
         for n in range(files):
-            daemon, instance = daemons[n % 3], inst[n % 3]
-            fid = folder_ids[(n // 3) % folders]
+            # the same folder is written again only after every other folder: its last change is not overwritten
+            # before the peers have pulled it
+            daemon, instance = daemons[(n // folders) % 3], inst[(n // folders) % 3]
+            fid = folder_ids[n % folders]
             name = f"w{stamp}-{n:04}.txt"
             path = root / instance.name / fid
             path.mkdir(parents=True, exist_ok=True)
             (path / name).write_text(f"file {n}")
             with daemon.client() as st:
                 st.db.scan(fid, sub=name)
-            written.append((fid, name))
             time.sleep(interval)
-        seen = watch(SyncthingFolder, inst, written, timeout=60)
+        watcher.join()
         lags = []
         expected = 0
         wanted = set(written)
@@ -140,10 +145,14 @@ def live_lag(root: Path, folders: int, files: int, interval: float) -> None:
                 when = datetime.fromisoformat(event["time"].replace("Z", "+00:00")).timestamp()
                 if key in seen:
                     lags.append(max(0.0, seen[key] - when))
+                    if os.environ.get("BENCH_VERBOSE"):
+                        print(event["type"], key, f"{seen[key] - when:.2f}")
     finally:
         if listener is not None:
             listener.terminate()
             listener.wait(30)
+        for instance in inst:
+            services.delete_instance(instance)
         with concurrent_pool(len(daemons)) as pool:
             list(pool.map(lambda d: d.stop(), daemons))
     lags.sort()
@@ -156,10 +165,12 @@ def live_lag(root: Path, folders: int, files: int, interval: float) -> None:
     print(f"  target p95 < 2 s: {'met' if lags and p95 < 2 and len(lags) == expected else 'NOT met'}")
 
 
-def watch(model, instances, written, timeout: float) -> dict:
-    """Poll the folders' last change until each file has shown up at each instance (or the timeout): when."""
+def watch(model, instances, written, seen: dict, timeout: float) -> None:
+    """Poll the folders' last change (while the files are written) until each file has shown up at each instance,
+    or the timeout: fills `seen` with when. A thread of its own, with its own database connection."""
+    from django.db import connection
+
     names = {name for _, name in written}
-    seen: dict[tuple[str, str, str], float] = {}
     deadline = time.monotonic() + timeout
     wanted = len(written) * len(instances)
     while len(seen) < wanted and time.monotonic() < deadline:
@@ -168,8 +179,8 @@ def watch(model, instances, written, timeout: float) -> dict:
             instance__in=instances, last_change_path__in=names
         ).values_list("instance__name", "folder_id", "last_change_path"):
             seen.setdefault((instance_name, folder_id, path), now)
-        time.sleep(0.02)
-    return seen
+        time.sleep(0.05)
+    connection.close()
 
 
 def main() -> None:
