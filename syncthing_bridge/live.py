@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from django.db import close_old_connections, connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from syncthing_bridge import conf, services
+from syncthing_bridge import services
 from syncthing_bridge.client import Syncthing
 from syncthing_bridge.models import (
     FolderCompletion,
@@ -237,55 +237,3 @@ def report_conflicts(instance: SyncthingInstance, originals: set[tuple[str, str]
 
     results = tracker_services.update_nodes(items, trusted=True)
     return sum(1 for r in results if isinstance(r, dict))
-
-
-class DiskListener:
-    """Tails an instance's `/rest/events/disk` (LocalChangeDetected, RemoteChangeDetected: not in the main
-    stream) from the stored id, for last changes and conflict copies. Reconnects with backoff like the main one."""
-
-    def __init__(self, instance: SyncthingInstance, stop: threading.Event, poll_timeout: int | None = None):
-        self.instance = instance
-        self.stop_event = stop
-        self.poll_timeout = poll_timeout or conf.listener_poll_seconds()
-        self.stats = services.FeedStats()
-        self.stream = None
-
-    def run(self) -> None:
-        delay = conf.listener_min_backoff()
-        while not self.stop_event.is_set():
-            try:
-                self._follow()
-                delay = conf.listener_min_backoff()
-            except Exception as exc:  # a daemon or database failure: wait, then follow again
-                logger.warning("disk listener %s: %s (retrying in %.0fs)", self.instance.name, exc, delay)
-                if self.stop_event.wait(delay):
-                    break
-                delay = min(delay * 2, conf.listener_max_backoff())
-            finally:
-                close_old_connections()
-        connections.close_all()
-
-    def _follow(self) -> None:
-        self.instance.refresh_from_db()
-        with services.client_for(self.instance) as st:
-            self.stream = st.events(
-                last_seen_id=self.instance.last_disk_event_id,
-                poll_timeout=self.poll_timeout,
-                retry_delay=conf.listener_min_backoff(),
-                max_retry_delay=conf.listener_max_backoff(),
-                max_retries=3,
-            )
-            try:
-                for batch in self.stream.disk_batches():
-                    if self.stop_event.is_set():
-                        break
-                    with database_turn():
-                        if batch:
-                            self.stats.events += apply_events(self.instance, batch, st)
-                        if self.stream.last_seen_id != self.instance.last_disk_event_id:
-                            SyncthingInstance.objects.filter(pk=self.instance.pk).update(
-                                last_disk_event_id=self.stream.last_seen_id
-                            )
-                            self.instance.last_disk_event_id = self.stream.last_seen_id
-            finally:
-                self.stream.stop()

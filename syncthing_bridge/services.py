@@ -520,20 +520,23 @@ class InstanceListener:
         except OperationalError as exc:
             logger.warning("listener %s: state not updated: %s (a refresh repairs it)", self.instance.name, exc)
 
+    def _stream(self, st: Syncthing, last_seen_id: int):
+        return st.events(
+            last_seen_id=last_seen_id,
+            poll_timeout=self.poll_timeout,
+            retry_delay=conf.listener_min_backoff(),
+            max_retry_delay=conf.listener_max_backoff(),
+            max_retries=3,
+        )
+
     def _follow(self) -> None:
         self.instance.refresh_from_db()
         st = client_for(self.instance)
         if not self.instance.device_id:
             self.instance.device_id = st.system.status().get("myID", "")
             SyncthingInstance.objects.filter(pk=self.instance.pk).update(device_id=self.instance.device_id)
-        self.stream = st.events(
-            last_seen_id=self.instance.last_event_id,
-            filters=None,  # the default subscription buffers from daemon start; a filtered one only from its first poll
-            poll_timeout=self.poll_timeout,
-            retry_delay=conf.listener_min_backoff(),
-            max_retry_delay=conf.listener_max_backoff(),
-            max_retries=3,
-        )
+        # the default subscription (no filters) buffers from daemon start; a filtered one only from its first poll
+        self.stream = self._stream(st, self.instance.last_event_id)
         try:
             for batch in self.stream.batches():
                 if self.stop_event.is_set():
@@ -546,6 +549,30 @@ class InstanceListener:
         finally:
             self.stream.stop()
             st.close()
+
+
+class DiskListener(InstanceListener):
+    """Tails an instance's `/rest/events/disk` (LocalChangeDetected, RemoteChangeDetected: not in the main
+    stream, and numbered on their own) from `last_disk_event_id`, for last changes and conflict copies."""
+
+    def _follow(self) -> None:
+        self.instance.refresh_from_db()
+        with client_for(self.instance) as st:
+            self.stream = self._stream(st, self.instance.last_disk_event_id)
+            try:
+                for batch in self.stream.disk_batches():
+                    if self.stop_event.is_set():
+                        break
+                    with database_turn():
+                        if batch:
+                            self.stats.events += apply_events(self.instance, batch, st)
+                        if self.stream.last_seen_id != self.instance.last_disk_event_id:
+                            SyncthingInstance.objects.filter(pk=self.instance.pk).update(
+                                last_disk_event_id=self.stream.last_seen_id
+                            )
+                            self.instance.last_disk_event_id = self.stream.last_seen_id
+            finally:
+                self.stream.stop()
 
 
 def listen(
@@ -672,5 +699,5 @@ from syncthing_bridge.fleet import (  # noqa: E402, F401
     share_folder,
     unshare_folder,
 )
-from syncthing_bridge.live import DiskListener, apply_events, database_turn  # noqa: E402
+from syncthing_bridge.live import apply_events, database_turn  # noqa: E402
 from syncthing_bridge.mirror import refresh_all, refresh_instance, refresh_instances  # noqa: E402, F401
