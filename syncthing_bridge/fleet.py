@@ -336,34 +336,29 @@ def set_folder_paused(
     return _run(_sharing(folder_id, instances), work)
 
 
-def override_folder(folder_id: str, instances: Iterable[SyncthingInstance] | None = None) -> list[InstanceReport]:
-    """On send-only copies that differ from the cluster: make this copy the global version again."""
+def _reset_folder(
+    folder_id: str, instances: Iterable[SyncthingInstance] | None, folder_type: str, counter: str, verb: str
+) -> list[InstanceReport]:
+    """Override (send-only) or revert (receive-only) where the copy of this type has `counter` items to reset."""
 
     def work(me: SyncthingInstance, st: Syncthing) -> list[str]:
         current = _folder(st, folder_id)
-        if current is None or current.get("type") != "sendonly":
+        if current is None or current.get("type") != folder_type or not st.db.status(folder_id).get(counter):
             return []
-        if not st.db.status(folder_id).get("needTotalItems"):
-            return []
-        st.db.override(folder_id)
-        return [f"folder {folder_id} overridden"]
+        (st.db.override if folder_type == "sendonly" else st.db.revert)(folder_id)
+        return [f"folder {folder_id} {verb}"]
 
     return _run(_sharing(folder_id, instances), work)
+
+
+def override_folder(folder_id: str, instances: Iterable[SyncthingInstance] | None = None) -> list[InstanceReport]:
+    """On send-only copies that differ from the cluster: make this copy the global version again."""
+    return _reset_folder(folder_id, instances, "sendonly", "needTotalItems", "overridden")
 
 
 def revert_folder(folder_id: str, instances: Iterable[SyncthingInstance] | None = None) -> list[InstanceReport]:
     """On receive-only copies with local changes: drop them and take the cluster's version back."""
-
-    def work(me: SyncthingInstance, st: Syncthing) -> list[str]:
-        current = _folder(st, folder_id)
-        if current is None or current.get("type") != "receiveonly":
-            return []
-        if not st.db.status(folder_id).get("receiveOnlyTotalItems"):
-            return []
-        st.db.revert(folder_id)
-        return [f"folder {folder_id} reverted"]
-
-    return _run(_sharing(folder_id, instances), work)
+    return _reset_folder(folder_id, instances, "receiveonly", "receiveOnlyTotalItems", "reverted")
 
 
 def accept_folder(instance: SyncthingInstance, folder_id: str, device_id: str, path: str = "") -> InstanceReport:

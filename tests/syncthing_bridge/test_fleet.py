@@ -297,3 +297,29 @@ def test_fleet_input_errors(admin_user, django_user_model, trio):
     assert failed.status_code == 502
     assert [r["status"] for r in failed.json()["reports"]] == ["failed", "unchanged"]
     assert instance.pk and down.pk
+
+
+@pytest.mark.django_db
+def test_revert_on_receive_only_and_override_on_send_only(trio):
+    (x, y, _), root = trio
+    a = services.create_instance("fleet-ra", x.url, x.api_key)
+    b = services.create_instance("fleet-rb", y.url, y.api_key)
+    services.pair_instances(a, b)
+    paths = {a: str(root / "x" / "ro"), b: str(root / "y" / "ro")}
+    services.share_folder("ro", paths, "sendreceive")
+    services.share_folder("ro", {b: paths[b]}, "receiveonly")
+    services.share_folder("ro", {a: paths[a]}, "sendonly")
+    with y.client() as st:
+        assert st.config.folders.get("ro")["type"] == "receiveonly"
+        wait_for(lambda: st.db.status("ro")["state"] == "idle", STEP, what="ro idle at y")
+        (root / "y" / "ro" / "local.txt").write_text("made at the receive-only copy")
+        st.db.scan("ro")
+        wait_for(lambda: st.db.status("ro").get("receiveOnlyTotalItems"), STEP, what="a local change at y")
+    reports = services.revert_folder("ro", [a, b])
+    assert [r.status for r in reports] == ["unchanged", "changed"]
+    with y.client() as st:
+        wait_for(lambda: not st.db.status("ro").get("receiveOnlyTotalItems"), STEP, what="reverted at y")
+    assert [r.status for r in services.revert_folder("ro", [a, b])] == ["unchanged", "unchanged"]
+    wait_for(lambda: not (root / "y" / "ro" / "local.txt").exists(), STEP, what="local.txt gone at y")
+    # nothing differs at the send-only copy: override changes nothing
+    assert [r.status for r in services.override_folder("ro", [a, b])] == ["unchanged", "unchanged"]
