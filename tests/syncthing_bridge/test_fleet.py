@@ -323,3 +323,34 @@ def test_revert_on_receive_only_and_override_on_send_only(trio):
     wait_for(lambda: not (root / "y" / "ro" / "local.txt").exists(), STEP, what="local.txt gone at y")
     # nothing differs at the send-only copy: override changes nothing
     assert [r.status for r in services.override_folder("ro", [a, b])] == ["unchanged", "unchanged"]
+
+
+@pytest.mark.django_db
+def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admin_user):
+    (x, y, _), _ = trio
+    a = services.create_instance("fleet-aa", x.url, x.api_key)
+    b = services.create_instance("fleet-ab", y.url, y.api_key)
+    client.force_login(admin_user)
+    url = "/admin/syncthing_bridge/syncthinginstance/"
+    chosen = {"_selected_action": [a.pk, b.pk]}
+    answer = client.post(url, {"action": "pair_selected", "argument": "", **chosen})
+    assert answer.status_code == 302
+    answer = client.post(url, {"action": "share_folder", "argument": "adm", **chosen})
+    assert answer.status_code == 302
+    assert _folder_of(x, "adm")["path"].endswith("/adm") and _folder_of(y, "adm") is not None
+    page = client.post(url, {"action": "edit_ignores", "argument": "adm", **chosen})
+    assert page.status_code == 200 and "Set the patterns" in page.content.decode()
+    client.post(url, {"action": "edit_ignores", "argument": "adm", "confirmed": "yes", "patterns": "*.tmp\n", **chosen})
+    with y.client() as st:
+        assert st.db.ignores("adm")["ignore"] == ["*.tmp"]
+    confirm = client.post(url, {"action": "unshare_folder", "argument": "adm", "_selected_action": [b.pk]})
+    assert confirm.status_code == 200 and "Yes, remove it" in confirm.content.decode()
+    assert _folder_of(y, "adm") is not None  # nothing removed before the confirmation
+    client.post(url, {"action": "unshare_folder", "argument": "adm", "confirmed": "yes", "_selected_action": [b.pk]})
+    assert _folder_of(y, "adm") is None
+    assert y.device_id not in {d["deviceID"] for d in _folder_of(x, "adm")["devices"]}
+
+
+def _folder_of(daemon: LocalDaemon, folder_id: str) -> dict | None:
+    with daemon.client() as st:
+        return next((f for f in st.config.folders.list() if f["id"] == folder_id), None)
