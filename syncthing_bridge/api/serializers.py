@@ -170,8 +170,22 @@ class DeviceArgument(serializers.Serializer):
 # --------------------------------------------------------------------------------------------- fleet actions
 
 
-def _instance_field(**kwargs: Any) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(slug_field="name", queryset=SyncthingInstance.objects.all(), **kwargs)
+class InstanceNameField(serializers.SlugRelatedField):
+    """An instance by name; a value no name can be (not text, too long, a NUL byte) is "no such instance" before
+    any query (PostgreSQL refuses NUL in text)."""
+
+    def to_internal_value(self, data: Any) -> SyncthingInstance:
+        if not _possible_name(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:100])
+        return super().to_internal_value(data)
+
+
+def _possible_name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 100 and "\x00" not in value
+
+
+def _instance_field(**kwargs: Any) -> InstanceNameField:
+    return InstanceNameField(slug_field="name", queryset=SyncthingInstance.objects.all(), **kwargs)
 
 
 def _instances_field() -> serializers.ListField:
@@ -241,6 +255,9 @@ class ShareArgument(serializers.Serializer):
     def validate_paths(self, value: dict) -> dict:
         if not value:
             raise serializers.ValidationError("Give at least one instance and its path.")
+        bad = sorted(repr(name)[:100] for name in value if not _possible_name(name))
+        if bad:
+            raise serializers.ValidationError(f"no such Syncthing instance: {', '.join(bad)}")
         found = {i.name: i for i in SyncthingInstance.objects.filter(name__in=list(value))}
         missing = sorted(set(value) - set(found))
         if missing:

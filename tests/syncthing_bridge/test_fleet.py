@@ -277,6 +277,11 @@ def test_fleet_input_errors(admin_user, django_user_model, trio):
         "/api/v1/syncthing/fleet/accept-device/", {"instance": "fleet-lone", "device": "NOT-A-DEVICE"}, format="json"
     )
     assert bad.status_code == 400 and "device ID invalid" in bad.json()["detail"]
+    for field in ({"instances": ["a\x00b"]}, {"instances": [7]}):
+        nul = api.post("/api/v1/syncthing/fleet/pause-folder/", {"folder": "f", **field}, format="json")
+        assert nul.status_code == 400, nul.content
+    nul = api.post("/api/v1/syncthing/fleet/share/", {"folder": "f", "paths": {"a\x00": "/tmp/f"}}, format="json")
+    assert nul.status_code == 400
     wrong_type = api.post(
         "/api/v1/syncthing/fleet/share/", {"folder": "f", "paths": {"fleet-lone": "/tmp/f"}, "type": "x"}, format="json"
     )
