@@ -9,6 +9,7 @@ from django.db import transaction
 from syncsite.admin import ReadOnlyAdminMixin
 from syncsite.forms import SecretFieldMixin
 from syncthing_bridge import services
+from syncthing_bridge.admin_fleet import FleetActions
 from syncthing_bridge.client import SyncthingError
 from syncthing_bridge.models import (
     FolderCompletion,
@@ -59,12 +60,14 @@ class FolderInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 class ActionForm(admin.helpers.ActionForm):
     argument = forms.CharField(
-        required=False, label="Folder or device id", help_text="for rescan folder / pause / resume device"
+        required=False,
+        label="Folder or device id",
+        help_text="for rescan folder / pause / resume device and the fleet actions",
     )
 
 
 @admin.register(SyncthingInstance)
-class SyncthingInstanceAdmin(admin.ModelAdmin):
+class SyncthingInstanceAdmin(FleetActions, admin.ModelAdmin):
     form = SyncthingInstanceForm
     action_form = ActionForm
     list_display = ["name", "address", "site", "enabled", "reachable", "version", "last_refresh", "last_event_id"]
@@ -72,7 +75,15 @@ class SyncthingInstanceAdmin(admin.ModelAdmin):
     search_fields = ["name", "url", "site", "device_id"]
     readonly_fields = SyncthingInstance.OBSERVED_FIELDS
     inlines = [VolumeMappingInline, DeviceInline, FolderInline]
-    actions = ["test_connection", "refresh_state", "rescan_folder", "pause_device", "resume_device", "restart"]
+    actions = [
+        "test_connection",
+        "refresh_state",
+        "rescan_folder",
+        "pause_device",
+        "resume_device",
+        "restart",
+        *FleetActions.actions,
+    ]
 
     @admin.display(description="URL", ordering="url")
     def address(self, obj: SyncthingInstance) -> str:

@@ -75,6 +75,7 @@ class SyncthingInstance(models.Model):
 
     # The event listener's progress.
     last_event_id = models.BigIntegerField(default=0)
+    last_disk_event_id = models.BigIntegerField(default=0, help_text="Progress in /rest/events/disk (own ids).")
     listener_seen = models.DateTimeField(null=True, blank=True)
     listener_error = models.TextField(blank=True)
 
@@ -87,6 +88,7 @@ class SyncthingInstance(models.Model):
         "last_error",
         "last_refresh",
         "last_event_id",
+        "last_disk_event_id",
         "listener_seen",
         "listener_error",
     )
@@ -126,6 +128,11 @@ class SyncthingDevice(models.Model):
     address = models.CharField(max_length=200, blank=True)
     client_version = models.CharField(max_length=100, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
+    in_bytes_total = models.BigIntegerField(default=0)
+    out_bytes_total = models.BigIntegerField(default=0)
+    in_bytes_per_second = models.FloatField(default=0.0, help_text="Receive rate between the last two refreshes.")
+    out_bytes_per_second = models.FloatField(default=0.0, help_text="Send rate between the last two refreshes.")
+    bytes_at = models.DateTimeField(null=True, blank=True, help_text="When the byte totals were read.")
 
     class Meta:
         ordering = ["instance__name", "-is_self", "name"]
@@ -151,6 +158,9 @@ class SyncthingFolder(models.Model):
     global_bytes = models.BigIntegerField(default=0)
     local_bytes = models.BigIntegerField(default=0)
     pull_errors = models.IntegerField(default=0)
+    completion = models.FloatField(default=100.0, help_text="Local completion, in percent of the global bytes.")
+    last_change = models.DateTimeField(null=True, blank=True)
+    last_change_path = models.TextField(blank=True)
 
     # The state mirrored from the daemon on every refresh (services.refresh_instance upserts these).
     MIRRORED_FIELDS = (
@@ -165,6 +175,7 @@ class SyncthingFolder(models.Model):
         "global_bytes",
         "local_bytes",
         "pull_errors",
+        "completion",
     )
 
     class Meta:
@@ -216,3 +227,73 @@ class VolumeMapping(models.Model):
 
     def tracker_path(self, item: str) -> str:
         return self.tracker_prefix.rstrip("/") + "/" + item.lstrip("/")
+
+
+class FolderError(models.Model):
+    """A file the daemon could not sync in a folder (FolderErrors event, /rest/folder/errors), with its path."""
+
+    folder = models.ForeignKey(SyncthingFolder, on_delete=models.CASCADE, related_name="errors")
+    path = models.TextField()
+    error = models.TextField()
+
+    class Meta:
+        ordering = ["folder", "path"]
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.error}"
+
+
+class FolderConflict(models.Model):
+    """A `.sync-conflict-*` copy in a folder: two devices changed the same file; a person must choose."""
+
+    folder = models.ForeignKey(SyncthingFolder, on_delete=models.CASCADE, related_name="conflicts")
+    path = models.TextField(help_text="The conflict copy, relative to the folder.")
+    original = models.TextField(help_text="The file it is a conflicting version of.")
+    detected = models.DateTimeField()
+
+    class Meta:
+        ordering = ["folder", "path"]
+        constraints = [models.UniqueConstraint(fields=["folder", "path"], name="syncthing_conflict_unique")]
+
+    def __str__(self) -> str:
+        return self.path
+
+
+class PendingDevice(models.Model):
+    """A device that tried to connect to an instance and is not in its config yet."""
+
+    instance = models.ForeignKey(SyncthingInstance, on_delete=models.CASCADE, related_name="pending_devices")
+    device_id = models.CharField(max_length=63)
+    name = models.CharField(max_length=200, blank=True)
+    address = models.CharField(max_length=200, blank=True)
+    seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["instance__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "device_id"], name="syncthing_pending_device_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance.name}: {self.name or self.device_id[:7]} (pending)"
+
+
+class PendingFolder(models.Model):
+    """A folder a device offered to an instance that the instance does not share with it yet."""
+
+    instance = models.ForeignKey(SyncthingInstance, on_delete=models.CASCADE, related_name="pending_folders")
+    folder_id = models.CharField(max_length=200)
+    label = models.CharField(max_length=200, blank=True)
+    offered_by = models.CharField(max_length=63)
+    seen = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["instance__name", "folder_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "folder_id", "offered_by"], name="syncthing_pending_folder_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance.name}: {self.label or self.folder_id} from {self.offered_by[:7]} (pending)"

@@ -27,9 +27,7 @@ from syncthing_bridge import conf
 from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingNotFoundError, parse_datetime
 from syncthing_bridge.errors import DaemonError, InstanceConfigError
 from syncthing_bridge.models import (
-    FolderCompletion,
     SyncthingDevice,
-    SyncthingFolder,
     SyncthingInstance,
     VolumeMapping,
 )
@@ -199,125 +197,6 @@ def _when(value: str | None) -> datetime | None:
         return parse_datetime(value)
     except SyncthingError:
         return None
-
-
-def refresh_instance(instance: SyncthingInstance) -> bool:
-    """Mirror one daemon's devices, folders and completion into the database. False when it is unreachable."""
-    try:
-        with client_for(instance) as st:
-            version = st.system.version()
-            status = st.system.status()
-            config = st.config.get_config()
-            connections = st.system.connections().get("connections", {})
-            device_stats = st.stats.device()
-            my_id = status.get("myID", "")
-            names = {d["deviceID"]: d.get("name", "") for d in config.get("devices", [])}
-            folders = []
-            for folder in config.get("folders", []):
-                fid = folder["id"]
-                try:
-                    fstatus = {} if folder.get("paused") else st.db.status(fid)
-                except SyncthingError as exc:
-                    fstatus = {"state": "error", "error": str(exc)}
-                completions = []
-                for dev in folder.get("devices", []):
-                    did = dev["deviceID"]
-                    if did == my_id:
-                        continue
-                    try:
-                        details = st.db.completion_details(fid, did)
-                    except SyncthingError:
-                        continue
-                    completions.append((did, details))
-                folders.append((folder, fstatus, completions))
-    except SyncthingError as exc:
-        _record_error(instance, exc)
-        logger.warning("refresh of %s failed: %s", instance.name, exc)
-        return False
-
-    now = timezone.now()
-    with transaction.atomic():
-        SyncthingInstance.objects.filter(pk=instance.pk).update(
-            reachable=True,
-            last_error="",
-            version=version.get("version", ""),
-            device_id=my_id,
-            uptime=status.get("uptime"),
-            last_refresh=now,
-        )
-        devices = []
-        for did, name in names.items():
-            conn = connections.get(did, {})
-            devices.append(
-                SyncthingDevice(
-                    instance=instance,
-                    device_id=did,
-                    name=name,
-                    is_self=did == my_id,
-                    connected=bool(conn.get("connected")),
-                    paused=bool(conn.get("paused")),
-                    address=conn.get("address", "") or "",
-                    client_version=conn.get("clientVersion", "") or "",
-                    last_seen=_when(device_stats.get(did, {}).get("lastSeen")),
-                )
-            )
-        SyncthingDevice.objects.filter(instance=instance).exclude(device_id__in=list(names)).delete()
-        SyncthingDevice.objects.bulk_create(
-            devices,
-            update_conflicts=True,
-            unique_fields=["instance", "device_id"],
-            update_fields=["name", "is_self", "connected", "paused", "address", "client_version", "last_seen"],
-        )
-        folder_rows = [
-            SyncthingFolder(
-                instance=instance,
-                folder_id=folder["id"],
-                label=folder.get("label", ""),
-                path=folder.get("path", ""),
-                folder_type=folder.get("type", ""),
-                paused=bool(folder.get("paused")),
-                state="paused" if folder.get("paused") else fstatus.get("state", ""),
-                error=fstatus.get("error", "") or "",
-                need_bytes=fstatus.get("needBytes", 0) or 0,
-                need_items=(fstatus.get("needFiles", 0) or 0) + (fstatus.get("needDirectories", 0) or 0),
-                global_bytes=fstatus.get("globalBytes", 0) or 0,
-                local_bytes=fstatus.get("localBytes", 0) or 0,
-                pull_errors=fstatus.get("pullErrors", 0) or 0,
-            )
-            for folder, fstatus, _ in folders
-        ]
-        folder_ids = [f["id"] for f, _, _ in folders]
-        SyncthingFolder.objects.filter(instance=instance).exclude(folder_id__in=folder_ids).delete()
-        SyncthingFolder.objects.bulk_create(
-            folder_rows,
-            update_conflicts=True,
-            unique_fields=["instance", "folder_id"],
-            update_fields=SyncthingFolder.MIRRORED_FIELDS,
-        )
-        pks = dict(SyncthingFolder.objects.filter(instance=instance).values_list("folder_id", "pk"))
-        FolderCompletion.objects.filter(folder__instance=instance).delete()
-        FolderCompletion.objects.bulk_create(
-            [
-                FolderCompletion(
-                    folder_id=pks[folder["id"]],
-                    device_id=did,
-                    device_name=names.get(did, ""),
-                    completion=float(details.get("completion", 0) or 0),
-                    need_bytes=details.get("needBytes", 0) or 0,
-                    need_items=details.get("needItems", 0) or 0,
-                )
-                for folder, _, completions in folders
-                for did, details in completions
-            ]
-        )
-    instance.reachable, instance.last_error, instance.device_id = True, "", my_id
-    return True
-
-
-def refresh_all() -> dict:
-    """Refresh every enabled instance (the scheduled task). Returns {"refreshed": n, "failed": [names]}."""
-    failed = [i.name for i in enabled_instances() if not refresh_instance(i)]
-    return {"refreshed": SyncthingInstance.objects.filter(enabled=True).count() - len(failed), "failed": failed}
 
 
 # --------------------------------------------------------------------------------------------- tracker feed
@@ -637,38 +516,81 @@ class InstanceListener:
                     raise
                 time.sleep(0.05 * 2**attempt)
 
+    def _handle(self, batch: list[dict], st: Syncthing) -> None:
+        if batch:
+            self._apply_state(batch, st)
+        if batch or self.state.waiting:
+            plan = plan_feed(self.instance, batch, st, self.state)  # daemon calls: no transaction open
+            self.stats.add(self._apply(plan, self.stream.last_seen_id))
+        elif self.stream.last_seen_id != self.instance.last_event_id:
+            save_listener_progress(self.instance, self.stream.last_seen_id)
+        else:
+            SyncthingInstance.objects.filter(pk=self.instance.pk).update(
+                listener_seen=timezone.now(), listener_error=""
+            )
+
+    def _apply_state(self, batch: list[dict], st: Syncthing) -> None:
+        """The mirrored state follows the events at once; a failure here must not stop the tracker feed."""
+        try:
+            apply_events(self.instance, batch, st)
+        except SyncthingError as exc:
+            logger.warning("listener %s: state update failed: %s", self.instance.name, exc)
+        except OperationalError as exc:
+            logger.warning("listener %s: state not updated: %s (a refresh repairs it)", self.instance.name, exc)
+
+    def _stream(self, st: Syncthing, last_seen_id: int):
+        return st.events(
+            last_seen_id=last_seen_id,
+            poll_timeout=self.poll_timeout,
+            retry_delay=conf.listener_min_backoff(),
+            max_retry_delay=conf.listener_max_backoff(),
+            max_retries=3,
+        )
+
     def _follow(self) -> None:
         self.instance.refresh_from_db()
         st = client_for(self.instance)
         if not self.instance.device_id:
             self.instance.device_id = st.system.status().get("myID", "")
             SyncthingInstance.objects.filter(pk=self.instance.pk).update(device_id=self.instance.device_id)
-        self.stream = st.events(
-            last_seen_id=self.instance.last_event_id,
-            filters=None,  # the default subscription buffers from daemon start; a filtered one only from its first poll
-            poll_timeout=self.poll_timeout,
-            retry_delay=conf.listener_min_backoff(),
-            max_retry_delay=conf.listener_max_backoff(),
-            max_retries=3,
-        )
+        # the default subscription (no filters) buffers from daemon start; a filtered one only from its first poll
+        self.stream = self._stream(st, self.instance.last_event_id)
         try:
             for batch in self.stream.batches():
                 if self.stop_event.is_set():
                     break
                 # files finished here but not tracked yet are retried after each poll: poll briefly meanwhile
                 self.stream.poll_timeout = 1 if self.state.waiting else self.poll_timeout
-                if batch or self.state.waiting:
-                    plan = plan_feed(self.instance, batch, st, self.state)  # daemon calls: no transaction open
-                    self.stats.add(self._apply(plan, self.stream.last_seen_id))
-                elif self.stream.last_seen_id != self.instance.last_event_id:
-                    save_listener_progress(self.instance, self.stream.last_seen_id)
-                else:
-                    SyncthingInstance.objects.filter(pk=self.instance.pk).update(
-                        listener_seen=timezone.now(), listener_error=""
-                    )
+                with database_turn():
+                    self._handle(batch, st)
+
         finally:
             self.stream.stop()
             st.close()
+
+
+class DiskListener(InstanceListener):
+    """Tails an instance's `/rest/events/disk` (LocalChangeDetected, RemoteChangeDetected: not in the main
+    stream, and numbered on their own) from `last_disk_event_id`, for last changes and conflict copies."""
+
+    def _follow(self) -> None:
+        self.instance.refresh_from_db()
+        with client_for(self.instance) as st:
+            self.stream = self._stream(st, self.instance.last_disk_event_id)
+            try:
+                for batch in self.stream.disk_batches():
+                    if self.stop_event.is_set():
+                        break
+                    with database_turn():
+                        if batch:
+                            self.stats.events += apply_events(self.instance, batch, st)
+                        if self.stream.last_seen_id != self.instance.last_disk_event_id:
+                            SyncthingInstance.objects.filter(pk=self.instance.pk).update(
+                                last_disk_event_id=self.stream.last_seen_id
+                            )
+                            self.instance.last_disk_event_id = self.stream.last_seen_id
+            finally:
+                self.stream.stop()
 
 
 def listen(
@@ -682,6 +604,7 @@ def listen(
     stop = stop or threading.Event()
     targets = list(instances) if instances is not None else enabled_instances()
     listeners = [InstanceListener(i, stop, poll_timeout) for i in targets]
+    listeners += [DiskListener(i, stop, poll_timeout) for i in targets]
     threads = [
         threading.Thread(target=lst.run, name=f"syncthing-{lst.instance.name}", daemon=True) for lst in listeners
     ]
@@ -706,7 +629,15 @@ def listen(
 def overview() -> list[SyncthingInstance]:
     """Instances with their devices, folders and completions, in a fixed number of queries (the /syncthing/ page)."""
     return list(
-        SyncthingInstance.objects.prefetch_related("devices", "folders__completions", "mappings").order_by("name")
+        SyncthingInstance.objects.prefetch_related(
+            "devices",
+            "folders__completions",
+            "folders__errors",
+            "folders__conflicts",
+            "mappings",
+            "pending_devices",
+            "pending_folders",
+        ).order_by("name")
     )
 
 
@@ -765,3 +696,26 @@ def inventory_objects() -> list[tuple[str, dict]]:
         (i.name, status_for_inventory(i))
         for i in SyncthingInstance.objects.filter(enabled=True).prefetch_related("devices", "folders")
     ]
+
+
+# --------------------------------------------------------------------------------------------- parts of this door
+# Re-exported here so other apps and the views have one door; these modules use this one's clients.
+
+from syncthing_bridge.fleet import (  # noqa: E402, F401
+    FleetInputError,
+    InstanceReport,
+    accept_device,
+    accept_folder,
+    override_folder,
+    pair_instances,
+    reports_as_dicts,
+    revert_folder,
+    set_device_paused,
+    set_folder_paused,
+    set_ignores,
+    set_versioning,
+    share_folder,
+    unshare_folder,
+)
+from syncthing_bridge.live import apply_events, database_turn  # noqa: E402
+from syncthing_bridge.mirror import refresh_all, refresh_instance, refresh_instances  # noqa: E402, F401

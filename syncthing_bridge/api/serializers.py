@@ -165,3 +165,151 @@ class FolderArgument(serializers.Serializer):
 
 class DeviceArgument(serializers.Serializer):
     device = serializers.CharField()
+
+
+# --------------------------------------------------------------------------------------------- fleet actions
+
+
+class InstanceNameField(serializers.SlugRelatedField):
+    """An instance by name; a value no name can be (not text, too long, a NUL byte) is "no such instance" before
+    any query (PostgreSQL refuses NUL in text)."""
+
+    def to_internal_value(self, data: Any) -> SyncthingInstance:
+        if not _possible_name(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data)[:100])
+        return super().to_internal_value(data)
+
+
+def _possible_name(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 100 and "\x00" not in value
+
+
+def _instance_field(**kwargs: Any) -> InstanceNameField:
+    return InstanceNameField(slug_field="name", queryset=SyncthingInstance.objects.all(), **kwargs)
+
+
+def _instances_field() -> serializers.ListField:
+    return serializers.ListField(
+        child=_instance_field(),
+        required=False,
+        max_length=200,
+        help_text="instance names; default: every enabled instance that has the folder or device",
+    )
+
+
+def _at_most(count: int):
+    """A validator that bounds a mapping's size (DictField has no max_length)."""
+
+    def validate(value: dict) -> None:
+        if len(value) > count:
+            raise serializers.ValidationError(f"at most {count} entries")
+
+    return validate
+
+
+FOLDER_ID = {"max_length": 200, "help_text": "the Syncthing folder id"}
+DEVICE_ID = {"max_length": 72, "help_text": "a Syncthing device id"}
+
+
+class VersioningArgument(serializers.Serializer):
+    type = serializers.ChoiceField(
+        choices=["", "simple", "staggered", "trashcan", "external"], allow_blank=True, help_text='"" turns it off'
+    )
+    params = serializers.DictField(
+        child=serializers.CharField(max_length=1000, allow_blank=True), required=False, validators=[_at_most(50)]
+    )
+
+
+class PairArgument(serializers.Serializer):
+    first = _instance_field()
+    second = _instance_field()
+
+
+class AcceptDeviceArgument(serializers.Serializer):
+    instance = _instance_field()
+    device = serializers.CharField(**DEVICE_ID)
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    addresses = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, max_length=20, default=list
+    )
+
+
+class AcceptFolderArgument(serializers.Serializer):
+    instance = _instance_field()
+    folder = serializers.CharField(**FOLDER_ID)
+    device = serializers.CharField(**DEVICE_ID)
+    path = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
+
+
+class ShareArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    paths = serializers.DictField(
+        child=serializers.CharField(max_length=4000),
+        validators=[_at_most(200)],
+        help_text="instance name → the folder's path on that daemon",
+    )
+    type = serializers.ChoiceField(choices=["sendreceive", "sendonly", "receiveonly"], default="sendreceive")
+    versioning = VersioningArgument(required=False)
+    label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_paths(self, value: dict) -> dict:
+        if not value:
+            raise serializers.ValidationError("Give at least one instance and its path.")
+        bad = sorted(repr(name)[:100] for name in value if not _possible_name(name))
+        if bad:
+            raise serializers.ValidationError(f"no such Syncthing instance: {', '.join(bad)}")
+        found = {i.name: i for i in SyncthingInstance.objects.filter(name__in=list(value))}
+        missing = sorted(set(value) - set(found))
+        if missing:
+            raise serializers.ValidationError(f"no such Syncthing instance: {', '.join(missing)}")
+        return {found[name]: path for name, path in value.items()}
+
+
+class UnshareArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    instances = serializers.ListField(child=_instance_field(), min_length=1, max_length=200)
+    confirm = serializers.BooleanField(default=False, help_text="must be true: the folder stops syncing there")
+
+
+class IgnoresArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    patterns = serializers.ListField(
+        child=serializers.CharField(max_length=1000, allow_blank=True, trim_whitespace=False), max_length=1000
+    )
+    instances = _instances_field()
+
+
+class FolderVersioningArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    versioning = VersioningArgument()
+    instances = _instances_field()
+
+
+class FleetFolderArgument(serializers.Serializer):
+    folder = serializers.CharField(**FOLDER_ID)
+    instances = _instances_field()
+
+
+class FleetDeviceArgument(serializers.Serializer):
+    device = serializers.CharField(**DEVICE_ID)
+    instances = _instances_field()
+
+
+class InstanceReportSerializer(serializers.Serializer):
+    instance = serializers.CharField()
+    status = serializers.ChoiceField(choices=["changed", "unchanged", "failed"])
+    changes = serializers.ListField(child=serializers.CharField())
+    error = serializers.CharField(allow_blank=True)
+
+
+class FleetResultSerializer(serializers.Serializer):
+    """What the action changed on each instance ("unchanged" when it was already so)."""
+
+    reports = InstanceReportSerializer(many=True)
+
+
+class FleetFailureSerializer(serializers.Serializer):
+    """502: at least one daemon failed; the reports say which and what the others changed."""
+
+    detail = serializers.CharField()
+    reports = InstanceReportSerializer(many=True, required=False)

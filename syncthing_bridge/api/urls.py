@@ -9,5 +9,6 @@ router = DefaultRouter()
 router.register("instances", views.SyncthingInstanceViewSet, basename="syncthing-instance")
 router.register("devices", views.SyncthingDeviceViewSet, basename="syncthing-device")
 router.register("folders", views.SyncthingFolderViewSet, basename="syncthing-folder")
+router.register("fleet", views.FleetViewSet, basename="syncthing-fleet")
 
 urlpatterns = [path("", include(router.urls))]

@@ -87,6 +87,10 @@ class Events(BaseAPI):
         """Blocking generator of disk related events (LocalChangeDetected, RemoteChangeDetected)."""
         return self._events("events/disk", None)
 
+    def disk_batches(self) -> Iterator[list[dict]]:
+        """Like ``disk_events``, one list per poll (``[]`` for an idle poll)."""
+        return self._poll("events/disk", None, yield_idle=True)
+
     def _newest_id(self, using_url: str, filters: list[str] | None = None) -> int:
         """Id of the newest event the daemon holds (0 if none), asked without waiting.
 

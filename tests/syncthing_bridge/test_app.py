@@ -98,7 +98,7 @@ def test_connection_and_refresh_mirror_devices_folders_and_completion(cluster, d
     assert SyncthingDevice.objects.filter(instance=a).count() == 2
     make_instance(cluster.b, site="siteB")
     assert tasks.refresh_all() == {"refreshed": 2, "failed": []}
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(9):
         overview = services.overview()
         assert sum(len(i.folders.all()) for i in overview) == 2
         assert all(len(f.completions.all()) == 1 for i in overview for f in i.folders.all())

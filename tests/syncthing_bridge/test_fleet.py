@@ -1,0 +1,361 @@
+"""Fleet actions and live state against three fresh daemons that know nobody at first.
+
+Each step is checked in the daemons' own config and in Syncsite's mirrored state, polling with a deadline.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import OperationalError
+from rest_framework.test import APIClient
+
+from syncthing_bridge import fleet, live, services
+from syncthing_bridge.localdaemon import LocalDaemon
+from syncthing_bridge.localdaemon import wait_for as wait_for_daemon
+from syncthing_bridge.models import FolderConflict, PendingDevice, SyncthingDevice, SyncthingFolder
+from tests.conftest import require_binary
+
+pytestmark = pytest.mark.integration
+
+FOLDER = "team"
+STEP = 45  # seconds any one step may take on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def trio(tmp_path_factory):
+    binary = require_binary("syncthing", "/usr/bin/syncthing")
+    root = tmp_path_factory.mktemp("fleet")
+    daemons = [LocalDaemon(root / name, name, f"fleet-key-{name}-0123456789", binary=binary) for name in "xyz"]
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda d: d.start(), daemons))
+    try:
+        yield daemons, root
+    finally:
+        for daemon in daemons:
+            daemon.stop()
+
+
+def wait_for(predicate, timeout: float, what: str = "condition"):
+    """Poll with a deadline; SQLite's in-memory test database may be locked by a listener thread for a moment."""
+
+    def attempt():
+        try:
+            with live.database_turn():
+                return predicate()
+        except OperationalError:
+            return None
+
+    return wait_for_daemon(attempt, timeout, what=what)
+
+
+def turn(func, *args, **kwargs):
+    """Run a database-touching call in the main thread while the listener threads wait (SQLite test database)."""
+    with live.database_turn():
+        return func(*args, **kwargs)
+
+
+def test_conflict_names():
+    assert live.conflict_original("a/b.sync-conflict-20240101-120000-ABCDEFG.txt") == "a/b.txt"
+    assert live.conflict_original("notes.sync-conflict-20240101-120000-ABC1234") == "notes"
+    assert live.conflict_original("a/b.txt") is None
+
+
+def _config_folder(daemon: LocalDaemon) -> dict | None:
+    with daemon.client() as st:
+        return next((f for f in st.config.folders.list() if f["id"] == FOLDER), None)
+
+
+def _connected(daemon: LocalDaemon, other: LocalDaemon) -> bool:
+    with daemon.client() as st:
+        return bool(st.system.connections()["connections"].get(other.device_id, {}).get("connected"))
+
+
+def _scan(daemon: LocalDaemon) -> None:
+    with daemon.client() as st:
+        st.db.scan(FOLDER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
+    from tracker import services as tracker
+
+    (x, y, z), root = trio
+    sites = {"x": "siteX", "y": "siteY", "z": "siteZ"}
+    for site in sites.values():
+        tracker.create_volume(site, url=f"file:///{site}/")
+    inst = {
+        d.name: services.create_instance(f"fleet-{d.name}", d.url, d.api_key, site=sites[d.name]) for d in (x, y, z)
+    }
+    for instance in inst.values():
+        services.map_folder(instance, FOLDER, "/team")
+    services.refresh_all()
+    stop = threading.Event()
+    listener = threading.Thread(
+        target=services.listen, args=(list(inst.values()),), kwargs={"stop": stop, "poll_timeout": 1}
+    )
+    listener.start()
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    try:
+        # 1. pair x and y through the API; twice: the second changes nothing
+        answer = turn(
+            api.post, "/api/v1/syncthing/fleet/pair/", {"first": "fleet-x", "second": "fleet-y"}, format="json"
+        )
+        assert answer.status_code == 200, answer.content
+        assert [r["status"] for r in answer.json()["reports"]] == ["changed", "changed"]
+        again = turn(
+            api.post, "/api/v1/syncthing/fleet/pair/", {"first": "fleet-x", "second": "fleet-y"}, format="json"
+        )
+        assert [r["status"] for r in again.json()["reports"]] == ["unchanged", "unchanged"]
+        with x.client() as st:
+            entry = st.config.devices.get(y.device_id)
+        assert entry["name"] == "fleet-y" and entry["addresses"] == [y.listen_address]
+        wait_for(lambda: _connected(x, y), STEP, what="x connected to y")
+        wait_for(
+            lambda: SyncthingDevice.objects.filter(instance=inst["x"], device_id=y.device_id, connected=True).exists(),
+            STEP,
+            what="Syncsite sees x-y connected",
+        )
+
+        # 2. z knows x, x does not know z: x lists z as pending; staff accept it on the page
+        with z.client() as st:
+            fleet.ensure_device(st, x.device_id, "fleet-x", [x.listen_address])
+        wait_for(
+            lambda: PendingDevice.objects.filter(instance=inst["x"], device_id=z.device_id).exists(),
+            STEP,
+            what="pending z on x in Syncsite",
+        )
+        client.force_login(admin_user)
+        page = turn(client.get, "/syncthing/state/").content.decode()
+        assert f'data-pending-device="{z.device_id}"' in page
+        accepted = turn(client.post, f"/syncthing/instances/{inst['x'].pk}/accept-device/", {"device": z.device_id})
+        assert accepted.status_code == 302
+        with x.client() as st:
+            assert st.config.devices.get(z.device_id)["deviceID"] == z.device_id
+        wait_for(lambda: not PendingDevice.objects.filter(instance=inst["x"]).exists(), STEP, what="pending z gone")
+        # y and z from the command line
+        turn(call_command, "syncthing", "pair", "fleet-y", "fleet-z")
+        wait_for(lambda: _connected(y, z) and _connected(x, z), STEP, what="all three connected")
+
+        # 3. share a folder across the three in one action (created everywhere, sendreceive, simple versioning)
+        paths = {d.name: root / d.name / "team" for d in (x, y, z)}
+        share = {
+            "folder": FOLDER,
+            "paths": {f"fleet-{n}": str(p) for n, p in paths.items()},
+            "type": "sendreceive",
+            "versioning": {"type": "simple", "params": {"keep": "3"}},
+        }
+        answer = turn(api.post, "/api/v1/syncthing/fleet/share/", share, format="json")
+        assert answer.status_code == 200, answer.content
+        assert {r["status"] for r in answer.json()["reports"]} == {"changed"}
+        assert {
+            r["status"]
+            for r in turn(api.post, "/api/v1/syncthing/fleet/share/", share, format="json").json()["reports"]
+        } == {"unchanged"}
+        for daemon in (x, y, z):
+            folder = _config_folder(daemon)
+            assert folder["path"] == str(paths[daemon.name]) and folder["versioning"]["type"] == "simple"
+            assert {d["deviceID"] for d in folder["devices"]} == {x.device_id, y.device_id, z.device_id}
+        wait_for(
+            lambda: SyncthingFolder.objects.filter(folder_id=FOLDER, instance__in=inst.values()).count() == 3,
+            STEP,
+            what="Syncsite lists the folder on the three",
+        )
+
+        # 4. files: written at x, present at y and z; Syncsite records the change and full completion
+        (paths["x"] / "plan.txt").write_text("v1")
+        _scan(x)
+        for daemon in (y, z):
+            wait_for(lambda d=daemon: (paths[d.name] / "plan.txt").exists(), STEP, what=f"plan.txt at {daemon.name}")
+        wait_for(
+            lambda: SyncthingFolder.objects.filter(
+                instance=inst["y"], folder_id=FOLDER, last_change_path="plan.txt"
+            ).exists(),
+            STEP,
+            what="Syncsite's last change at y",
+        )
+        wait_for(lambda: tracker.get_node("/team/plan.txt"), STEP, what="plan.txt published to the tracker")
+
+        # 5. ignores: skip.tmp stops syncing; the daemons hold the pattern; idempotent
+        reports = turn(services.set_ignores, FOLDER, ["skip.tmp"], list(inst.values()))
+        assert {r.status for r in reports} == {"changed"}
+        assert {r.status for r in turn(services.set_ignores, FOLDER, ["skip.tmp"], list(inst.values()))} == {
+            "unchanged"
+        }
+        for daemon in (x, y, z):
+            with daemon.client() as st:
+                assert st.db.ignores(FOLDER)["ignore"] == ["skip.tmp"]
+        (paths["x"] / "skip.tmp").write_text("local only")
+        (paths["x"] / "after.txt").write_text("synced")
+        _scan(x)
+        for daemon in (y, z):
+            wait_for(lambda d=daemon: (paths[d.name] / "after.txt").exists(), STEP, what=f"after.txt at {daemon.name}")
+            assert not (paths[daemon.name] / "skip.tmp").exists()
+
+        # 6. pause device y everywhere (the command line), change plan.txt on both sides, resume: a conflict
+        turn(call_command, "syncthing", "pause-device", y.device_id, "--instance", "fleet-x", "--instance", "fleet-z")
+        with x.client() as st:
+            assert st.config.devices.get(y.device_id)["paused"] is True
+        wait_for(
+            lambda: SyncthingDevice.objects.filter(instance=inst["x"], device_id=y.device_id, paused=True).exists(),
+            STEP,
+            what="Syncsite sees y paused at x",
+        )
+        wait_for(lambda: not _connected(x, y) and not _connected(z, y), STEP, what="y cut off")
+        (paths["x"] / "plan.txt").write_text("x's version")
+        (paths["y"] / "plan.txt").write_text("y's longer version")
+        _scan(x)
+        _scan(y)
+        for daemon in (x, y):
+            with daemon.client() as st:
+                wait_for(
+                    lambda st=st: (
+                        st.db.status(FOLDER)["state"] == "idle" and st.db.file(FOLDER, "plan.txt")["local"]["size"] != 2
+                    ),
+                    STEP,
+                    what=f"{daemon.name} scanned its change",
+                )
+        resumed = turn(services.set_device_paused, y.device_id, False, [inst["x"], inst["z"]])
+        assert [r.status for r in resumed] == ["changed", "changed"]
+        assert [r.status for r in turn(services.set_device_paused, y.device_id, False, [inst["x"], inst["z"]])] == [
+            "unchanged",
+            "unchanged",
+        ]
+        wait_for(lambda: _connected(x, y), STEP, what="y back")
+
+        def conflict_on_disk():
+            return [p for d in (x, y) for p in paths[d.name].glob("plan.sync-conflict-*.txt")]
+
+        wait_for(conflict_on_disk, STEP, what="a conflict copy")
+        conflict = wait_for(
+            lambda: FolderConflict.objects.filter(folder__folder_id=FOLDER, original="plan.txt").first(),
+            STEP,
+            what="Syncsite lists the conflict",
+        )
+        site = conflict.folder.instance.site
+        wait_for(
+            lambda: (tracker.get_node("/team/plan.txt") or {}).get(f"syncConflict_{site}"),
+            STEP,
+            what="the tracker knows the conflict",
+        )
+        page = turn(client.get, "/syncthing/").content.decode()
+        assert f'data-conflict="{conflict.path}"' in page
+
+        # 7. unshare needs confirmation, then removes the folder from z only
+        refused = turn(
+            api.post, "/api/v1/syncthing/fleet/unshare/", {"folder": FOLDER, "instances": ["fleet-z"]}, format="json"
+        )
+        assert refused.status_code == 400 and "confirm" in refused.json()["detail"]
+        with pytest.raises(CommandError):
+            turn(call_command, "syncthing", "unshare", FOLDER, "fleet-z")
+        turn(call_command, "syncthing", "unshare", FOLDER, "fleet-z", "--yes")
+        assert _config_folder(z) is None
+        assert z.device_id not in {d["deviceID"] for d in _config_folder(x)["devices"]}
+        wait_for(
+            lambda: not SyncthingFolder.objects.filter(instance=inst["z"], folder_id=FOLDER).exists(),
+            STEP,
+            what="Syncsite drops the folder at z",
+        )
+    finally:
+        stop.set()
+        listener.join(30)
+
+
+@pytest.mark.django_db
+def test_fleet_input_errors(admin_user, django_user_model, trio):
+    (x, _, _), _ = trio
+    instance = services.create_instance("fleet-lone", x.url, x.api_key)
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    bad = api.post("/api/v1/syncthing/fleet/share/", {"folder": "f", "paths": {"nobody": "/tmp/f"}}, format="json")
+    assert bad.status_code == 400
+    bad = api.post(
+        "/api/v1/syncthing/fleet/accept-device/", {"instance": "fleet-lone", "device": "NOT-A-DEVICE"}, format="json"
+    )
+    assert bad.status_code == 400 and "device ID invalid" in bad.json()["detail"]
+    for field in ({"instances": ["a\x00b"]}, {"instances": [7]}):
+        nul = api.post("/api/v1/syncthing/fleet/pause-folder/", {"folder": "f", **field}, format="json")
+        assert nul.status_code == 400, nul.content
+    nul = api.post("/api/v1/syncthing/fleet/share/", {"folder": "f", "paths": {"a\x00": "/tmp/f"}}, format="json")
+    assert nul.status_code == 400
+    wrong_type = api.post(
+        "/api/v1/syncthing/fleet/share/", {"folder": "f", "paths": {"fleet-lone": "/tmp/f"}, "type": "x"}, format="json"
+    )
+    assert wrong_type.status_code == 400
+    reader = django_user_model.objects.create_user("reader", password="pw")
+    api.force_authenticate(reader)
+    denied = api.post("/api/v1/syncthing/fleet/pause-folder/", {"folder": "f"}, format="json")
+    assert denied.status_code == 403
+    with pytest.raises(CommandError, match="no such Syncthing instance"):
+        call_command("syncthing", "pair", "fleet-lone", "nobody")
+    down = services.create_instance("fleet-down", "http://127.0.0.1:9", "k", timeout=2)
+    api.force_authenticate(admin_user)
+    failed = api.post(
+        "/api/v1/syncthing/fleet/pause-folder/",
+        {"folder": "f", "instances": ["fleet-down", "fleet-lone"]},
+        format="json",
+    )
+    assert failed.status_code == 502
+    assert [r["status"] for r in failed.json()["reports"]] == ["failed", "unchanged"]
+    assert instance.pk and down.pk
+
+
+@pytest.mark.django_db
+def test_revert_on_receive_only_and_override_on_send_only(trio):
+    (x, y, _), root = trio
+    a = services.create_instance("fleet-ra", x.url, x.api_key)
+    b = services.create_instance("fleet-rb", y.url, y.api_key)
+    services.pair_instances(a, b)
+    paths = {a: str(root / "x" / "ro"), b: str(root / "y" / "ro")}
+    services.share_folder("ro", paths, "sendreceive")
+    services.share_folder("ro", {b: paths[b]}, "receiveonly")
+    services.share_folder("ro", {a: paths[a]}, "sendonly")
+    with y.client() as st:
+        assert st.config.folders.get("ro")["type"] == "receiveonly"
+        wait_for(lambda: st.db.status("ro")["state"] == "idle", STEP, what="ro idle at y")
+        (root / "y" / "ro" / "local.txt").write_text("made at the receive-only copy")
+        st.db.scan("ro")
+        wait_for(lambda: st.db.status("ro").get("receiveOnlyTotalItems"), STEP, what="a local change at y")
+    reports = services.revert_folder("ro", [a, b])
+    assert [r.status for r in reports] == ["unchanged", "changed"]
+    with y.client() as st:
+        wait_for(lambda: not st.db.status("ro").get("receiveOnlyTotalItems"), STEP, what="reverted at y")
+    assert [r.status for r in services.revert_folder("ro", [a, b])] == ["unchanged", "unchanged"]
+    wait_for(lambda: not (root / "y" / "ro" / "local.txt").exists(), STEP, what="local.txt gone at y")
+    # nothing differs at the send-only copy: override changes nothing
+    assert [r.status for r in services.override_folder("ro", [a, b])] == ["unchanged", "unchanged"]
+
+
+@pytest.mark.django_db
+def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admin_user):
+    (x, y, _), _ = trio
+    a = services.create_instance("fleet-aa", x.url, x.api_key)
+    b = services.create_instance("fleet-ab", y.url, y.api_key)
+    client.force_login(admin_user)
+    url = "/admin/syncthing_bridge/syncthinginstance/"
+    chosen = {"_selected_action": [a.pk, b.pk]}
+    answer = client.post(url, {"action": "pair_selected", "argument": "", **chosen})
+    assert answer.status_code == 302
+    answer = client.post(url, {"action": "share_folder", "argument": "adm", **chosen})
+    assert answer.status_code == 302
+    assert _folder_of(x, "adm")["path"].endswith("/adm") and _folder_of(y, "adm") is not None
+    page = client.post(url, {"action": "edit_ignores", "argument": "adm", **chosen})
+    assert page.status_code == 200 and "Set the patterns" in page.content.decode()
+    client.post(url, {"action": "edit_ignores", "argument": "adm", "confirmed": "yes", "patterns": "*.tmp\n", **chosen})
+    with y.client() as st:
+        assert st.db.ignores("adm")["ignore"] == ["*.tmp"]
+    confirm = client.post(url, {"action": "unshare_folder", "argument": "adm", "_selected_action": [b.pk]})
+    assert confirm.status_code == 200 and "Yes, remove it" in confirm.content.decode()
+    assert _folder_of(y, "adm") is not None  # nothing removed before the confirmation
+    client.post(url, {"action": "unshare_folder", "argument": "adm", "confirmed": "yes", "_selected_action": [b.pk]})
+    assert _folder_of(y, "adm") is None
+    assert y.device_id not in {d["deviceID"] for d in _folder_of(x, "adm")["devices"]}
+
+
+def _folder_of(daemon: LocalDaemon, folder_id: str) -> dict | None:
+    with daemon.client() as st:
+        return next((f for f in st.config.folders.list() if f["id"] == folder_id), None)
