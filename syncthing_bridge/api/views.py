@@ -11,12 +11,15 @@ from collections.abc import Callable
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
 from syncsite.permissions import StaffOnlyWrites
+from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import services
 from syncthing_bridge.api import serializers
+from syncthing_bridge.client import SyncthingError
 from syncthing_bridge.models import SyncthingDevice, SyncthingFolder, SyncthingInstance
 
 
@@ -106,15 +109,16 @@ class FleetFailed(APIException):
 
 
 def _fleet_call(func, *args, **kwargs) -> Response:
-    """Run a fleet action: bad input 400, a misconfigured instance 409, a failing daemon 502 with the reports."""
+    """Run a fleet action: bad input 400, a misconfigured instance 409, a failing daemon 502 (with the reports when
+    the action ran on several instances and only some failed)."""
     try:
         result = func(*args, **kwargs)
     except services.FleetInputError as exc:
         raise FleetBadRequest(redact_urls_in_text(str(exc))) from exc
-    except services.InstanceConfigError as exc:
-        raise MisconfiguredInstance(str(exc)) from exc
+    except services.InstanceConfigError:
+        raise  # a domain error (409): the kernel's handler answers it
     except SyncthingError as exc:
-        raise DaemonError(redact_urls_in_text(str(exc))) from exc
+        raise services.DaemonError(redact_urls_in_text(str(exc))) from exc
     reports = services.reports_as_dicts(result if isinstance(result, list) else [result])
     for report in reports:
         report["error"] = redact_urls_in_text(report["error"])

@@ -17,7 +17,7 @@ from syncthing_bridge import fleet, live, services
 from syncthing_bridge.localdaemon import LocalDaemon
 from syncthing_bridge.localdaemon import wait_for as wait_for_daemon
 from syncthing_bridge.models import FolderConflict, PendingDevice, SyncthingDevice, SyncthingFolder
-from tests.conftest import require_binary
+from tests.conftest import free_port, require_binary
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,17 @@ STEP = 45  # seconds any one step may take on a loaded machine
 def trio(tmp_path_factory):
     binary = require_binary("syncthing", "/usr/bin/syncthing")
     root = tmp_path_factory.mktemp("fleet")
-    daemons = [LocalDaemon(root / name, name, f"fleet-key-{name}-0123456789", binary=binary) for name in "xyz"]
+    daemons = [
+        LocalDaemon(
+            root / name,
+            name,
+            f"fleet-key-{name}-0123456789",
+            binary=binary,
+            gui_port=free_port(),  # from this xdist worker's own block
+            listen_port=free_port(),
+        )
+        for name in "xyz"
+    ]
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda d: d.start(), daemons))
     try:
