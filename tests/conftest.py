@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from tests.parallel import free_port
+from tests.parallel import free_port, popen_server, shared_server
+from tests.parallel import stop_process_group as stop_pid_group
 
 pytest_plugins = ["tests.parallel"]  # xdist: own ports per worker, test grouping, shared servers
 
@@ -132,22 +136,11 @@ LDAP_HOSTS = 25
 LDAP_ANONYMOUS_SIZE_LIMIT = 10  # below LDAP_HOSTS: only a paged search reads them all anonymously
 
 
-@pytest.fixture(scope="session")
-def slapd(tmp_path_factory) -> Iterator[str]:
-    """A real OpenLDAP `slapd` on loopback with its own MDB database of hosts; yields its `ldap://` URL.
-
-    Started once per test session. `ou=hosts` holds LDAP_HOSTS `device`/`ipHost` entries (`cn`
-    `hostNN.example.com`, `ipHostNumber`, `l`, two `description` values). Anonymous searches are limited to
-    LDAP_ANONYMOUS_SIZE_LIMIT entries unless paged; `LDAP_ADMIN_DN` binds with `LDAP_ADMIN_PASSWORD`.
-    """
-    import subprocess
-    import time
-
-    slapd_path = require_binary("slapd", "/usr/sbin/slapd")
-    slapadd = require_binary("slapadd", "/usr/sbin/slapadd")
+def _start_slapd(home: Path, slapd_path: str, slapadd: str) -> tuple[subprocess.Popen, dict]:
+    """slapd on a free port of this worker, serving the LDAP_HOSTS entries; returns (process, {"url": ...})."""
     schema = "/etc/ldap/schema"
     modules = "/usr/lib/ldap"
-    directory = tmp_path_factory.mktemp("slapd")
+    directory = home
     (directory / "data").mkdir()
     config = directory / "slapd.conf"
     config.write_text(
@@ -174,21 +167,30 @@ def slapd(tmp_path_factory) -> Iterator[str]:
     subprocess.run([slapadd, "-f", str(config), "-l", str(ldif)], check=True, capture_output=True, timeout=60)
     port = free_port()
     url = f"ldap://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [slapd_path, "-f", str(config), "-h", f"{url}/", "-d", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"slapd did not start: {proc.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        stop_process_group(proc)
-        proc.stderr.close()
+    proc = popen_server([slapd_path, "-f", str(config), "-h", f"{url}/", "-d", "0"], home)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, {"url": url}
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                stop_pid_group(proc.pid)
+                log = (home / "server.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"slapd did not start: {log}") from None
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def slapd(tmp_path_factory) -> Iterator[str]:
+    """A real OpenLDAP `slapd` on loopback with its own MDB database of hosts; yields its `ldap://` URL.
+
+    Started once per run and shared by the xdist workers (the tests only read it).
+    `ou=hosts` holds LDAP_HOSTS `device`/`ipHost` entries (`cn`
+    `hostNN.example.com`, `ipHostNumber`, `l`, two `description` values). Anonymous searches are limited to
+    LDAP_ANONYMOUS_SIZE_LIMIT entries unless paged; `LDAP_ADMIN_DN` binds with `LDAP_ADMIN_PASSWORD`.
+    """
+    slapd_path = require_binary("slapd", "/usr/sbin/slapd")
+    slapadd = require_binary("slapadd", "/usr/sbin/slapadd")
+    with shared_server(tmp_path_factory, "slapd", lambda home: _start_slapd(home, slapd_path, slapadd)) as described:
+        yield described["url"]
