@@ -387,7 +387,7 @@ def test_override_on_send_only_undoes_a_remote_change(trio, admin_user):
 
 @pytest.mark.django_db
 def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admin_user):
-    (x, y, _), _ = trio
+    (x, y, _), root = trio
     a = services.create_instance("fleet-aa", x.url, x.api_key)
     b = services.create_instance("fleet-ab", y.url, y.api_key)
     client.force_login(admin_user)
@@ -395,9 +395,23 @@ def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admi
     chosen = {"_selected_action": [a.pk, b.pk]}
     answer = client.post(url, {"action": "pair_selected", "argument": "", **chosen})
     assert answer.status_code == 302
-    answer = client.post(url, {"action": "share_folder", "argument": "adm", **chosen})
+    # sharing asks for the path on each instance first, ~/<id> filled in; nothing is created before the answer
+    page = client.post(url, {"action": "share_folder", "argument": "adm", **chosen})
+    assert page.status_code == 200
+    form = page.content.decode()
+    for instance in (a, b):
+        assert f'name="path_{instance.pk}" value="~/adm"' in form
+    assert _folder_of(x, "adm") is None and _folder_of(y, "adm") is None
+    share = {"action": "share_folder", "argument": "adm", "confirmed": "yes", **chosen}
+    refused = client.post(url, {**share, f"path_{a.pk}": "/tmp/a\x00b"}, follow=True)
+    assert "not a usable folder path" in refused.content.decode()
+    assert _folder_of(x, "adm") is None and _folder_of(y, "adm") is None
+    chosen_path = root / "x" / "chosen-adm"
+    answer = client.post(url, {**share, f"path_{a.pk}": str(chosen_path), f"path_{b.pk}": " "})
     assert answer.status_code == 302
-    assert _folder_of(x, "adm")["path"].endswith("/adm") and _folder_of(y, "adm") is not None
+    assert _folder_of(x, "adm")["path"] == str(chosen_path)
+    assert _folder_of(y, "adm")["path"].endswith("/adm")  # left blank: the default
+    assert {d["deviceID"] for d in _folder_of(y, "adm")["devices"]} == {x.device_id, y.device_id}
     page = client.post(url, {"action": "edit_ignores", "argument": "adm", **chosen})
     assert page.status_code == 200 and "Set the patterns" in page.content.decode()
     client.post(url, {"action": "edit_ignores", "argument": "adm", "confirmed": "yes", "patterns": "*.tmp\n", **chosen})
