@@ -1,7 +1,7 @@
 """Fleet actions in the admin, on the selected Syncthing instances (a mixin of SyncthingInstanceAdmin).
 
-The folder or device id goes in the box next to the action. Removing a folder and editing ignore patterns show an
-intermediate page first: a confirmation, and the patterns to set.
+The folder or device id goes in the box next to the action. Sharing a folder, removing it and editing ignore patterns
+show an intermediate page first: the path on each instance, a confirmation, and the patterns to set.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from django.template.response import TemplateResponse
 
 from syncthing_bridge import services
 from syncthing_bridge.client import SyncthingError
+
+MAX_PATH = 4000  # as the API's share argument
 
 
 class FleetActions:
@@ -62,10 +64,24 @@ class FleetActions:
             for instance in queryset:
                 self._reports(request, lambda i=instance: services.accept_device(i, device))
 
-    @admin.action(description="Share folder (id in the box) across the selected, at ~/<id> where new")
+    @admin.action(description="Share folder (id in the box) across the selected, with a path for each where new…")
     def share_folder(self, request, queryset):
-        if folder := self._argument(request):
-            self._reports(request, lambda: services.share_folder(folder, dict.fromkeys(queryset, f"~/{folder}")))
+        folder = self._argument(request)
+        if not folder:
+            return None
+        chosen = list(queryset)
+        if request.POST.get("confirmed") != "yes":
+            rows = [(instance, f"~/{folder}") for instance in chosen]
+            return self._intermediate(request, queryset, "share_folder", folder, share=True, rows=rows)
+        paths = {}
+        for instance in chosen:
+            path = request.POST.get(f"path_{instance.pk}", "").strip() or f"~/{folder}"
+            if "\x00" in path or len(path) > MAX_PATH:
+                self.message_user(request, f"{instance.name}: not a usable folder path", messages.ERROR)
+                return None
+            paths[instance] = path
+        self._reports(request, lambda: services.share_folder(folder, paths))
+        return None
 
     @admin.action(description="Unshare and remove folder (id in the box) from the selected…")
     def unshare_folder(self, request, queryset):
@@ -131,7 +147,11 @@ class FleetActions:
                     continue
         context = {
             **self.admin_site.each_context(request),
-            "title": "Remove folder" if flags.get("confirm") else "Ignore patterns",
+            "title": "Remove folder"
+            if flags.get("confirm")
+            else "Share folder"
+            if flags.get("share")
+            else "Ignore patterns",
             "opts": self.model._meta,
             "queryset": queryset,
             "action": action,

@@ -341,8 +341,53 @@ def test_revert_on_receive_only_and_override_on_send_only(trio):
 
 
 @pytest.mark.django_db
+def test_override_on_send_only_undoes_a_remote_change(trio, admin_user):
+    """y changes a file of a folder x sends only: x is out of sync until the override makes x's copy global again."""
+    (x, y, _), root = trio
+    a = services.create_instance("fleet-oa", x.url, x.api_key)
+    b = services.create_instance("fleet-ob", y.url, y.api_key)
+    services.pair_instances(a, b)
+    here, there = root / "x" / "so", root / "y" / "so"
+    here.mkdir()
+    (here / "doc.txt").write_text("the send-only original")
+    services.share_folder("so", {a: str(here), b: str(there)}, "sendreceive")
+    services.share_folder("so", {a: str(here)}, "sendonly")
+    wait_for(lambda: (there / "doc.txt").exists(), STEP, what="doc.txt at y")
+    with x.client() as sx, y.client() as sy:
+        assert sx.config.folders.get("so")["type"] == "sendonly"
+        wait_for(lambda: sy.db.status("so")["state"] == "idle", STEP, what="so idle at y")
+        (there / "doc.txt").write_text("y's change, not wanted at the send-only source")
+        sy.db.scan("so")
+        wait_for(lambda: sx.db.status("so").get("needTotalItems") == 1, STEP, what="x out of sync")
+        assert (here / "doc.txt").read_text() == "the send-only original"  # send-only: x never pulls
+
+        api = APIClient()
+        api.force_authenticate(admin_user)
+        body = {"folder": "so", "instances": ["fleet-oa", "fleet-ob"]}
+        answer = api.post("/api/v1/syncthing/fleet/override/", body, format="json")
+        assert answer.status_code == 200, answer.content
+        assert [r["status"] for r in answer.json()["reports"]] == ["changed", "unchanged"]
+        assert answer.json()["reports"][0]["changes"] == ["folder so overridden"]
+
+        wait_for(
+            lambda: (there / "doc.txt").read_text() == "the send-only original",
+            STEP,
+            what="y takes x's version back",
+        )
+        wait_for(
+            lambda: not sx.db.status("so").get("needTotalItems") and not sy.db.status("so").get("needTotalItems"),
+            STEP,
+            what="nothing needed on either side",
+        )
+        assert sx.db.file("so", "doc.txt")["global"]["size"] == len("the send-only original")
+        assert not list(there.glob("doc.sync-conflict-*"))
+    again = api.post("/api/v1/syncthing/fleet/override/", body, format="json")
+    assert [r["status"] for r in again.json()["reports"]] == ["unchanged", "unchanged"]
+
+
+@pytest.mark.django_db
 def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admin_user):
-    (x, y, _), _ = trio
+    (x, y, _), root = trio
     a = services.create_instance("fleet-aa", x.url, x.api_key)
     b = services.create_instance("fleet-ab", y.url, y.api_key)
     client.force_login(admin_user)
@@ -350,9 +395,23 @@ def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admi
     chosen = {"_selected_action": [a.pk, b.pk]}
     answer = client.post(url, {"action": "pair_selected", "argument": "", **chosen})
     assert answer.status_code == 302
-    answer = client.post(url, {"action": "share_folder", "argument": "adm", **chosen})
+    # sharing asks for the path on each instance first, ~/<id> filled in; nothing is created before the answer
+    page = client.post(url, {"action": "share_folder", "argument": "adm", **chosen})
+    assert page.status_code == 200
+    form = page.content.decode()
+    for instance in (a, b):
+        assert f'name="path_{instance.pk}" value="~/adm"' in form
+    assert _folder_of(x, "adm") is None and _folder_of(y, "adm") is None
+    share = {"action": "share_folder", "argument": "adm", "confirmed": "yes", **chosen}
+    refused = client.post(url, {**share, f"path_{a.pk}": "/tmp/a\x00b"}, follow=True)
+    assert "not a usable folder path" in refused.content.decode()
+    assert _folder_of(x, "adm") is None and _folder_of(y, "adm") is None
+    chosen_path = root / "x" / "chosen-adm"
+    answer = client.post(url, {**share, f"path_{a.pk}": str(chosen_path), f"path_{b.pk}": " "})
     assert answer.status_code == 302
-    assert _folder_of(x, "adm")["path"].endswith("/adm") and _folder_of(y, "adm") is not None
+    assert _folder_of(x, "adm")["path"] == str(chosen_path)
+    assert _folder_of(y, "adm")["path"].endswith("/adm")  # left blank: the default
+    assert {d["deviceID"] for d in _folder_of(y, "adm")["devices"]} == {x.device_id, y.device_id}
     page = client.post(url, {"action": "edit_ignores", "argument": "adm", **chosen})
     assert page.status_code == 200 and "Set the patterns" in page.content.decode()
     client.post(url, {"action": "edit_ignores", "argument": "adm", "confirmed": "yes", "patterns": "*.tmp\n", **chosen})
