@@ -199,15 +199,18 @@ def _versioning_differs(current: dict, wanted: dict) -> bool:
 def share_folder(
     folder_id: str,
     paths: dict[SyncthingInstance, str],
-    folder_type: str = "sendreceive",
+    folder_type: str | None = None,
     versioning: dict | None = None,
     label: str = "",
 ) -> list[InstanceReport]:
     """The folder exists on every given instance (created at its path where missing, which also accepts a pending
-    offer of it) and is shared with all of them; the peers are added to each config where they are missing."""
+    offer of it) and is shared with all of them; the peers are added to each config where they are missing.
+
+    `folder_type` None: a new folder is send-receive and an existing one keeps its type, so sharing a send-only
+    folder with one more instance never turns it back into send-receive."""
     if not folder_id or len(paths) < 1:
         raise FleetInputError("give a folder id and at least one instance with its path")
-    if folder_type not in FOLDER_TYPES:
+    if folder_type is not None and folder_type not in FOLDER_TYPES:
         raise FleetInputError(f"folder type must be one of {', '.join(FOLDER_TYPES)}")
     versioning = _check_versioning(versioning)
     members = list(paths)
@@ -228,19 +231,19 @@ def share_folder(
                 "id": folder_id,
                 "label": label or folder_id,
                 "path": paths[me],
-                "type": folder_type,
+                "type": folder_type or "sendreceive",
                 "devices": [{"deviceID": d} for d in sorted(wanted)],
             }
             if versioning is not None:
                 new["versioning"] = versioning
             st.config.folders.add(new)
-            return [*changes, f"folder {folder_id} created at {paths[me]} ({folder_type})"]
+            return [*changes, f"folder {folder_id} created at {paths[me]} ({new['type']})"]
         patch: dict[str, Any] = {}
         have = {d["deviceID"] for d in current.get("devices") or []}
         if not wanted <= have:
             patch["devices"] = (current.get("devices") or []) + [{"deviceID": d} for d in sorted(wanted - have)]
             changes.append(f"folder {folder_id} shared with {len(wanted - have)} more device(s)")
-        if current.get("type") != folder_type:
+        if folder_type is not None and current.get("type") != folder_type:
             patch["type"] = folder_type
             changes.append(f"folder {folder_id} type set to {folder_type}")
         if versioning is not None and _versioning_differs(current, versioning):

@@ -248,7 +248,13 @@ class ShareArgument(serializers.Serializer):
         validators=[_at_most(200)],
         help_text="instance name → the folder's path on that daemon",
     )
-    type = serializers.ChoiceField(choices=["sendreceive", "sendonly", "receiveonly"], default="sendreceive")
+    type = serializers.ChoiceField(
+        choices=["sendreceive", "sendonly", "receiveonly"],
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="new folders: sendreceive when not given; existing folders keep their type unless it is given",
+    )
     versioning = VersioningArgument(required=False)
     label = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 

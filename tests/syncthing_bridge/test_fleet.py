@@ -353,6 +353,8 @@ def test_override_on_send_only_undoes_a_remote_change(trio, admin_user):
     services.share_folder("so", {a: str(here), b: str(there)}, "sendreceive")
     services.share_folder("so", {a: str(here)}, "sendonly")
     wait_for(lambda: (there / "doc.txt").exists(), STEP, what="doc.txt at y")
+    # sharing again without a type (as the admin action does) keeps each copy's type: nothing changes
+    assert [r.status for r in services.share_folder("so", {a: str(here), b: str(there)})] == ["unchanged"] * 2
     with x.client() as sx, y.client() as sy:
         assert sx.config.folders.get("so")["type"] == "sendonly"
         wait_for(lambda: sy.db.status("so")["state"] == "idle", STEP, what="so idle at y")

@@ -57,7 +57,12 @@ class Command(BaseCommand):
         p = sub.add_parser("share", help="share a folder across instances (created where missing)")
         p.add_argument("folder")
         p.add_argument("paths", nargs="+", metavar="instance=path")
-        p.add_argument("--type", default="sendreceive", choices=["sendreceive", "sendonly", "receiveonly"])
+        p.add_argument(
+            "--type",
+            default=None,
+            choices=["sendreceive", "sendonly", "receiveonly"],
+            help="new folders: sendreceive when not given; existing folders keep their type unless it is given",
+        )
         p.add_argument("--label", default="")
         p.add_argument("--versioning", default=None, help="simple, staggered, trashcan, external ('' for none)")
         p.add_argument("--param", action="append", default=[], help="versioning parameter name=value")
