@@ -15,11 +15,11 @@ value ending in `*` is a prefix; case is ignored). A term without `:` is a hostn
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from hosts.jinja import render_jinja
-from hosts.normalize import normalize_hostname
+from hosts.jinja import template_renderer
+from hosts.normalize import Normaliser, normalize_hostname
 
 
 def parse_hostname_list(rendered: Any) -> list[str] | None:
@@ -47,20 +47,38 @@ def parse_hostname_list(rendered: Any) -> list[str] | None:
     return names
 
 
+def hostnames_rewriter(config: Mapping[str, Any] | None) -> Callable[[Any, Mapping[str, Any] | None], list[str]]:
+    """`import_hostnames` for one account as a function of (hostname, attributes), for a whole run.
+
+    The template is compiled and the hostname settings are read once, not per record.
+    """
+    template = (config or {}).get("rewrite_hostname")
+    normalise = Normaliser().hostname
+    if not template or not isinstance(template, str):
+
+        def plain(hostname: Any, attributes: Mapping[str, Any] | None) -> list[str]:
+            name = normalise(hostname)
+            return [name] if name else []
+
+        return plain
+    render = template_renderer(template)
+
+    def rewrite(hostname: Any, attributes: Mapping[str, Any] | None) -> list[str]:
+        rendered = render({**attributes, "HOSTNAME": hostname} if attributes else {"HOSTNAME": hostname})
+        names = parse_hostname_list(rendered)
+        if names is not None:
+            return names
+        name = normalise(rendered)
+        return [name] if name else []
+
+    return rewrite
+
+
 def import_hostnames(
     hostname: Any, config: Mapping[str, Any] | None, attributes: Mapping[str, Any] | None
 ) -> list[str]:
     """The normalised names one record is imported under: [] when the name is invalid or the list empty."""
-    template = (config or {}).get("rewrite_hostname")
-    if not template or not isinstance(template, str):
-        name = normalize_hostname(hostname)
-        return [name] if name else []
-    rendered = render_jinja(template, **{**dict(attributes or {}), "HOSTNAME": hostname})
-    names = parse_hostname_list(rendered)
-    if names is not None:
-        return names
-    name = normalize_hostname(rendered)
-    return [name] if name else []
+    return hostnames_rewriter(config)(hostname, attributes)
 
 
 def get_import_hosts(
@@ -113,15 +131,29 @@ def _value_matches(value: Any, wanted: list[str]) -> bool:
     return False
 
 
-def record_wanted(config: Mapping[str, Any] | None, hostname: Any, attributes: Mapping[str, Any] | None) -> bool:
-    """Whether the account's `import_filter` takes this record (always, without a filter)."""
+def record_filter(config: Mapping[str, Any] | None) -> Callable[[Any, Mapping[str, Any] | None], bool] | None:
+    """`record_wanted` for one account as a function of (hostname, attributes); None when it takes every record.
+
+    The filter text is parsed once per run, not per record.
+    """
     prefixes, terms = parse_import_filter((config or {}).get("import_filter"))
     if not prefixes and not terms:
-        return True
-    if prefixes and not str(hostname or "").strip().lower().startswith(tuple(prefixes)):
-        return False
-    lowered = {str(key).strip().lower(): value for key, value in (attributes or {}).items()}
-    return all(key in lowered and _value_matches(lowered[key], wanted) for key, wanted in terms.items())
+        return None
+    starts = tuple(prefixes)
+
+    def wanted(hostname: Any, attributes: Mapping[str, Any] | None) -> bool:
+        if starts and not str(hostname or "").strip().lower().startswith(starts):
+            return False
+        lowered = {str(key).strip().lower(): value for key, value in (attributes or {}).items()}
+        return all(key in lowered and _value_matches(lowered[key], values) for key, values in terms.items())
+
+    return wanted
+
+
+def record_wanted(config: Mapping[str, Any] | None, hostname: Any, attributes: Mapping[str, Any] | None) -> bool:
+    """Whether the account's `import_filter` takes this record (always, without a filter)."""
+    wanted = record_filter(config)
+    return wanted is None or wanted(hostname, attributes)
 
 
 def apply_account_rules(
@@ -135,12 +167,20 @@ def apply_account_rules(
     config = config or {}
     if not config.get("import_filter") and not config.get("rewrite_hostname"):
         return rows, 0
+    wanted = record_filter(config)
+    rewrite = hostnames_rewriter(config) if config.get("rewrite_hostname") else None
     result: list[tuple[str, dict[str, Any]]] = []
     dropped = 0
     for hostname, labels in rows:
-        if not record_wanted(config, hostname, labels):
+        if wanted is not None and not wanted(hostname, labels):
             dropped += 1
             continue
-        names = import_hostnames(hostname, config, labels) if config.get("rewrite_hostname") else [hostname]
-        result.extend((name, labels) for name in names)
+        if rewrite is None:
+            result.append((hostname, labels))
+            continue
+        names = rewrite(hostname, labels)
+        if len(names) == 1:
+            result.append((names[0], labels))
+        else:
+            result.extend((name, labels) for name in names)
     return result, dropped

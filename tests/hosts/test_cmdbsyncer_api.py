@@ -13,10 +13,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from hosts.jinja import render_jinja, template_renderer
 from hosts.models import Account, Host, LogEntry
 from syncerapi.v1 import get_account, get_import_hosts, update_import_host
 from syncerapi.v1.core import Plugin, app, app_config, cli
-from syncerapi.v1.importing import apply_account_rules, record_wanted
+from syncerapi.v1.importing import apply_account_rules, import_hostnames, record_wanted
 from syncerapi.v1.inventory import inventorize_host, run_inventory
 
 STORE = "{{ [HOSTNAME, HOSTNAME | replace('HVL01', 'RTR01'), HOSTNAME | replace('HVL01', 'SW01')] }}"
@@ -158,6 +159,46 @@ def test_import_filter_takes_matching_records():
         [("a-HVL01", {"os": "linux"}), ("b", {"os": "win"})], {"import_filter": "os:linux", "rewrite_hostname": STORE}
     )
     assert dropped == 1 and [name for name, _ in rows] == ["a-hvl01", "a-rtr01", "a-sw01"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        STORE,
+        "{{ HOSTNAME | lower }}.{{ site }}",
+        "{% for i in range(2) %}{{ i }}{% endfor %}-{{ HOSTNAME }}",  # a global of the environment
+        "{{ missing }}{{ HOSTNAME }}",
+        "plain-name",
+        None,
+    ],
+)
+def test_the_per_run_renderer_renders_as_render_jinja(template):
+    render = template_renderer(template)
+    for variables in ({"HOSTNAME": "Web01", "site": "dc1"}, {"HOSTNAME": "x-HVL01", "site": "dc2", "OS Name": "l"}):
+        assert render(variables) == render_jinja(template, **variables)
+        assert render(variables) == render(variables)  # no state carried from one record to the next
+
+
+@pytest.mark.parametrize("template", ["{{ missing.attr }}", "{{ HOSTNAME ", "{{ HOSTNAME | nosuchfilter }}"])
+def test_the_per_run_renderer_fails_as_render_jinja(template):
+    with pytest.raises(ValueError, match="Jinja template") as expected:
+        render_jinja(template, HOSTNAME="a")
+    render = template_renderer(template)  # a broken template fails when rendered, not when prepared
+    with pytest.raises(ValueError) as got:
+        render({"HOSTNAME": "a"})
+    assert str(got.value) == str(expected.value)
+
+
+def test_account_rules_over_a_run_give_what_get_import_hosts_gives_per_record():
+    config = {"rewrite_hostname": "{{ HOSTNAME | replace('.example.com', '.' ~ site ~ '.example.com') }}"}
+    rows = [(f"Bulk{i}.example.com", {"site": f"dc{i % 3}"}) for i in range(6)] + [("bad name", {"site": "x y"})]
+    result, dropped = apply_account_rules(rows, config)
+    assert dropped == 0
+    assert [name for name, _ in result] == [f"bulk{i}.dc{i % 3}.example.com" for i in range(6)]
+    assert all(labels is rows[i][1] for i, (_name, labels) in enumerate(result))  # the record's own labels
+    assert [name for hostname, labels in rows for name in import_hostnames(hostname, config, labels)] == [
+        name for name, _ in result
+    ]
 
 
 @pytest.mark.django_db
