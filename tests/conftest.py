@@ -50,18 +50,8 @@ def process_group_alive(pgid: int) -> bool:
 
 def stop_process_group(proc, timeout: float = 20) -> None:
     """SIGTERM a subprocess's whole group, SIGKILL it when it has not exited after `timeout` seconds."""
-    import signal
-    import subprocess
-
-    if not process_group_alive(proc.pid):
-        proc.wait()
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    stop_pid_group(proc.pid, timeout)
+    proc.wait()
 
 
 @pytest.fixture(autouse=True)
