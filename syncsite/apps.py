@@ -18,7 +18,7 @@ class SyncsiteConfig(AppConfig):
         """
         from django_q.signals import pre_enqueue
 
-        from syncsite import dashboard, errors, schedules, site_schedules
+        from syncsite import dashboard, errors, ops, schedules, site_schedules
         from synctools import conf as synctools_conf
         from synctools import services as synctools_services
         from synctools.errors import SynctoolsError
@@ -33,6 +33,9 @@ class SyncsiteConfig(AppConfig):
         )
         pre_enqueue.connect(schedules.guard_enqueued_task, dispatch_uid="syncsite.schedules.guard")
         site_schedules.register()
+        ops.register()
+        # "Needs attention" comes first: the site's own entry (its label sorts before every app's).
+        dashboard.register("syncsite", sections=ops.dashboard_sections)
 
 
 class SyncsiteAdminConfig(admin_apps.AdminConfig):
