@@ -28,12 +28,22 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
 
     class Meta:
         model = SyncthingInstance
-        fields = ["name", "url", "api_key", "ca_certificate", "site", "enabled", "timeout"]
+        fields = ["name", "url", "api_key", "ca_certificate", "site", "syncthing_only", "enabled", "timeout"]
 
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("api_key"):
             self.add_error("api_key", "The daemon's API key is required.")
+        site = cleaned.get("site")
+        if site and not cleaned.get("syncthing_only"):
+            from tracker import services as tracker
+
+            if site not in tracker.sites():
+                self.add_error(
+                    "site",
+                    f"There is no tracker volume named {site!r}: name an existing volume,"
+                    " or tick 'Syncthing-only site' for a site the tracker does not know.",
+                )
         return cleaned
 
 

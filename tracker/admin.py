@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from tracker import limits, permissions, rsyncpolicy, services
+from tracker import conf, limits, permissions, rsyncpolicy, services
 from tracker.models import GlobalParameters, Node, NodeKind, TrackerProfile, Volume
 from tracker.query import QueryError, text_query
 
@@ -334,14 +334,15 @@ class VolumeForm(forms.ModelForm):
 
     name = forms.SlugField(help_text="The site name used in synced_<name>, sync_<name>, origin...")
     url = forms.CharField(help_text="ssh://user@host:port/project/, file:///path or a local /path.")
-    enableEmission = forms.BooleanField(required=False, initial=True)
+    # Initial values are the agent's defaults for a volume without the key (docs/tracker-agent.md).
+    enableEmission = forms.BooleanField(required=False, initial=False)
     enableReception = forms.BooleanField(required=False, initial=True)
-    enableDiscovery = forms.BooleanField(required=False, initial=True)
+    enableDiscovery = forms.BooleanField(required=False, initial=False)
     enableDiscoveryPackages = forms.BooleanField(required=False, initial=True)
     enableDiscoveryUpdatedFiles = forms.BooleanField(required=False, initial=True)
-    enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=True)
-    syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=10)
-    syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=10)
+    enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=False)
+    syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=conf.default_batch_size)
+    syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=conf.default_batch_size)
     rsync_args = forms.CharField(
         required=False, help_text="Extra rsync options from an allow-list, e.g. --bwlimit=10000 -z"
     )
