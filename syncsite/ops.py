@@ -29,6 +29,7 @@ DEFAULT_SCHEDULES = {
     "Syncthing refresh": ("syncthing_bridge.tasks.refresh_all", 1, None),
     "Health checks and notification digests": ("syncsite.ops.check", 5, None),
     "Log purge": ("hosts.tasks.purge_log_entries", 24 * 60, None),
+    "Stale-host report": ("hosts.tasks.report_stale_hosts", 24 * 60, None),
 }
 
 
@@ -97,13 +98,14 @@ def check() -> dict:
 def ensure_default_schedules() -> list[str]:
     """Create the default schedules that do not exist yet (by name); returns the names created.
 
-    Idempotent: a schedule the admin changed or deleted-and-recreated under the same name is left alone.
+    Idempotent: a schedule of the same name or running the same function (the log purge a migration made)
+    is left alone, however the admin changed it.
     """
     from django_q.models import Schedule
 
     created = []
     for name, (func, minutes, kwargs) in DEFAULT_SCHEDULES.items():
-        if Schedule.objects.filter(name=name).exists():
+        if Schedule.objects.filter(name=name).exists() or Schedule.objects.filter(func=func).exists():
             continue
         Schedule.objects.create(
             name=name,

@@ -61,12 +61,13 @@ def test_default_schedules_are_created_once():
 
     out = StringIO()
     call_command("ensure_schedules", stdout=out)
-    assert "3 created" in out.getvalue()
-    Schedule.objects.filter(name="Log purge").update(minutes=7)  # the admin changed it
+    assert "3 created" in out.getvalue()  # the log purge schedule a migration made is kept
+    assert Schedule.objects.filter(func="hosts.tasks.purge_log_entries").count() == 1
+    Schedule.objects.filter(name="Stale-host report").update(minutes=7)  # the admin changed it
     out = StringIO()
     call_command("ensure_schedules", stdout=out)
     assert "0 created" in out.getvalue()
-    assert Schedule.objects.get(name="Log purge").minutes == 7
+    assert Schedule.objects.get(name="Stale-host report").minutes == 7
     assert Schedule.objects.get(name="Syncthing refresh").minutes == 1
 
 
@@ -129,3 +130,30 @@ def test_syncthing_unreachable_instance_is_told_and_listed(admin_client, smtp_se
     ops.check()
     assert len(smtp_server.messages) == 1 and "nas" in smtp_server.messages[0][1]["Subject"]
     assert 'data-attention-instance="nas"' in admin_client.get("/").content.decode()
+
+
+def test_import_summary_names_the_duplicate_hosts_it_skipped(tmp_path):
+    from hosts.importing import import_rows
+    from hosts.models import Account
+    from hosts.plugins.sources import read_csv
+
+    account = Account.objects.create(name="src", type="csv")
+    result = import_rows(account, [("web01", {"a": 1}), ("db01", {}), ("web01", {"a": 2}), ("web01", {"a": 3})])
+    assert result.skipped == 2 and sorted(set(result.duplicates)) == ["web01"]
+    assert ("duplicates skipped", "web01") in result.details()
+    source = tmp_path / "hosts.csv"  # the bulk CSV reader (rows normalised while read) names them too
+    source.write_text("host,a\nweb02,1\nweb02,2\ndb02,3\n")
+    result = import_rows(account, read_csv(source, normalise=True))
+    assert result.skipped == 1 and ("duplicates skipped", "web02") in result.details()
+
+
+def test_stale_host_report_is_a_run_log_entry():
+    from hosts.models import Account, Host, LogEntry
+    from hosts.tasks import report_stale_hosts
+
+    account = Account.objects.create(name="cmdb")
+    Host.objects.create(hostname="old01", account=account, stale=True)
+    Host.objects.create(hostname="new01", account=account)
+    assert report_stale_hosts() == {"stale": 1, "per_account": {"cmdb": 1}}
+    entry = LogEntry.objects.get(source="report", name="stale hosts")
+    assert ["stale in cmdb", 1] in entry.details and ["hosts", "old01"] in entry.details
