@@ -44,6 +44,7 @@ SITE_WIRING = {
     "syncsite.api",
     "syncsite.apps",
     "syncsite.asgi",
+    "syncsite.backup",
     "syncsite.metrics",
     "syncsite.ops",
     "syncsite.settings",
