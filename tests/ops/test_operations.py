@@ -157,3 +157,62 @@ def test_stale_host_report_is_a_run_log_entry():
     assert report_stale_hosts() == {"stale": 1, "per_account": {"cmdb": 1}}
     entry = LogEntry.objects.get(source="report", name="stale hosts")
     assert ["stale in cmdb", 1] in entry.details and ["hosts", "old01"] in entry.details
+
+
+def test_listener_events_raise_and_resolve_device_and_folder_events(smtp_server):
+    from syncthing_bridge import alerts
+    from syncthing_bridge.models import SyncthingInstance
+
+    channel = Channel.objects.create(name="m", kind=Channel.EMAIL, recipients="ops@example.com")
+    rule = Rule.objects.create(name="st", events=["syncthing.device_disconnected", "syncthing.folder_errors"])
+    rule.channels.set([channel])
+    instance = SyncthingInstance.objects.create(name="nas", url="http://127.0.0.1:9", api_key="k" * 32)
+    device = "ABCDEFG-HIJKLMN"
+    alerts.on_event(instance, {"type": "DeviceDisconnected", "data": {"id": device, "error": "EOF"}})
+    alerts.on_event(
+        instance,
+        {"type": "FolderErrors", "data": {"folder": "f1", "errors": [{"path": "a.txt", "error": "permission denied"}]}},
+    )
+    subjects = [m["Subject"] for _r, m in smtp_server.messages]
+    assert any("ABCDEFG disconnected" in s for s in subjects) and any("folder f1 has 1 error" in s for s in subjects)
+    alerts.on_event(instance, {"type": "DeviceConnected", "data": {"id": device}})
+    alerts.on_event(instance, {"type": "FolderErrors", "data": {"folder": "f1", "errors": []}})
+    assert sum("recovered" in m["Subject"] for _r, m in smtp_server.messages) == 2
+
+
+def test_silent_agents_and_files_stuck_in_error_are_checked(smtp_server, settings):
+    from tracker import services
+
+    channel = Channel.objects.create(name="m", kind=Channel.EMAIL, recipients="ops@example.com")
+    rule = Rule.objects.create(name="tracker", events=["tracker.agent_silent", "tracker.file_error"])
+    rule.channels.set([channel])
+    services.create_volume("A", url="/tmp/a", enableReception=False)
+    services.create_volume("B", url="/tmp/b", notifiedEmails="owner@example.com")
+    services.publish("/p/x.txt", origin="A", author="alice")
+    services.mark_error_many([("/p/x.txt", 23, "rsync: failed")], "B")
+    long_ago = services.now_ms() - 3 * 3600_000
+    services.update_volume("B", {"lastConnectionAttempt": long_ago})
+    from tracker.models import SiteState
+
+    SiteState.objects.filter(site="B").update(time=long_ago)
+    result = services.check_health(agent_minutes=30, error_minutes=60)
+    assert result == {"stale_agents": ["B"], "stuck_errors": {"B": 1}}
+    subjects = sorted(m["Subject"] for _r, m in smtp_server.messages)
+    assert len(subjects) == 2 and "1 file(s) in error at B for more than 60 minutes" in subjects[0]
+    assert "agent B has not reported for 30 minutes" in subjects[1]
+    assert all("owner@example.com" in r for r, _m in smtp_server.messages)
+
+
+def test_a_failed_replication_pull_is_an_event(smtp_server):
+    from django.core.management import CommandError
+
+    from tests.conftest import free_port
+
+    channel = Channel.objects.create(name="m", kind=Channel.EMAIL, recipients="ops@example.com")
+    rule = Rule.objects.create(name="pulls", events=["replication.pull_failed"])
+    rule.channels.set([channel])
+    url = f"http://127.0.0.1:{free_port()}/sync/hosts"
+    with pytest.raises(CommandError):
+        call_command("synctools_pull", url, "--token", "t", stdout=StringIO(), stderr=StringIO())
+    assert Incident.objects.get(kind="replication.pull_failed").key == url
+    assert len(smtp_server.messages) == 1 and "replication pull failed" in smtp_server.messages[0][1]["Subject"]
