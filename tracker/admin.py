@@ -329,6 +329,27 @@ VOLUME_STATUS_KEYS = [
 ]
 
 
+AUDIT_HIDDEN_KEYS = {"rsync_env"}  # may carry RSYNC_PASSWORD: the audit log says it changed, not to what
+
+
+def _audit(obj: Node, before: dict, after: dict, change: bool) -> None:
+    """An audit log entry (django-auditlog) for a volume or the global parameters, which are JSON keys of a node
+    written through the tracker's services, so the model signals auditlog listens to do not see them."""
+    from auditlog.models import LogEntry
+
+    changes = {}
+    for key in sorted(set(before) | set(after)):
+        if key.startswith("_") or before.get(key) == after.get(key):
+            continue
+        old, new = before.get(key), after.get(key)
+        if key in AUDIT_HIDDEN_KEYS:
+            old, new = ("***" if old else None), ("***" if new else None)
+        changes[key] = [None if old is None else str(old), None if new is None else str(new)]
+    if changes:
+        action = LogEntry.Action.UPDATE if change else LogEntry.Action.CREATE
+        LogEntry.objects.log_create(obj, action=action, changes=changes)
+
+
 class VolumeForm(forms.ModelForm):
     """The spec's volume keys, typed and validated; status keys written by agents are shown, not edited."""
 
@@ -465,6 +486,7 @@ class VolumeAdmin(admin.ModelAdmin):
         except services.TrackerError as exc:
             raise ValidationError(exc.detail) from exc
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
+        _audit(Volume.objects.get(pk=obj.pk), obj.data if change else {}, node, change)
 
     def delete_model(self, request, obj: Volume) -> None:
         _delete(request, [obj.node_id])
@@ -550,8 +572,10 @@ class GlobalParametersAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: GlobalParameters, form, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.fields}
+        before = dict(obj.data) if change and obj.pk else {}
         node = services.set_global_parameters(changes, actor=_actor(request))
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
+        _audit(GlobalParameters.objects.get(pk=obj.pk), before, node, bool(before))
 
     def delete_model(self, request, obj) -> None:
         _delete(request, [obj.node_id])

@@ -216,3 +216,33 @@ def test_a_failed_replication_pull_is_an_event(smtp_server):
         call_command("synctools_pull", url, "--token", "t", stdout=StringIO(), stderr=StringIO())
     assert Incident.objects.get(kind="replication.pull_failed").key == url
     assert len(smtp_server.messages) == 1 and "replication pull failed" in smtp_server.messages[0][1]["Subject"]
+
+
+def test_volume_edits_in_the_admin_are_audited_with_rsync_env_masked(admin_client):
+    from auditlog.models import LogEntry
+
+    from tests.tracker.conftest import volume_form
+    from tracker.models import Volume
+
+    form = volume_form(rsync_env="RSYNC_PASSWORD=hunter2-secret")
+    assert admin_client.post("/admin/tracker/volume/add/", form).status_code == 302
+    volume = Volume.objects.get()
+    response = admin_client.post(
+        f"/admin/tracker/volume/{volume.pk}/change/", {**form, "syncAmountReception": "77", "node_id": volume.node_id}
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    entries = list(LogEntry.objects.get_for_object(volume).order_by("timestamp"))
+    assert [e.action for e in entries] == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
+    assert entries[1].changes_dict["syncAmountReception"] == ["25", "77"]
+    assert all(e.actor.username == "admin" for e in entries)
+    assert "hunter2" not in str([e.changes for e in entries]) and entries[0].changes_dict["rsync_env"][1] == "***"
+
+
+def test_volume_form_defaults_follow_the_agent(admin_client):
+    page = admin_client.get("/admin/tracker/volume/add/").content.decode()
+    assert 'name="syncAmountReception" value="100"' in page
+    import re
+
+    for name, checked in (("enableDiscoveryDeletedFiles", False), ("enableEmission", False), ("enableReception", True)):
+        tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        assert ("checked" in tag) is checked, tag
