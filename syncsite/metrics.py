@@ -90,7 +90,7 @@ class SiteCollector:
 
         cards = GaugeMetricFamily("syncsite_dashboard_count", "The dashboard's counts, by card.", labels=["card"])
         hosts_total = GaugeMetricFamily("syncsite_hosts", "Hosts in the inventory (the hosts card).")
-        for card in dashboard.collect()[0]:
+        for card in dashboard.collect_cards():
             if isinstance(card.get("count"), int):
                 cards.add_metric([card["key"]], card["count"])
                 if card["key"] == "hosts":

@@ -246,3 +246,48 @@ def test_volume_form_defaults_follow_the_agent(admin_client):
     for name, checked in (("enableDiscoveryDeletedFiles", False), ("enableEmission", False), ("enableReception", True)):
         tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
         assert ("checked" in tag) is checked, tag
+
+
+@pytest.mark.parametrize("sites", [2, 6])
+def test_dashboard_and_metrics_cost_a_fixed_number_of_queries(
+    sites, admin_client, settings, django_assert_max_num_queries
+):
+    from tracker import services
+
+    settings.METRICS_TOKEN = "t"
+    services.create_volume("origin", url="/tmp/o", enableReception=False)
+    for i in range(sites):
+        services.create_volume(f"s{i}", url=f"/tmp/s{i}")
+    for i in range(5):
+        services.publish(f"/p/{i}.txt", origin="origin", author="alice")
+    health = {row["site"]: row for row in services.site_health()}
+    assert all(health[f"s{i}"]["queue"] == services.pending_count(f"s{i}") == 5 for i in range(sites))
+    with django_assert_max_num_queries(40):
+        assert admin_client.get("/").status_code == 200
+    with django_assert_max_num_queries(25):
+        assert admin_client.get("/metrics", HTTP_AUTHORIZATION="Bearer t").status_code == 200
+
+
+def test_rules_are_edited_in_the_admin_with_the_declared_events(admin_client):
+    channel = Channel.objects.create(name="m", kind=Channel.EMAIL, recipients="ops@example.com")
+    page = admin_client.get("/admin/notifications/rule/add/").content.decode()
+    assert 'value="tracker.agent_failures"' in page and 'value="syncthing.folder_errors"' in page
+    response = admin_client.post(
+        "/admin/notifications/rule/add/",
+        {
+            "name": "sites",
+            "enabled": "on",
+            "events": ["tracker.agent_failures", "tracker.file_error"],
+            "channels": [channel.pk],
+            "notify_event_emails": "on",
+            "cooldown_minutes": "15",
+            "send_recovered": "on",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-1500:]
+    rule = Rule.objects.get(name="sites")
+    assert rule.events == ["tracker.agent_failures", "tracker.file_error"] and rule.cooldown_minutes == 15
+    bad = admin_client.post(
+        "/admin/notifications/rule/add/", {"name": "x", "events": ["nope.kind"], "cooldown_minutes": "1"}
+    )
+    assert bad.status_code == 200 and not Rule.objects.filter(name="x").exists()

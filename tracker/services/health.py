@@ -11,11 +11,12 @@ from django.conf import settings
 from django.db.models import Count, Min, Q
 
 from syncsite import events, heartbeats
+from tracker import conf
 from tracker.models import SiteState
 from tracker.services.columns import now_ms
-from tracker.services.queue import pending_count
+from tracker.services.queue import _backoff_q
 from tracker.services.sitesetup import update_volume
-from tracker.services.sitestate import get_volume, sites, volumes
+from tracker.services.sitestate import get_volume, sites, sync_everywhere, volumes
 
 AGENT_FAILURES = "tracker.agent_failures"
 AGENT_SILENT = "tracker.agent_silent"
@@ -94,12 +95,22 @@ def report_round(site: str, summary: str, failed: int, problems: list[str] | Non
 
 
 def site_health() -> list[dict]:
-    """Per site: queue length, files in error, agent status and when it last ran or reported (epoch ms)."""
+    """Per site: queue length, files in error, agent status and when it last ran or reported (epoch ms).
+
+    A fixed number of queries whatever the number of sites: the queue is counted as `pending_count` counts
+    it (wanted, unclaimed or stale claim, out of backoff), for every site in one grouped query.
+    """
+    now = now_ms()
+    wanted = Q(wanted=True) | (Q(wanted__isnull=True) if sync_everywhere() else Q(pk__in=[]))
+    claim = Q(syncing__isnull=True) | Q(syncing__lt=now - conf.syncing_stale_seconds() * 1000)
     counts = {
         row["site"]: row
         for row in SiteState.objects.filter(active=True)
         .values("site")
-        .annotate(errors=Count("id", filter=Q(error__isnull=False, syncing__isnull=True)))
+        .annotate(
+            errors=Count("id", filter=Q(error__isnull=False, syncing__isnull=True)),
+            queue=Count("id", filter=wanted & claim & _backoff_q(now)),
+        )
     }
     by_name = {(v.get("name") or v.get("_id")): v for v in volumes()}
     rows = []
@@ -112,7 +123,7 @@ def site_health() -> list[dict]:
         rows.append(
             {
                 "site": site,
-                "queue": pending_count(site),
+                "queue": counts.get(site, {}).get("queue", 0),
                 "errors": counts.get(site, {}).get("errors", 0),
                 "agent_status": volume.get("agentStatus") or "",
                 "last_report_ms": last,
