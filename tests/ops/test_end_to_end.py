@@ -114,3 +114,7 @@ def test_failing_round_mails_one_digest_signs_one_webhook_and_recovers(
     assert (_metric(after, "syncsite_http_requests_total", method="GET", status="2xx") or 0) > requests_before
     assert _metric(after, "syncsite_heartbeat_timestamp_seconds", key="agent:B", ok="true") is not None
     assert services.get_volume("B")["agentLastRun"] > 0
+    from django.core.cache import cache
+
+    cache.clear()  # the monitoring page caches its per-site rows briefly
+    assert "last ran " in client.get("/tracker/").content.decode()  # a cron agent is not shown as "off"
