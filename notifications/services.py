@@ -19,7 +19,7 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from notifications.models import Channel, Delivery, Incident, Rule
@@ -47,15 +47,7 @@ def on_raised(sender: str, event: events.Event, **_kwargs) -> None:
         if not rule.matches(event.kind):
             continue
         with transaction.atomic():
-            incident = (
-                Incident.objects.select_for_update()
-                .filter(rule=rule, kind=event.kind, key=event.key, resolved__isnull=True)
-                .first()
-            )
-            if incident is None:
-                incident = Incident.objects.create(
-                    rule=rule, kind=event.kind, key=event.key, title=event.title, site=event.site, opened=now
-                )
+            incident = _open_incident(rule, event, now)
             incident.title = event.title
             incident.site = event.site or incident.site
             incident.emails = event.emails or incident.emails
@@ -66,6 +58,21 @@ def on_raised(sender: str, event: events.Event, **_kwargs) -> None:
             incident.save()
         if _cooled_down(incident, rule, now):
             _tell(incident, rule)
+
+
+def _open_incident(rule: Rule, event: events.Event, now) -> Incident:
+    """The open incident of (rule, kind, key), locked; created when there is none (another process may race)."""
+    lookup = {"rule": rule, "kind": event.kind, "key": event.key, "resolved__isnull": True}
+    incident = Incident.objects.select_for_update().filter(**lookup).first()
+    if incident is not None:
+        return incident
+    try:
+        with transaction.atomic():  # a savepoint: the unique open-incident constraint may refuse a racing twin
+            return Incident.objects.create(
+                rule=rule, kind=event.kind, key=event.key, title=event.title, site=event.site, opened=now
+            )
+    except IntegrityError:
+        return Incident.objects.select_for_update().get(**lookup)
 
 
 def on_resolved(sender: str, kind: str, key: str, title: str = "", **_kwargs) -> None:
