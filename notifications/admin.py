@@ -13,6 +13,9 @@ from syncsite.forms import SecretFieldMixin
 
 class ChannelForm(SecretFieldMixin, forms.ModelForm):
     secret_fields = ("secret",)
+    url = forms.URLField(
+        required=False, assume_scheme="https", max_length=2000, help_text=Channel._meta.get_field("url").help_text
+    )
 
     class Meta:
         model = Channel
