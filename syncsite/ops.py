@@ -67,6 +67,28 @@ def register_audit() -> None:
             auditlog.register(model, exclude_fields=secret_fields)
 
 
+def add_audit_history(site) -> None:
+    """Give each audited model's admin the audit log history page and an "Audit log" column.
+
+    Called by the URL conf once the admin is filled: the apps' admin classes stay as they are; a subclass
+    with django-auditlog's history mixin replaces each registration.
+    """
+    from auditlog.mixins import AuditlogHistoryAdminMixin
+
+    for label in AUDITED:
+        model = apps.get_model(label)
+        admin_class = type(site._registry[model]) if model in site._registry else None
+        if admin_class is None or issubclass(admin_class, AuditlogHistoryAdminMixin):
+            continue
+        audited = type(
+            admin_class.__name__,
+            (AuditlogHistoryAdminMixin, admin_class),
+            {"show_auditlog_history_link": True, "__module__": admin_class.__module__},
+        )
+        site.unregister(model)
+        site.register(model, audited)
+
+
 def _pull_finished(sender, instance, raw: bool = False, **kwargs) -> None:
     if raw or not instance.finished_at:
         return

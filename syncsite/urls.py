@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from syncsite import api, metrics, views
+from syncsite import api, metrics, ops, views
 from synctools import conf as synctools_conf
 
 
@@ -21,6 +21,8 @@ def sync_urlpatterns() -> list:
 
     return route.urlpatterns
 
+
+ops.add_audit_history(admin.site)  # the audited models' admin pages link to their audit log
 
 router = DefaultRouter()
 router.register("schedules", api.ScheduleViewSet, basename="schedule")

@@ -54,6 +54,10 @@ def test_audit_log_records_who_changed_a_channel_without_its_secret(admin_client
     assert "top-secret-1" not in page
     history = admin_client.get(f"/admin/auditlog/logentry/{entry.pk}/change/")
     assert history.status_code == 200 and "top-secret-1" not in history.content.decode()
+    listing = admin_client.get("/admin/notifications/channel/").content.decode()
+    assert f"/admin/notifications/channel/{channel.pk}/auditlog/" in listing  # the object's own history page
+    page = admin_client.get(f"/admin/notifications/channel/{channel.pk}/auditlog/")
+    assert page.status_code == 200 and "top-secret-1" not in page.content.decode() and "admin" in page.content.decode()
 
 
 def test_default_schedules_are_created_once():
