@@ -46,3 +46,38 @@ def test_a_failed_agent_round_exits_non_zero_with_a_summary_line(tmp_path):
     assert _run(env, "tracker_agent", "--site", "nowhere", "--once").returncode == 1
     # the click command line takes --no-color too
     assert _run(env, "syncer", "--no-color", "--help").returncode == 0
+
+
+def _on_a_terminal(env: dict[str, str], *args: str) -> str:
+    """Run a command with stdout and stderr on a pseudo-terminal (where colour is allowed); its output."""
+    import os
+    import pty
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=follower, stderr=follower, close_fds=True
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_colour_only_without_no_color(tmp_path):
+    env = _env(tmp_path / "var", None)
+    env.pop("NO_COLOR")
+    env["TERM"] = "xterm"
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    assert "\x1b[" in _on_a_terminal(env, "migrate", "--noinput")  # a terminal: Django's styles
+    assert "\x1b[" not in _on_a_terminal(env, "migrate", "--noinput", "--no-color")
+    env["NO_COLOR"] = "1"
+    assert "\x1b[" not in _on_a_terminal(env, "migrate", "--noinput")
