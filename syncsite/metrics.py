@@ -121,6 +121,26 @@ class SiteCollector:
             jobs.add_metric([row["func"]], row["last"].timestamp())
         yield jobs
 
+        from django.apps import apps
+
+        cronjob_run = apps.get_model("hosts", "CronjobRun")
+        cronjobs = GaugeMetricFamily(
+            "syncsite_cronjob_last_success_timestamp_seconds", "Last successful run of each cronjob.", labels=["job"]
+        )
+        rows = cronjob_run.objects.filter(status=cronjob_run.SUCCESS).values("job").annotate(last=Max("started"))
+        for row in rows:
+            cronjobs.add_metric([row["job"]], row["last"].timestamp())
+        yield cronjobs
+        pulls = GaugeMetricFamily(
+            "syncsite_pull_last_success_timestamp_seconds", "Last successful replication pull, per URL.", labels=["url"]
+        )
+        from syncsite.redact import redact_url
+
+        sync_state = apps.get_model("synctools", "SyncState")
+        for url, last in sync_state.objects.filter(last_success_at__isnull=False).values_list("url", "last_success_at"):
+            pulls.add_metric([redact_url(url)], last.timestamp())
+        yield pulls
+
         beats = GaugeMetricFamily(
             "syncsite_heartbeat_timestamp_seconds", "Last heartbeat (agents, workers, checks).", labels=["key", "ok"]
         )

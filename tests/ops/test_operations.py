@@ -35,6 +35,11 @@ def test_metrics_answer_only_with_the_token(client, settings):
     assert response.status_code == 200
     text = response.content.decode()
     assert "syncsite_db_queries_total" in text and "syncsite_http_requests_total" in text
+    from hosts.models import CronjobRun
+
+    CronjobRun.objects.create(job="import-a", status=CronjobRun.SUCCESS)
+    text = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metrics").content.decode()
+    assert 'syncsite_cronjob_last_success_timestamp_seconds{job="import-a"}' in text
 
 
 def test_audit_log_records_who_changed_a_channel_without_its_secret(admin_client):
