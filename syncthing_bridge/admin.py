@@ -35,7 +35,8 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
         if not cleaned.get("api_key"):
             self.add_error("api_key", "The daemon's API key is required.")
         site = cleaned.get("site")
-        if site and not cleaned.get("syncthing_only"):
+        unchanged = self.instance.pk is not None and site == self.instance.site  # stored before the rule: kept
+        if site and not unchanged and not cleaned.get("syncthing_only"):
             from tracker import services as tracker
 
             if site not in tracker.sites():
