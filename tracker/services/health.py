@@ -39,9 +39,9 @@ def _emails(volume: dict | None) -> list[str]:
 
 def error_paths(site: str, limit: int = LINES) -> list[str]:
     """The first files in error at `site`, with their exit codes."""
-    rows = (
+    rows = (  # in the queue index's order, so the first ones are found without sorting the site's rows
         SiteState.objects.filter(site=site, active=True, error__isnull=False, syncing__isnull=True)
-        .order_by("path")
+        .order_by("-priority", "time", "path")
         .values_list("path", "error")[:limit]
     )
     return [f"{path}: exit code {code}" for path, code in rows]
