@@ -10,7 +10,6 @@ from tracker import conf, limits, permissions
 from tracker.models import FILE_KINDS, Node, NodeKind, SiteState, UserClass
 from tracker.services.actors import Actor, _judge_write
 from tracker.services.columns import (
-    _columns,
     _int_or_none,
     _json_patch,
     _make_node,
@@ -22,7 +21,7 @@ from tracker.services.columns import (
     validate_node_id,
 )
 from tracker.services.errors import AlreadyExists, Conflict, Forbidden, InvalidId, InvalidInput, NotFound, TrackerError
-from tracker.services.postgres import _pg_insert_nodes, _pg_insert_rows, _pg_insert_states
+from tracker.services.postgres import _pg_insert_nodes, _pg_publish
 from tracker.services.sitestate import _refresh_states, _sites_changed, sites
 
 
@@ -345,6 +344,8 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
             candidates.append((index, node_id, data))
         except TrackerError as exc:
             results[index] = exc
+    if connection.vendor == "postgresql":
+        return _pg_publish_candidates(candidates, results)
     with transaction.atomic():
         existing = set(Node.objects.filter(node_id__in=[c[1] for c in candidates]).values_list("node_id", flat=True))
         files: list[tuple[str, dict]] = []
@@ -355,30 +356,46 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
                 continue
             existing.add(node_id)
             files.append((node_id, data))
-            child = {
-                "#parent": node_id,
-                "comment": data.get("comment", ""),
-                "origin": data["origin"],
-                "author": data["author"],
-                "time": data["time"],
-            }
-            children.append((new_child_id(), child))
+            children.append((new_child_id(), _publish_child(node_id, data)))
             results[index] = {"_id": node_id, **data}
-        if connection.vendor == "postgresql":
-            # The hot path: plain dicts, one INSERT for files and children, state rows built in SQL.
-            rows = [{"node_id": i, **_columns(i, d), "data": d} for i, d in files + children]
-            try:
-                with transaction.atomic():
-                    pks = _pg_insert_rows(rows)
-            except IntegrityError as exc:
-                raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
-            site_names = sites()
-            if files and site_names:
-                _pg_insert_states("n.id = ANY(%s)", [[pks[i] for i, _ in files]], site_names)
+        file_nodes = [_make_node(i, d) for i, d in files]
+        _insert_nodes(file_nodes + [_make_node(i, d) for i, d in children])
+        _refresh_states(file_nodes, new=True)
+    return results  # type: ignore[return-value]
+
+
+def _publish_child(node_id: str, data: dict) -> dict:
+    """The child node recording a publication."""
+    return {
+        "#parent": node_id,
+        "comment": data.get("comment", ""),
+        "origin": data["origin"],
+        "author": data["author"],
+        "time": data["time"],
+    }
+
+
+def _pg_publish_candidates(
+    candidates: list[tuple[int, str, dict]], results: list[dict | TrackerError | None]
+) -> list[dict | TrackerError]:
+    """The PostgreSQL publish: the checked items go to the database in one COPY and one set-based merge, which
+    tells which were already tracked (no separate existence query)."""
+    files: list[tuple[str, str, dict]] = []
+    first_of: dict[str, int] = {}
+    for index, node_id, data in candidates:
+        if node_id in first_of:  # the same path twice in one call: the first one is published
+            results[index] = AlreadyExists(f"{node_id} is already tracked", node_id)
+            continue
+        first_of[node_id] = index
+        files.append((node_id, new_child_id(), data))
+    with transaction.atomic(savepoint=False):  # one statement writes everything: no savepoint needed
+        inserted = _pg_publish(files) if files else set()
+    for node_id, _, data in files:
+        index = first_of[node_id]
+        if node_id in inserted:
+            results[index] = {"_id": node_id, **data}
         else:
-            file_nodes = [_make_node(i, d) for i, d in files]
-            _insert_nodes(file_nodes + [_make_node(i, d) for i, d in children])
-            _refresh_states(file_nodes, new=True)
+            results[index] = AlreadyExists(f"{node_id} is already tracked", node_id)
     return results  # type: ignore[return-value]
 
 
