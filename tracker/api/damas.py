@@ -62,11 +62,18 @@ def _error_response(exc: DomainError | DatabaseError | RecursionError) -> JsonRe
     return _error(503, "The database could not complete this request.")
 
 
-def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST, *, read_only: bool = False):
+def damas_view(
+    methods: tuple[str, ...],
+    min_class: str | None = UserClass.GUEST,
+    *,
+    read_only: bool = False,
+    time_limited: bool = True,
+):
     """Method check (405), authentication (401), class check (403) and JSON errors around a view.
 
     The view receives (request, actor, ...). `min_class=None` means no authentication at all.
     Read-only routes accept the browser session and, when TRACKER_ANONYMOUS_READ is on, nobody at all.
+    `time_limited=False`: the view bounds its own database work (an upload's body takes as long as it takes).
     """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -90,6 +97,8 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
                         actor = services.Actor("anonymous", UserClass.GUEST)
                     if not actor.at_least(min_class):
                         raise ApiError(403, f"This needs the {min_class} class; you are {actor.user_class}.")
+                if not time_limited:
+                    return view(request, actor, *args, **kwargs)
                 with limits.time_limit():
                     return view(request, actor, *args, **kwargs)
             except (DomainError, DatabaseError, RecursionError) as exc:

@@ -102,7 +102,7 @@ def _multipart(request: HttpRequest):
     return form, list(uploaded.values())
 
 
-@damas_view(("POST", "PUT"), permissions.MIN_CLASS[permissions.Op.PUBLISH])
+@damas_view(("POST", "PUT"), permissions.MIN_CLASS[permissions.Op.PUBLISH], time_limited=False)
 def upload(request: HttpRequest, actor):
     files.served_volume()  # 404 before reading a body there is no place for
     limit = conf.max_upload_bytes()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from tracker import conf, permissions, rsyncpolicy
+from tracker import conf, limits, permissions, rsyncpolicy
 from tracker.models import Node
 from tracker.services.actors import Actor, _judge_write
 from tracker.services.columns import validate_file_id
@@ -109,6 +109,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _judge_upload(path: str, actor: Actor, keys: dict, *, lock: bool) -> Node | None:
+    """The stored node (None: new) once the actor may publish or version it; `lock`: row-locked till commit."""
+    qs = Node.objects.select_for_update() if lock else Node.objects
+    node = qs.filter(node_id=path).first()
+    if node is None:
+        _judge_write(actor, permissions.Op.PUBLISH, path, None, keys)
+        return None
+    _judge_write(actor, permissions.Op.VERSION, path, node, keys)
+    holder = node.data.get("lock")
+    if holder not in (None, actor.name):
+        raise Conflict(f"{path} is locked by {holder}", path)
+    return node
+
+
 def upload_file(path: str, chunks: Iterable[bytes], size: int, actor: Actor, *, comment: str = "") -> dict:
     """Write a file into the served volume and publish it (a new node) or version it (an existing one).
 
@@ -126,32 +140,28 @@ def upload_file(path: str, chunks: Iterable[bytes], size: int, actor: Actor, *, 
     # file_size and file_mtime are sync keys, which only agents set: here the server measured them itself, so
     # it writes them as its volume's agent, once the caller's own right to publish or version was judged.
     writer = Actor(actor.name, actor.user_class, agent=True)
-    with transaction.atomic():
-        node = Node.objects.select_for_update().filter(node_id=path).first()
-        if node is None:
-            _judge_write(actor, permissions.Op.PUBLISH, path, None, keys)
-        else:
-            _judge_write(actor, permissions.Op.VERSION, path, node, keys)
-            holder = node.data.get("lock")
-            if holder not in (None, actor.name):
-                raise Conflict(f"{path} is locked by {holder}", path)
-        if os.path.lexists(target) and (os.path.islink(target) or not os.path.isfile(target)):
-            raise Forbidden(f"{path} exists in the volume and is not a plain file", path)
-        _make_parents(root, target.parent)
-        fd, temporary = tempfile.mkstemp(prefix=".syncsite-upload-", dir=target.parent)
-        try:
-            written = 0
-            with os.fdopen(fd, "wb") as out:
-                for chunk in chunks:
-                    written += len(chunk)
-                    if written > limit:
-                        raise UploadTooLarge(f"the file is over {limit} bytes (TRACKER_MAX_UPLOAD_BYTES)", path)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-                mtime_ms = int(os.fstat(out.fileno()).st_mtime * 1000)
-            os.chmod(temporary, 0o664)
-            keys.update({"file_size": written, "file_mtime": mtime_ms})
+    with limits.time_limit():
+        _judge_upload(path, actor, keys, lock=False)  # before a byte is written
+    if os.path.lexists(target) and (os.path.islink(target) or not os.path.isfile(target)):
+        raise Forbidden(f"{path} exists in the volume and is not a plain file", path)
+    _make_parents(root, target.parent)
+    # The body is copied outside the database's time limit (a large file takes as long as the disk needs).
+    fd, temporary = tempfile.mkstemp(prefix=".syncsite-upload-", dir=target.parent)
+    try:
+        written = 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                written += len(chunk)
+                if written > limit:
+                    raise UploadTooLarge(f"the file is over {limit} bytes (TRACKER_MAX_UPLOAD_BYTES)", path)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+            mtime_ms = int(os.fstat(out.fileno()).st_mtime * 1000)
+        os.chmod(temporary, 0o664)
+        keys.update({"file_size": written, "file_mtime": mtime_ms})
+        with limits.time_limit(), transaction.atomic():
+            node = _judge_upload(path, actor, {"comment": comment, "origin": site}, lock=True)
             if node is None:
                 result = _publish_items([{**keys, "_id": path}], writer)[0]
                 if isinstance(result, TrackerError):
@@ -160,8 +170,8 @@ def upload_file(path: str, chunks: Iterable[bytes], size: int, actor: Actor, *, 
                 result = version_node(path, keys, writer)
             os.replace(temporary, target)
             _fsync_dir(target.parent)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
     return result
