@@ -25,7 +25,7 @@ from django.utils import timezone
 from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import conf
 from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingNotFoundError, parse_datetime
-from syncthing_bridge.errors import DaemonError, InstanceConfigError
+from syncthing_bridge.errors import DaemonError, FleetInputError, InstanceConfigError, SyncthingBridgeError  # noqa: F401
 from syncthing_bridge.models import (
     SyncthingDevice,
     SyncthingInstance,
@@ -702,7 +702,6 @@ def inventory_objects() -> list[tuple[str, dict]]:
 # Re-exported here so other apps and the views have one door; these modules use this one's clients.
 
 from syncthing_bridge.fleet import (  # noqa: E402, F401
-    FleetInputError,
     InstanceReport,
     accept_device,
     accept_folder,

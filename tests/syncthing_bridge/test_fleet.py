@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
+from syncsite.errors import DomainError
 from syncthing_bridge import fleet, live, services
 from syncthing_bridge.localdaemon import LocalDaemon
 from syncthing_bridge.localdaemon import wait_for as wait_for_daemon
@@ -287,6 +288,24 @@ def test_fleet_input_errors(admin_user, django_user_model, trio):
         "/api/v1/syncthing/fleet/accept-device/", {"instance": "fleet-lone", "device": "NOT-A-DEVICE"}, format="json"
     )
     assert bad.status_code == 400 and "device ID invalid" in bad.json()["detail"]
+    # a domain error answered by the kernel's handler: the same status and {"detail": ...} as before
+    unconfirmed = api.post(
+        "/api/v1/syncthing/fleet/unshare/", {"folder": "f", "instances": ["fleet-lone"]}, format="json"
+    )
+    assert unconfirmed.status_code == 400
+    assert unconfirmed.json() == {"detail": "removing a folder needs confirmation (confirm=true, --yes)"}
+    assert issubclass(services.FleetInputError, DomainError) and services.FleetInputError.status == 400
+    # what the caller sent is echoed redacted: a credential in it never comes back
+    secret = "https://ops:hunter22@nas.example/x?token=s3cret"
+    leaked = api.post(
+        "/api/v1/syncthing/fleet/accept-folder/",
+        {"instance": "fleet-lone", "folder": secret, "device": x.device_id, "path": "/tmp/f"},
+        format="json",
+    )
+    assert leaked.status_code == 400, leaked.content
+    assert leaked.json() == {
+        "detail": f"{x.device_id[:7]} offers no folder 'https://nas.example/x?token=********' to fleet-lone"
+    }
     for field in ({"instances": ["a\x00b"]}, {"instances": [7]}):
         nul = api.post("/api/v1/syncthing/fleet/pause-folder/", {"folder": "f", **field}, format="json")
         assert nul.status_code == 400, nul.content
