@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -407,3 +408,37 @@ def test_feed_tracker_rules_for_finished_items(cluster, write_and_wait):
     nosite = services.create_instance("nosite", "http://127.0.0.1:1", "k")
     services.map_folder(nosite, cluster.folder, "/proj")
     assert feed_tracker(nosite, [finished("feed/a.txt")]) == FeedStats(events=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_samples_transfer_rates_between_refreshes(cluster, settings, write_and_wait):
+    """A file pulled by b shows as a receive rate from a on b's device row while the listener runs: the listener
+    samples the connections' byte counters every SYNCTHING_RATE_SAMPLE_SECONDS, far more often than refreshes."""
+    settings.SYNCTHING_RATE_SAMPLE_SECONDS = 0.5
+    b = make_instance(cluster.b, last_event_id=_newest_event(cluster.b))
+    assert services.refresh_instance(b)
+    row = SyncthingDevice.objects.filter(instance=b, device_id=cluster.a.device_id)
+    before = row.get()
+    stop = threading.Event()
+    listener = threading.Thread(target=services.listen, args=([b],), kwargs={"stop": stop, "poll_timeout": 2})
+    listener.start()
+    size = 4 * 1024 * 1024
+    peak, samples, refreshes = 0.0, set(), set()
+    try:
+        write_and_wait(f"rates-{uuid.uuid4().hex[:8]}.bin", os.urandom(size // 2).hex())
+
+        def received() -> bool:
+            nonlocal peak
+            device = row.get()
+            peak = max(peak, device.in_bytes_per_second)
+            samples.add(device.bytes_at)
+            refreshes.add(SyncthingInstance.objects.get(pk=b.pk).last_refresh)
+            return device.in_bytes_total >= before.in_bytes_total + size and device.bytes_at > before.bytes_at
+
+        wait_for(received, 30, interval=0.05, what="b's byte counters sampled by the listener")
+        wait_for(lambda: received() and peak > 0, 10, interval=0.05, what="a receive rate")
+        wait_for(lambda: received() and row.get().in_bytes_per_second == 0, 20, what="the rate back to 0 after it")
+    finally:
+        stop.set()
+        listener.join(30)
+    assert len(samples - {before.bytes_at}) > len(refreshes) + 1, (samples, refreshes)
