@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -442,3 +443,47 @@ def test_listener_samples_transfer_rates_between_refreshes(cluster, settings, wr
         stop.set()
         listener.join(30)
     assert len(samples - {before.bytes_at}) > len(refreshes) + 1, (samples, refreshes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_change_event_of_a_burst_is_applied(cluster, caplog):
+    """Twenty files land in one folder at once: each LocalChangeDetected (a) and RemoteChangeDetected (b) event is
+    applied and logged once committed, though the folder's last change shows only one of them."""
+    caplog.set_level(logging.DEBUG, logger="syncthing_bridge.live.applied")
+    daemons = (cluster.a, cluster.b)
+    instances = []
+    for daemon in daemons:
+        with daemon.client() as st:
+            newest = st.events()._newest_id("events/disk")
+        instances.append(make_instance(daemon, last_disk_event_id=newest, last_event_id=_newest_event(daemon)))
+    services.refresh_instances(instances)
+    stop = threading.Event()
+    listener = threading.Thread(target=services.listen, args=(instances,), kwargs={"stop": stop, "poll_timeout": 1})
+    listener.start()
+    burst = f"burst-{uuid.uuid4().hex[:8]}"
+    names = {f"{burst}/{n:02}.txt" for n in range(20)}
+
+    def emitted() -> set[tuple[str, int]]:
+        found = set()
+        for instance, daemon in zip(instances, daemons, strict=True):
+            with daemon.client() as st:
+                for event in st.events().get("events/disk", params={"since": 0, "timeout": 0}) or []:
+                    if (event.get("data") or {}).get("path") in names:
+                        found.add((instance.name, event["id"]))
+        return found
+
+    def applied() -> set[tuple[str, int]]:
+        return {(r.args[0], int(r.args[2])) for r in caplog.records if r.name == "syncthing_bridge.live.applied"}
+
+    try:
+        (cluster.path(cluster.a) / burst).mkdir()
+        for name in names:
+            (cluster.path(cluster.a) / name).write_text(name)
+        with cluster.a.client() as st:
+            st.db.scan(cluster.folder, sub=burst)
+        wait_for(lambda: len(emitted()) >= 2 * len(names), 45, what="both daemons' change events for the burst")
+        wait_for(lambda: emitted() <= applied(), 30, what="every change event applied")
+    finally:
+        stop.set()
+        listener.join(30)
+    assert {r.args[4] for r in caplog.records if r.name == "syncthing_bridge.live.applied"} >= names
