@@ -157,7 +157,10 @@ def _apply_one(instance: SyncthingInstance, event: dict, folders: dict, conflict
             return 0
         from syncthing_bridge.mirror import status_fields
 
-        SyncthingFolder.objects.filter(pk=folder.pk).update(**status_fields(data.get("summary") or {}, folder.paused))
+        fields = status_fields(data.get("summary") or {}, folder.paused)
+        SyncthingFolder.objects.filter(pk=folder.pk).update(**fields)
+        if not fields["pull_errors"]:
+            FolderError.objects.filter(folder=folder).delete()  # no FolderErrors event says the errors are gone
     elif kind == "FolderErrors":
         folder = folders.get(data.get("folder", ""))
         if folder is None:
