@@ -237,6 +237,13 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
             "unchanged",
         ]
         wait_for(lambda: _connected(x, y), STEP, what="y back")
+        wait_for(
+            lambda: SyncthingDevice.objects.filter(
+                instance=inst["x"], device_id=y.device_id, paused=False, connected=True
+            ).exists(),
+            STEP,
+            what="Syncsite sees y resumed and connected at x",
+        )
 
         def conflict_on_disk():
             return [p for d in (x, y) for p in paths[d.name].glob("plan.sync-conflict-*.txt")]
@@ -454,8 +461,8 @@ def _folder_of(daemon: LocalDaemon, folder_id: str) -> dict | None:
 @pytest.mark.django_db(transaction=True)
 def test_offers_versioning_folder_pause_and_live_state(trio, admin_user, client):
     """With the listener running and no refresh: a folder offer is listed and accepted from the page, versioning
-    and pausing a folder go to both daemons (idempotent), a pull error shows with its path, what is needed and the
-    peer's completion; a peer going away and back shows at once."""
+    and pausing a folder go to both daemons (idempotent), a pull error shows with its path, what is needed, and
+    the peer's completion once it has the file; a peer going away and back shows at once."""
     from syncthing_bridge.models import FolderCompletion, FolderError, PendingFolder
 
     (x, y, _), root = trio
@@ -525,6 +532,10 @@ def test_offers_versioning_folder_pause_and_live_state(trio, admin_user, client)
 
         # 4. y cannot write a file x has (a directory stands where its temporary file goes): the error with its
         # path, the bytes and items y needs, and y's completion as x sees it
+        seen_at_x = FolderCompletion.objects.filter(
+            folder__instance=a, folder__folder_id="offer", device_id=y.device_id
+        )
+        turn(seen_at_x.delete)  # from here on only the daemon's FolderCompletion event writes it
         blocker = here / ".syncthing.big.bin.tmp"
         blocker.mkdir(parents=True, exist_ok=True)
         (blocker / "keep").write_text("a directory in the way")
@@ -544,17 +555,13 @@ def test_offers_versioning_folder_pause_and_live_state(trio, admin_user, client)
             STEP,
             what="what y needs",
         )
-        wait_for(
-            lambda: FolderCompletion.objects.filter(
-                folder__instance=a, folder__folder_id="offer", device_id=y.device_id, completion__lt=100
-            ).exists(),
-            STEP,
-            what="y's completion as x sees it",
-        )
         page = turn(client.get, "/syncthing/").content.decode()
         assert 'data-error-path="big.bin"' in page
         (blocker / "keep").unlink()
         blocker.rmdir()
+        # the daemon retries a failed pull only after a minute; pausing and resuming the folder retries at once
+        for paused in (True, False):
+            turn(services.set_folder_paused, "offer", paused, [b])
         wait_for(lambda: (here / "big.bin").exists(), STEP, what="big.bin at y once unblocked")
         wait_for(
             lambda: (
@@ -564,6 +571,7 @@ def test_offers_versioning_folder_pause_and_live_state(trio, admin_user, client)
             STEP,
             what="the error gone and nothing needed",
         )
+        wait_for(lambda: seen_at_x.filter(completion=100, need_items=0).exists(), STEP, what="y complete as x sees it")
 
         # 5. y goes away and comes back: x's row for y follows (DeviceDisconnected, DeviceConnected)
         row = SyncthingDevice.objects.filter(instance=a, device_id=y.device_id)
