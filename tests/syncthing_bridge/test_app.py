@@ -487,3 +487,27 @@ def test_every_change_event_of_a_burst_is_applied(cluster, caplog):
         stop.set()
         listener.join(30)
     assert {r.args[4] for r in caplog.records if r.name == "syncthing_bridge.live.applied"} >= names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listen_command_prints_applied_changes_at_verbosity_2(cluster, write_and_wait):
+    from io import StringIO
+
+    from syncthing_bridge import live
+
+    with cluster.b.client() as st:
+        newest = st.events()._newest_id("events/disk")
+    make_instance(cluster.b, last_disk_event_id=newest, last_event_id=_newest_event(cluster.b))
+    out = StringIO()
+    command = threading.Thread(
+        target=call_command,
+        args=("syncthing_listen", "st-b", "--duration", "6", "--poll-timeout", "1"),
+        kwargs={"stdout": out, "verbosity": 2},
+    )
+    command.start()
+    name = f"verbose-{uuid.uuid4().hex[:8]}.txt"
+    write_and_wait(name)
+    command.join(30)
+    lines = [line.split(" ") for line in out.getvalue().splitlines() if " applied " in line]
+    assert [(p[2], p[3], p[6]) for p in lines if p[6] == name] == [("st-b", cluster.folder, name)]
+    assert live.applied_log.level == logging.NOTSET and live.applied_log.propagate

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             for sig in (signal.SIGINT, signal.SIGTERM):
                 previous[sig] = signal.signal(sig, lambda *_: stop.set())
         self.stdout.write(f"listening to {', '.join(i.name for i in instances)}")
-        handler = None
+        handler, level = None, live.applied_log.level
         if options["verbosity"] >= 2:
             # each change event once its row is committed: "<unix time> applied <instance> <folder> <id> <time> <path>"
             handler = logging.StreamHandler(self.stdout)
@@ -58,5 +58,6 @@ class Command(BaseCommand):
                 signal.signal(sig, old)
             if handler is not None:
                 live.applied_log.removeHandler(handler)
+                live.applied_log.setLevel(level)
                 live.applied_log.propagate = True
         self.stdout.write("stopped: " + ", ".join(f"{k}={v}" for k, v in asdict(stats).items()))
