@@ -148,9 +148,11 @@ def live_lag(root: Path, folders: int, files: int, interval: float) -> None:
             stdout=subprocess.PIPE,
             text=True,
         )
-        reader = threading.Thread(target=read_applied, args=(listener.stdout, applied), daemon=True)
+        started = threading.Event()
+        reader = threading.Thread(target=read_applied, args=(listener.stdout, applied, started), daemon=True)
         reader.start()
-        time.sleep(2)  # the listener process connects (its start-up is not what is measured)
+        started.wait(120)  # the listener process has started (its start-up is not what is measured) ...
+        time.sleep(1)  # ... and its threads have connected
         written = {(folder_ids[n % folders], f"w{stamp}-{n:04}.txt") for n in range(files)}
         for n in range(files):
             daemon, instance = daemons[(n // folders) % 3], inst[(n // folders) % 3]
@@ -213,9 +215,11 @@ def live_lag(root: Path, folders: int, files: int, interval: float) -> None:
     print(f"  target p95 < 2 s with every event applied: {'met' if met else 'NOT met'}")
 
 
-def read_applied(stream, applied: dict) -> None:
+def read_applied(stream, applied: dict, started: threading.Event) -> None:
     """Collect the listener's "<unix time> applied <instance> <folder> <event id> <event time> <path>" lines."""
     for line in stream:
+        if line.startswith("listening to "):
+            started.set()
         parts = line.split(" ", 6)
         if len(parts) == 7 and parts[1] == "applied":
             applied[(parts[2], int(parts[4]))] = float(parts[0])
@@ -240,6 +244,8 @@ def pause_probe(daemon: LocalDaemon, instance, device_id: str, rounds: int) -> l
     from syncthing_bridge.models import SyncthingDevice
 
     seen = []
+    with daemon.client() as st:
+        first = st.events()._newest_id("events")  # the daemon keeps its last 1000 events: ask from here
     for k in range(rounds):
         paused = k % 2 == 0
         services.set_device_paused(device_id, paused, [instance])
@@ -251,7 +257,7 @@ def pause_probe(daemon: LocalDaemon, instance, device_id: str, rounds: int) -> l
             time.sleep(0.02)
         time.sleep(0.5)
     with daemon.client() as st:
-        events = st.events().get("events", params={"since": 0, "timeout": 0}) or []
+        events = st.events().get("events", params={"since": first, "timeout": 0}) or []
     times = [
         datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp()
         for e in events
