@@ -230,7 +230,8 @@ def change_events(instances, daemons, written: set) -> list[tuple[str, dict]]:
     found = []
     for instance, daemon in zip(instances, daemons, strict=True):
         with daemon.client() as st:
-            events = st.events().get("events/disk", params={"since": 0, "timeout": 0}) or []
+            since = instance.last_disk_event_id  # where the listener started (the daemon keeps its newest 1000)
+            events = st.events().get("events/disk", params={"since": since, "timeout": 0}) or []
         for event in events:
             data = event.get("data") or {}
             if (data.get("folder"), data.get("path")) in written:
