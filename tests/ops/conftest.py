@@ -88,3 +88,32 @@ def webhook_receiver(settings) -> Iterator[WebhookReceiver]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_var(tmp_path_factory):
+    """A var/ directory with a migrated SQLite database, made once per run; `fresh_var` copies it per test."""
+    from tests.ops.test_backup import _env, _manage
+
+    template = tmp_path_factory.mktemp("migrated-var")
+    _manage(_env(template, None), "migrate", "--noinput", "-v", "0")
+    return template
+
+
+@pytest.fixture
+def fresh_var(migrated_sqlite_var, tmp_path):
+    """This test's own var/ (SQLite database, secret key), migrated, without running the migrations again."""
+    import shutil
+    import sqlite3
+
+    target = tmp_path / "var"
+    target.mkdir()
+    shutil.copy2(migrated_sqlite_var / "secret_key", target / "secret_key")
+    source = sqlite3.connect(migrated_sqlite_var / "syncsite.sqlite3")
+    copy = sqlite3.connect(target / "syncsite.sqlite3")
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
+    return target

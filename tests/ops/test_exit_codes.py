@@ -19,13 +19,12 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_failed_agent_round_exits_non_zero_with_a_summary_line(tmp_path):
-    env = _env(tmp_path / "var", None)
+def test_a_failed_agent_round_exits_non_zero_with_a_summary_line(tmp_path, fresh_var):
+    env = _env(fresh_var, None)
     env.pop("NO_COLOR")
     origin = tmp_path / "a"
     (origin / "p").mkdir(parents=True)
     (origin / "p" / "f.txt").write_text("data")
-    _manage(env, "migrate", "--noinput", "-v", "0")
     _manage(
         env,
         "shell",
@@ -72,11 +71,10 @@ def _on_a_terminal(env: dict[str, str], *args: str) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def test_colour_only_without_no_color(tmp_path):
-    env = _env(tmp_path / "var", None)
+def test_colour_only_without_no_color(fresh_var):
+    env = _env(fresh_var, None)
     env.pop("NO_COLOR")
     env["TERM"] = "xterm"
-    _manage(env, "migrate", "--noinput", "-v", "0")
     assert "\x1b[" in _on_a_terminal(env, "migrate", "--noinput")  # a terminal: Django's styles
     assert "\x1b[" not in _on_a_terminal(env, "migrate", "--noinput", "--no-color")
     env["NO_COLOR"] = "1"

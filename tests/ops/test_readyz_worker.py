@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from tests.conftest import free_port
-from tests.ops.test_backup import ROOT, _env, _manage
+from tests.ops.test_backup import ROOT, _env
 from tests.parallel import popen_server, stop_process_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -37,11 +37,10 @@ def _wait(condition, timeout: float, what: str, log) -> None:
     raise AssertionError(f"timed out waiting for {what}: {log.read_text()[-3000:]}")
 
 
-def test_readyz_is_ready_with_a_running_worker_and_not_after_it_stopped(tmp_path):
-    env = _env(tmp_path / "var", None)
+def test_readyz_is_ready_with_a_running_worker_and_not_after_it_stopped(tmp_path, fresh_var):
+    env = _env(fresh_var, None)
     env.update(Q_WORKERS="1", Q_HEARTBEAT_SECONDS="1", READYZ_WORKER_SECONDS="3", Q_STOP_GRACE="1", Q_STOP_TIMEOUT="10")
     env.pop("REDIS_URL", None)
-    _manage(env, "migrate", "--noinput", "-v", "0")
     web_home, worker_home = tmp_path / "web", tmp_path / "worker"
     web_home.mkdir()
     worker_home.mkdir()
