@@ -50,9 +50,9 @@ AUDITED = {
     "notifications.Channel": ["secret"],
     "hosts.Account": ["password"],
     "hosts.AccountCustomField": ["secret_value"],
-    "django_q.Schedule": [],
-    "syncthing_bridge.SyncthingInstance": ["api_key"],
-    "syncsite.ApiToken": ["digest"],
+    "django_q.Schedule": ["next_run", "task"],  # the scheduler moves these on every run
+    "syncthing_bridge.SyncthingInstance": ["api_key", "api_key_unreadable"],
+    "syncsite.ApiToken": ["digest", "last_used"],
     "auth.User": ["password", "last_login"],
 }
 
@@ -63,8 +63,11 @@ def register_audit() -> None:
 
     for label, secret_fields in AUDITED.items():
         model = apps.get_model(label)
+        names = {field.name for field in model._meta.get_fields()}
+        # what a model records it observed (a daemon's reachability, event ids ...) is state, not anyone's change
+        excluded = [*secret_fields, *getattr(model, "OBSERVED_FIELDS", ())]
         if not auditlog.contains(model):
-            auditlog.register(model, exclude_fields=secret_fields)
+            auditlog.register(model, exclude_fields=[name for name in excluded if name in names])
 
 
 def add_audit_history(site) -> None:

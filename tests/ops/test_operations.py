@@ -300,3 +300,19 @@ def test_rules_are_edited_in_the_admin_with_the_declared_events(admin_client):
         "/admin/notifications/rule/add/", {"name": "x", "events": ["nope.kind"], "cooldown_minutes": "1"}
     )
     assert bad.status_code == 200 and not Rule.objects.filter(name="x").exists()
+
+
+def test_the_scheduler_moving_a_schedule_is_not_an_audited_change():
+    from auditlog.models import LogEntry
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.create(name="s", func="syncsite.ops.check", schedule_type="I", minutes=1)
+    before = LogEntry.objects.get_for_object(schedule).count()
+    schedule.next_run = timezone.now()
+    schedule.task = "abc"
+    schedule.save()  # what the scheduler does after each run
+    assert LogEntry.objects.get_for_object(schedule).count() == before
+    schedule.minutes = 5
+    schedule.save()
+    assert LogEntry.objects.get_for_object(schedule).latest("timestamp").changes_dict["minutes"] == ["1", "5"]
