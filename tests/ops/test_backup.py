@@ -71,10 +71,11 @@ def _serves(env: dict[str, str], home: Path) -> dict:
         proc.wait()
 
 
-def _round_trip(tmp_path: Path, url_a: str | None, url_b: str | None) -> None:
-    site_a, site_b = tmp_path / "a", tmp_path / "b"
+def _round_trip(tmp_path: Path, url_a: str | None, url_b: str | None, migrated: Path | None = None) -> None:
+    site_a, site_b = migrated or tmp_path / "a", tmp_path / "b"
     env_a, env_b = _env(site_a, url_a), _env(site_b, url_b)
-    _manage(env_a, "migrate", "--noinput", "-v", "0")
+    if migrated is None:
+        _manage(env_a, "migrate", "--noinput", "-v", "0")
     _manage(env_a, "shell", "-c", WRITE)
     (site_a / "media" / "pictures").mkdir(parents=True, exist_ok=True)
     (site_a / "media" / "pictures" / "p.txt").write_text("media")
@@ -91,8 +92,8 @@ def _round_trip(tmp_path: Path, url_a: str | None, url_b: str | None) -> None:
     assert _serves(env_b, tmp_path)["status"] == "ok"
 
 
-def test_sqlite_backup_restores_onto_a_fresh_directory_that_serves(tmp_path):
-    _round_trip(tmp_path, None, None)
+def test_sqlite_backup_restores_onto_a_fresh_directory_that_serves(tmp_path, fresh_var):
+    _round_trip(tmp_path, None, None, migrated=fresh_var)
 
 
 @pytest.mark.postgres
