@@ -119,6 +119,11 @@ class Command(DjangoQCommand):
         settings.SECRET_KEY  # noqa: B018 - as django-q2: signing needs it, fail before starting
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        if "redis" in settings.Q_CLUSTER:
+            logger.warning(
+                "the task broker is Redis: a task a killed cluster held is lost (at-most-once); "
+                "leave REDIS_URL unset for the database broker's at-least-once delivery (docs/scaling.md)"
+            )
         q = BoundedCluster()
         q.start()
         if options.get("run_once", False):
