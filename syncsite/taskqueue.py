@@ -37,7 +37,7 @@ def queue_timeout() -> int:
 
 
 def renew_delivery(sender: Any, func: Any = None, task: dict[str, Any] | None = None, **kwargs: Any) -> None:
-    """django-q2 `pre_execute` receiver: the database broker hands the task out again `retry` s from now, not earlier."""
+    """django-q2 `pre_execute` receiver: the database broker hands the task out again `retry` s after it started."""
     from django_q.conf import Conf
 
     ack_id = (task or {}).get("ack_id")
