@@ -1,6 +1,7 @@
 """Task throughput of the database-broker queue with one `qcluster` against two, in the same run.
 
     .venv/bin/python bench/bench_scale_out.py [--quick] [--tasks 400] [--noop-tasks 2000] [--seconds 0.25]
+                                              [--workers 2] [--save-limit 1000]
 
 Real processes on one database (a fresh PostgreSQL database when DATABASE_URL is postgres://, else an SQLite
 file): the clusters are started and running before the tasks are queued (in one transaction, so they appear at
@@ -9,7 +10,7 @@ Two workloads, first with one cluster (the baseline), then with a second one joi
 - waiting tasks (`time.sleep`, as a pull, an rsync or a Syncthing call waits on the network): throughput grows
   with the number of workers, so two clusters (on one machine here; on two machines in production) double it;
 - empty tasks: what the queue itself carries per second (dequeue, run, save the result, acknowledge), bounded
-  by the CPUs and the database, not by the workers.
+  by the CPUs and the database, not by the workers; with `save_limit` results already kept (`keep_results`).
 Prints the load average before and after: on a shared machine the numbers are provisional.
 """
 
@@ -114,6 +115,22 @@ def stop_clusters(started: list[tuple[subprocess.Popen, Path]]) -> None:
                 continue
 
 
+def keep_results(count: int) -> None:
+    """Fill the kept results up to django-q2's `save_limit`, as on a site that has run a while.
+
+    Saving a success then costs what it costs in production: the monitor locks and reads the kept successes
+    (`Success ... select_for_update()`) to prune the oldest, in one transaction that every cluster waits for.
+    """
+    import uuid
+
+    from django.utils import timezone
+    from django_q.models import Task
+
+    now = timezone.now()
+    kept = {"func": "bench_scale_out.empty_task", "started": now, "stopped": now, "success": True}
+    Task.objects.bulk_create(Task(id=uuid.uuid4().hex, name=f"kept-{n}", **kept) for n in range(count))
+
+
 def run(workload: str, tasks: int, seconds: float) -> float:
     """Seconds from queuing `tasks` tasks until the running clusters had run and acknowledged them all."""
     from django.db import transaction
@@ -139,26 +156,33 @@ def main() -> None:
     parser.add_argument("--noop-tasks", type=int, default=2000, help="empty tasks per run")
     parser.add_argument("--seconds", type=float, default=0.25, help="how long a waiting task waits")
     parser.add_argument("--workers", type=int, default=2, help="Q_WORKERS of each cluster")
+    parser.add_argument("--save-limit", type=int, default=None, help="Q_SAVE_LIMIT (default: the site's setting)")
     args = parser.parse_args()
     if args.quick:
-        args.tasks, args.noop_tasks = 60, 300
+        args.tasks, args.noop_tasks = 60, 150
 
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())} ({os.cpu_count()} CPUs)")
     with tempfile.TemporaryDirectory(prefix="bench-scale-out-") as name:
         tmp = Path(name)
         url = database_url(tmp)
         env = cluster_env(tmp, url, args.workers)
+        if args.save_limit is not None:
+            env["Q_SAVE_LIMIT"] = str(args.save_limit)
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
-        for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SYNCSITE_VAR_DIR", "LOG_LEVEL"):
-            os.environ[key] = env[key]
+        for key in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "SYNCSITE_VAR_DIR", "LOG_LEVEL", "Q_SAVE_LIMIT"):
+            if key in env:
+                os.environ[key] = env[key]
         os.environ.pop("REDIS_URL", None)
         sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
         import django
 
         django.setup()
+        from django.conf import settings
         from django.db import connection
 
-        print(f"database: {connection.vendor}; {args.workers} workers per cluster")
+        save_limit = settings.Q_CLUSTER["save_limit"]
+        keep_results(save_limit)
+        print(f"database: {connection.vendor}; {args.workers} workers per cluster; {save_limit} results kept")
         workloads = [("waiting", args.tasks), ("empty", args.noop_tasks)]
         times: dict[tuple[str, int], float] = {}
         started: list[tuple[subprocess.Popen, Path]] = []

@@ -98,6 +98,7 @@ def q_cluster(
     sync: bool,
     retry: int | None = None,
     max_attempts: int = 3,
+    save_limit: int = 1000,
 ) -> dict[str, Any]:
     """django-q2 settings: the database is the broker (at-least-once delivery), Redis when REDIS_URL is set.
 
@@ -133,7 +134,7 @@ def q_cluster(
         "ack_failures": False,  # a failed task is offered again until it has run max_attempts times
         "bulk": 1,
         "queue_limit": queue_limit,
-        "save_limit": 1000,
+        "save_limit": save_limit,  # successful results kept; pruning them costs each save O(save_limit)
         "catch_up": False,
         "sync": sync,
         "label": "Task queue",

@@ -22,7 +22,7 @@ RACED_JOBS = [f"scale race {n}" for n in range(6)]
 LONG_JOB = "scale long job"
 SLOW_JOB = "scale slow job"
 SECONDS = {
-    **dict.fromkeys(SPREAD_JOBS, 1.0),
+    **dict.fromkeys(SPREAD_JOBS, 1.5),  # long enough that one cluster cannot take them all (it takes 4 at most)
     **dict.fromkeys(SCHEDULED_JOBS, 0.2),
     **dict.fromkeys(RACED_JOBS, 0.2),
     LONG_JOB: 3.0,
