@@ -1,6 +1,6 @@
 """Task throughput of the database-broker queue with one `qcluster` against two, in the same run.
 
-    .venv/bin/python bench/bench_scale_out.py [--quick] [--tasks 400] [--noop-tasks 2000] [--seconds 0.25]
+    .venv/bin/python bench/bench_scale_out.py [--quick] [--tasks 400] [--noop-tasks 1000] [--seconds 0.25]
                                               [--workers 2] [--save-limit 1000]
 
 Real processes on one database (a fresh PostgreSQL database when DATABASE_URL is postgres://, else an SQLite
@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
     parser.add_argument("--tasks", type=int, default=400, help="waiting tasks per run")
-    parser.add_argument("--noop-tasks", type=int, default=2000, help="empty tasks per run")
+    parser.add_argument("--noop-tasks", type=int, default=1000, help="empty tasks per run")
     parser.add_argument("--seconds", type=float, default=0.25, help="how long a waiting task waits")
     parser.add_argument("--workers", type=int, default=2, help="Q_WORKERS of each cluster")
     parser.add_argument("--save-limit", type=int, default=None, help="Q_SAVE_LIMIT (default: the site's setting)")
