@@ -102,3 +102,20 @@ def test_the_database_broker_delivers_at_least_once_with_bounded_prefetch():
         q_cluster(None, workers=4, timeout=600, retry=600, sync=False)
     with pytest.raises(ValueError, match="Q_MAX_ATTEMPTS"):
         q_cluster(None, workers=4, timeout=600, sync=False, max_attempts=0)
+
+
+def test_a_started_task_is_handed_out_again_only_retry_seconds_after_its_start():
+    """The worker's pre_execute moves the queue row's lock: a task taken ahead is not re-delivered while it runs."""
+    from django_q.conf import Conf
+    from django_q.models import OrmQ
+    from django_q.signals import pre_execute
+
+    if not Conf.ORM:
+        pytest.skip("the database broker is not configured (REDIS_URL is set)")
+    taken_long_ago = timezone.now() - timedelta(seconds=Conf.RETRY - 1)
+    row = OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="signed task", lock=taken_long_ago)
+    before = timezone.now()
+    pre_execute.send(sender="django_q", func=probe, task={"ack_id": row.pk, "name": "t"})
+    row.refresh_from_db()
+    assert before + timedelta(seconds=Conf.RETRY) <= row.lock <= timezone.now() + timedelta(seconds=Conf.RETRY)
+    pre_execute.send(sender="django_q", func=probe, task={"name": "inline, no queue row"})  # sync runs: nothing
