@@ -99,8 +99,10 @@ from tracker.services.sitesetup import (
     update_volume,
 )
 from tracker.services.sitestate import (
+    column_sites,
     get_volume,
     global_parameters,
+    register_column_sites,
     sites,
     sync_everywhere,
     volumes,
@@ -142,6 +144,7 @@ __all__ = [
     "batch_size",
     "check_write",
     "children_of",
+    "column_sites",
     "comment_nodes",
     "create_nodes",
     "create_volume",
@@ -174,6 +177,7 @@ __all__ = [
     "publish_nodes",
     "read_nodes",
     "readable",
+    "register_column_sites",
     "release_claims",
     "remove_user_node",
     "revoke_tokens",

@@ -1,0 +1,22 @@
+"""A GIN index on Host.labels (PostgreSQL): `?label=K=V` (`@>`) and `?label=K` (`?`) on the host list use it.
+
+SQLite has no GIN index and compares the key's text; there this migration does nothing.
+"""
+
+from django.db import migrations
+
+
+def create_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("CREATE INDEX IF NOT EXISTS hosts_host_labels_gin ON hosts_host USING gin (labels)")
+
+
+def drop_index(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS hosts_host_labels_gin")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("hosts", "0007_account_parent")]
+
+    operations = [migrations.RunPython(create_index, drop_index, elidable=False)]

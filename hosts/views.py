@@ -1,0 +1,116 @@
+"""Pages of hosts, for people: the host list, a host's detail, the rule tester, accounts and runs.
+
+Views parse the request and render; queries live in hosts.pages, writes (run now) go through hosts.services.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import urlencode
+from django.views.decorators.http import require_POST
+
+from hosts import pages, services
+from hosts.models import CronjobRun
+
+
+def _query_without(request: HttpRequest, *drop: str) -> list[tuple[str, str]]:
+    return [(k, v) for k, values in request.GET.lists() if k not in drop for v in values]
+
+
+@login_required
+def host_list(request: HttpRequest) -> HttpResponse:
+    status, error, page = 200, "", None
+    try:
+        flt = pages.HostFilter.from_query(request.GET)
+    except pages.FilterError as exc:
+        flt, status, error = pages.HostFilter(), 400, str(exc)
+    else:
+        page = pages.host_page(flt, request.GET.get("page") or 1)
+    base = _query_without(request, "page")
+    context = {
+        "flt": flt,
+        "error": error,
+        "page": page,
+        "hosts": page.object_list if page else [],
+        "accounts": pages.account_names(),
+        "label_terms": [f"{k}={v}" if v is not None else k for k, v in flt.labels] or [""],
+        "page_query": urlencode(base),
+        "sort_query": urlencode(_query_without(request, "page", "sort")),
+        "sorts": list(pages.SORTS),
+    }
+    return render(request, "hosts/list.html", context, status=status)
+
+
+@login_required
+def host_detail(request: HttpRequest, name: str) -> HttpResponse:
+    detail = pages.host_detail(name)
+    if detail is None:
+        raise Http404(f"No host named {name}.")
+    host = detail["host"]
+    phases: dict[str, list[dict]] = {}
+    for row in detail["rows"]:
+        phases.setdefault(row["phase"], []).append(row)
+    result = detail["result"]
+    context = {
+        **detail,
+        "phases": phases,
+        "attributes": sorted(result["all"].items()),
+        "filtered": set(result["filtered"]),
+        "labels": sorted((host.labels or {}).items()),
+        "inventory": sorted((host.inventory or {}).items()),
+        "can_change": request.user.has_perm("hosts.change_host"),
+        "can_delete": request.user.has_perm("hosts.delete_host"),
+        "rule_choices": pages.rule_choices() if request.user.is_staff else [],
+    }
+    return render(request, "hosts/detail.html", context)
+
+
+@login_required
+def rule_tester(request: HttpRequest) -> HttpResponse:
+    """Pick a host and a rule (a disabled draft too): what it would match and change, nothing saved."""
+    hostname, choice = request.GET.get("host", "").strip()[:255], request.GET.get("rule", "")
+    outcome, error, status = None, "", 200
+    if hostname and choice:
+        kind, _, pk = choice.partition(":")
+        try:
+            outcome = pages.try_rule(kind, int(pk), hostname)
+        except (ValueError, LookupError, pages.RuleError) as exc:
+            error, status = str(exc), 400
+    context = {"host": hostname, "rule": choice, "choices": pages.rule_choices(), "outcome": outcome, "error": error}
+    return render(request, "hosts/rule_tester.html", context, status=status)
+
+
+@login_required
+def accounts(request: HttpRequest) -> HttpResponse:
+    context = {
+        "accounts": pages.accounts_overview(),
+        "jobs": services.cronjob_status(),
+        "runs": pages.recent_runs(),
+        "can_run": request.user.is_staff,
+    }
+    return render(request, "hosts/accounts.html", context)
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return render(request, "hosts/run.html", {"run": get_object_or_404(CronjobRun, pk=pk)})
+
+
+@require_POST
+@login_required
+def run_now(request: HttpRequest) -> HttpResponse:
+    """Queue a cronjob through the task queue, as the API's run action does: staff only (cronjobs change what runs)."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff may start a run.")
+    job, account = request.POST.get("job", "")[:200], request.POST.get("account", "")[:200] or None
+    try:
+        services.queue_cronjob(job, account)
+    except LookupError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{job} queued{f' for {account}' if account else ''}.")
+    return redirect("hosts:accounts")
