@@ -12,8 +12,9 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from hosts.models import Account, CronjobRun, CustomAttributeRule, FilterRule, Host, LogEntry, RewriteRule
 from hosts.plugin import explain_host
@@ -80,7 +81,8 @@ def _label_q(key: str, value: str | None, alias: str, qs: QuerySet) -> QuerySet:
         return qs.filter(wanted)
     if value is None:
         return qs.filter(labels__has_key=key)
-    return qs.alias(**{alias: KeyTextTransform(key, "labels")}).filter(**{alias: value})
+    # the key's text (numbers as their digits), compared as text
+    return qs.alias(**{alias: Cast(KeyTextTransform(key, "labels"), TextField())}).filter(**{alias: value})
 
 
 def host_queryset(flt: HostFilter) -> QuerySet:
