@@ -329,6 +329,22 @@ VOLUME_STATUS_KEYS = [
 ]
 
 
+# The spec's keys in words for the admin form (the key itself is the help text's first word).
+VOLUME_LABELS = {
+    "enableEmission": "Emission enabled (send files to other sites)",
+    "enableReception": "Reception enabled (receive files from other sites)",
+    "enableDiscovery": "Discovery enabled (scan the volume for files)",
+    "enableDiscoveryPackages": "Discover folder packages",
+    "enableDiscoveryUpdatedFiles": "Discover updated files",
+    "enableDiscoveryDeletedFiles": "Discover deleted files",
+    "syncAmountEmission": "Sync amount for emission",
+    "syncAmountReception": "Sync amount for reception",
+    "rsync_args": "rsync options",
+    "rsync_env": "rsync environment",
+    "notifiedEmails": "Notified e-mail addresses",
+}
+
+
 class VolumeForm(forms.ModelForm):
     """The spec's volume keys, typed and validated; status keys written by agents are shown, not edited."""
 
@@ -360,6 +376,11 @@ class VolumeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["node_id"].required = False
         self.fields["node_id"].help_text = "Defaults to the name, e.g. sit/studio/paris."
+        for key, label in VOLUME_LABELS.items():
+            if key in self.fields:
+                field = self.fields[key]
+                field.label = label
+                field.help_text = f"{key}. {field.help_text}".strip() if field.help_text else key
         if self.instance.pk:
             self.fields["node_id"].disabled = True
             for name in self.fields:

@@ -78,7 +78,8 @@ def test_host_detail_shows_rules_and_what_they_changed(signed_in, inventory, mak
         [{"attribute": "monitoring", "value": "http"}],
         name="web gets http checks",
     )
-    make_rule("custom", [{"match_type": "attribute", "attribute": "role", "value": "db"}], [{"attribute": "x"}], name="db")
+    db_only = [{"match_type": "attribute", "attribute": "role", "value": "db"}]
+    make_rule("custom", db_only, [{"attribute": "x"}], name="db")
     make_rule(
         "rewrite",
         [{"match_type": "attribute", "attribute": "site", "value": "paris"}],
