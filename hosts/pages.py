@@ -145,6 +145,76 @@ def try_rule(kind: str, rule_id: int, hostname: str) -> dict[str, Any]:
     return {"rule": rule, "host": host, **explained}
 
 
+class _Related:
+    """What compile_rule reads of a rule's related managers (`.all()`), for a rule that is not saved."""
+
+    def __init__(self, items: list) -> None:
+        self._items = items
+
+    def all(self) -> list:
+        return self._items
+
+
+@dataclass
+class DraftRule:
+    """A custom attribute rule typed into the tester: one condition, one outcome, never saved."""
+
+    condition_type: str = "all"
+    match_type: str = "attribute"
+    hostname: str = ""
+    hostname_match: str = "equal"
+    attribute: str = ""
+    attribute_match: str = "equal"
+    value: str = ""
+    value_match: str = "equal"
+    set_attribute: str = ""
+    set_value: str = ""
+
+    def as_rule(self) -> Any:
+        """Unsaved model instances shaped as compile_rule reads them; ValidationError on a bad choice."""
+        from types import SimpleNamespace
+
+        from hosts.models import CustomAttributeCondition, CustomAttributeOutcome
+
+        condition = CustomAttributeCondition(
+            match_type=self.match_type,
+            hostname=self.hostname,
+            hostname_match=self.hostname_match,
+            attribute=self.attribute,
+            attribute_match=self.attribute_match,
+            value=self.value,
+            value_match=self.value_match,
+        )
+        condition.full_clean(exclude=["rule"])
+        outcome = CustomAttributeOutcome(attribute=self.set_attribute, value=self.set_value)
+        outcome.full_clean(exclude=["rule"])
+        if self.condition_type not in {"all", "any", "anyway"}:
+            raise RuleError("condition type must be all, any or anyway")
+        conditions = [] if self.condition_type == "anyway" else [condition]
+        return SimpleNamespace(
+            pk=None,
+            name="draft rule",
+            condition_type=self.condition_type,
+            last_match=False,
+            conditions=_Related(conditions),
+            outcomes=_Related([outcome]),
+        )
+
+
+def try_draft_rule(draft: DraftRule, hostname: str) -> dict[str, Any]:
+    """The outcome of a rule that is not saved yet on one host: nothing is written (not even the rule).
+
+    Raises LookupError for an unknown host, RuleError or ValidationError for a rule that cannot work.
+    """
+    host = Host.objects.filter(hostname=hostname).first()
+    if host is None:
+        raise LookupError(f"no host {hostname!r}")
+    rule = draft.as_rule()
+    compiled = compile_rule(rule, "custom")
+    explained = explain_host(host, RuleEngine(version=0, custom=[compiled], rewrite=[], filter=[]))
+    return {"rule": rule, "host": host, **explained}
+
+
 def rule_choices() -> list[tuple[str, str]]:
     """Every rule as ("kind:id", "kind: name (disabled)") for the tester's picker."""
     choices = []
@@ -172,6 +242,7 @@ def recent_runs(limit: int = 20) -> list[LogEntry]:
 
 
 __all__ = [
+    "DraftRule",
     "FilterError",
     "HostFilter",
     "RuleError",
@@ -182,5 +253,6 @@ __all__ = [
     "host_queryset",
     "recent_runs",
     "rule_choices",
+    "try_draft_rule",
     "try_rule",
 ]

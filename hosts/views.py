@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from hosts import pages, services
-from hosts.models import CronjobRun
+from hosts.models import CONDITION_TYPES, MATCH_TYPES, OPERATORS, CronjobRun
 
 
 def _query_without(request: HttpRequest, *drop: str) -> list[tuple[str, str]]:
@@ -71,16 +71,34 @@ def host_detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @login_required
 def rule_tester(request: HttpRequest) -> HttpResponse:
-    """Pick a host and a rule (a disabled draft too): what it would match and change, nothing saved."""
+    """Pick a host and a saved rule (a disabled draft too), or type a custom attribute rule: what it would match
+    and change on the host. Nothing is saved."""
     hostname, choice = request.GET.get("host", "").strip()[:255], request.GET.get("rule", "")
+    draft = pages.DraftRule(
+        **{f: request.GET.get(f, getattr(pages.DraftRule, f, ""))[:500] for f in pages.DraftRule.__dataclass_fields__}
+    )
     outcome, error, status = None, "", 200
-    if hostname and choice:
-        kind, _, pk = choice.partition(":")
-        try:
+    try:
+        if hostname and request.GET.get("draft") == "1":
+            outcome = pages.try_draft_rule(draft, hostname)
+        elif hostname and choice:
+            kind, _, pk = choice.partition(":")
             outcome = pages.try_rule(kind, int(pk), hostname)
-        except (ValueError, LookupError, pages.RuleError) as exc:
-            error, status = str(exc), 400
-    context = {"host": hostname, "rule": choice, "choices": pages.rule_choices(), "outcome": outcome, "error": error}
+    except ValidationError as exc:
+        error, status = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()), 400
+    except (ValueError, LookupError, pages.RuleError) as exc:
+        error, status = str(exc), 400
+    context = {
+        "host": hostname,
+        "rule": choice,
+        "choices": pages.rule_choices(),
+        "outcome": outcome,
+        "error": error,
+        "draft": draft,
+        "operators": OPERATORS,
+        "match_types": MATCH_TYPES,
+        "condition_types": CONDITION_TYPES,
+    }
     return render(request, "hosts/rule_tester.html", context, status=status)
 
 

@@ -150,3 +150,16 @@ def test_accounts_page_and_run_now(signed_in, client, django_user_model, invento
     assert "Run now" not in client.get("/hosts/accounts/").content.decode()
     assert client.post("/hosts/runs/now/", {"job": "purge_log_entries"}).status_code == 403
     assert OrmQ.objects.count() == queued
+
+
+def test_rule_tester_tries_a_rule_that_is_not_saved(signed_in, inventory):
+    from hosts.models import CustomAttributeCondition, CustomAttributeRule
+
+    query = "host=web01&draft=1&match_type=attribute&attribute=role&value=web&set_attribute=checks&set_value=http"
+    html = signed_in.get("/hosts/rules/test/?" + query).content.decode()
+    assert "✓ matches" in html and "<code>checks</code>: <ins>http</ins>" in html
+    html = signed_in.get("/hosts/rules/test/?" + query.replace("value=web", "value=db")).content.decode()
+    assert "does not match" in html
+    response = signed_in.get("/hosts/rules/test/?" + query.replace("match_type=attribute", "match_type=nope"))
+    assert response.status_code == 400 and "match_type" in response.content.decode()
+    assert not CustomAttributeRule.objects.exists() and not CustomAttributeCondition.objects.exists()
