@@ -122,7 +122,10 @@ def main() -> int:
     def raw_count():
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute("SELECT count(*) FROM hosts_host WHERE labels @> %s::jsonb", ['{"site": "site07"}'])
+                cursor.execute(
+                    "SELECT count(*) FROM hosts_host WHERE NOT is_object AND labels @> %s::jsonb",
+                    ['{"site": "site07"}'],
+                )
             else:
                 cursor.execute("SELECT count(*) FROM hosts_host WHERE json_extract(labels, '$.site') = 'site07'")
             cursor.fetchone()
@@ -149,14 +152,18 @@ def main() -> int:
     counted = results["baseline: raw SQL count of site=site07"]
     print(f"ratio label=site=site07 / raw SQL count:   {main_case / counted:.1f}")
     if connection.vendor == "postgresql":
+        plans = []
         with connection.cursor() as cursor:
-            cursor.execute(
-                "EXPLAIN SELECT id FROM hosts_host WHERE labels @> %s::jsonb ORDER BY hostname LIMIT 50",
-                ['{"site": "site07"}'],
-            )
-            plan = "\n".join(row[0] for row in cursor.fetchall())
-        print("plan of the filtered page's rows:\n  " + plan.replace("\n", "\n  "))
-        print(f"GIN index used: {'hosts_host_labels_gin' in plan}")
+            for sql in (
+                "EXPLAIN SELECT count(*) FROM hosts_host WHERE NOT is_object AND labels @> %s::jsonb",
+                "EXPLAIN SELECT id FROM hosts_host WHERE NOT is_object AND labels @> %s::jsonb"
+                " ORDER BY hostname LIMIT 50",
+            ):
+                cursor.execute(sql, ['{"site": "site07"}'])
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        for title, plan in zip(("count", "rows"), plans, strict=True):
+            print(f"plan of the filtered page's {title}:\n  " + plan.replace("\n", "\n  "))
+        print(f"GIN index used by the count: {'hosts_host_labels_gin' in plans[0]}")
     verdict = "meets" if main_case < TARGET_MS else "misses"
     print(f"label=site=site07 p50 {main_case:.1f} ms {verdict} the {TARGET_MS:.0f} ms target ({connection.vendor})")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -71,25 +71,34 @@ class HostFilter:
         return cls(labels=labels, account=account, q=q, stale=query.get("stale") in {"1", "true", "on"}, sort=sort)
 
 
-def _label_q(key: str, value: str | None, alias: str, qs: QuerySet) -> QuerySet:
+def _label_filters(qs: QuerySet, labels: list[tuple[str, str | None]]) -> QuerySet:
+    """AND of the label terms. PostgreSQL: the KEY=VALUE terms as one `labels @> {...}` (the GIN index), a
+    numeric value also matching the number; `?` for KEY. SQLite: the key's text compared, `has_key` for KEY."""
     if connection.vendor == "postgresql":
+        together: dict[str, str] = {}
+        for key, value in labels:
+            if value is None:
+                qs = qs.filter(labels__has_key=key)
+            elif value.lstrip("-").isdigit():  # labels imported as numbers match their digits too
+                qs = qs.filter(Q(labels__contains={key: value}) | Q(labels__contains={key: int(value)}))
+            elif key in together and together[key] != value:
+                return qs.none()
+            else:
+                together[key] = value
+        return qs.filter(labels__contains=together) if together else qs
+    for index, (key, value) in enumerate(labels):
         if value is None:
-            return qs.filter(labels__has_key=key)
-        wanted = Q(labels__contains={key: value})
-        if value.lstrip("-").isdigit():  # labels imported as numbers match their digits too
-            wanted |= Q(labels__contains={key: int(value)})
-        return qs.filter(wanted)
-    if value is None:
-        return qs.filter(labels__has_key=key)
-    # the key's text (numbers as their digits), compared as text
-    return qs.alias(**{alias: Cast(KeyTextTransform(key, "labels"), TextField())}).filter(**{alias: value})
+            qs = qs.filter(labels__has_key=key)
+        else:  # the key's text (numbers as their digits), compared as text
+            alias = f"_label{index}"
+            qs = qs.alias(**{alias: Cast(KeyTextTransform(key, "labels"), TextField())}).filter(**{alias: value})
+    return qs
 
 
 def host_queryset(flt: HostFilter) -> QuerySet:
     """Hosts (not other objects) matching the filter, in the asked order, with their account joined."""
     qs = Host.objects.filter(is_object=False).select_related("account").defer("cache", "log", "inventory")
-    for index, (key, value) in enumerate(flt.labels):
-        qs = _label_q(key, value, f"_label{index}", qs)
+    qs = _label_filters(qs, flt.labels)
     if flt.account:
         qs = qs.filter(account__name=flt.account)
     if flt.q:

@@ -1,6 +1,8 @@
-"""A GIN index on Host.labels (PostgreSQL): `?label=K=V` (`@>`) and `?label=K` (`?`) on the host list use it.
+"""A GIN index on Host.labels (PostgreSQL, jsonb_path_ops): the host list's `?label=K=V` filters (`@>`) use it.
 
-SQLite has no GIN index and compares the key's text; there this migration does nothing.
+jsonb_path_ops indexes each key-value path as one entry: half the size of the default jsonb_ops and several
+times faster for `@>` (a bare key's existence, `?label=K`, is not served; that filter scans). SQLite has no
+GIN index and compares the key's text; there this migration does nothing.
 """
 
 from django.db import migrations
@@ -8,7 +10,7 @@ from django.db import migrations
 
 def create_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("CREATE INDEX IF NOT EXISTS hosts_host_labels_gin ON hosts_host USING gin (labels)")
+        schema_editor.execute("CREATE INDEX IF NOT EXISTS hosts_host_labels_gin ON hosts_host USING gin (labels jsonb_path_ops)")
 
 
 def drop_index(apps, schema_editor):
