@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html_join
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
@@ -31,11 +32,18 @@ def host_list(request: HttpRequest) -> HttpResponse:
     else:
         page = pages.host_page(flt, request.GET.get("page") or 1)
     base = _query_without(request, "page")
+    hosts = list(page.object_list) if page else []
+    for host in hosts:  # built here, not in a template loop: a page has hundreds of chips
+        host.chips = format_html_join(
+            " ",
+            '<a class="chip" href="?{}" title="filter by {}">{}</a>',
+            ((urlencode({"label": f"{k}={v}"}), f"{k}={v}", f"{k}={v}") for k, v in (host.labels or {}).items()),
+        )
     context = {
         "flt": flt,
         "error": error,
         "page": page,
-        "hosts": page.object_list if page else [],
+        "hosts": hosts,
         "accounts": pages.account_names(),
         "label_terms": [f"{k}={v}" if v is not None else k for k, v in flt.labels] or [""],
         "page_query": urlencode(base),

@@ -72,7 +72,7 @@ def test_label_filter_uses_the_gin_index_on_postgresql(require_postgres, invento
         assert "gin (labels jsonb_path_ops)" in cursor.fetchone()[0]
 
 
-def test_host_detail_shows_rules_and_what_they_changed(signed_in, inventory, make_rule):
+def test_host_detail_shows_rules_and_what_they_changed(signed_in, inventory, make_rule, django_assert_max_num_queries):
     make_rule(
         "custom",
         [{"match_type": "attribute", "attribute": "role", "value": "web"}],
@@ -87,7 +87,9 @@ def test_host_detail_shows_rules_and_what_they_changed(signed_in, inventory, mak
         [{"attribute": "site", "value_mode": "string", "new_value": "PAR"}],
         name="site codes",
     )
-    html = signed_in.get("/hosts/web01/").content.decode()
+    # session, user, the host, the rules (version + rules, conditions, outcomes per kind), the tester's rule list
+    with django_assert_max_num_queries(18):
+        html = signed_in.get("/hosts/web01/").content.decode()
     assert 'data-rule="web gets http checks" data-hit="1"' in html
     assert 'data-rule="db" data-hit="0"' in html
     assert "<code>monitoring</code>: <ins>http</ins>" in html
