@@ -62,6 +62,9 @@ def make_hosts() -> None:
     from hosts.models import Account, Host
 
     Host.objects.all().delete()
+    if connection.vendor == "postgresql":  # a re-run starts from a compact table, as a fresh import would
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM FULL hosts_host")
     accounts = [Account.objects.get_or_create(name=f"bench-{i}", defaults={"type": "csv"})[0] for i in range(5)]
     batch = []
     for i in range(HOSTS):
@@ -82,7 +85,7 @@ def make_hosts() -> None:
         Host.objects.bulk_create(batch)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE hosts_host")
+            cursor.execute("VACUUM ANALYZE hosts_host")
 
 
 def timed(fn, rounds: int) -> list[float]:
