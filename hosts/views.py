@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from hosts import pages, services
 from hosts.models import CONDITION_TYPES, MATCH_TYPES, OPERATORS, CronjobRun
+from syncsite.redact import scrub
 
 
 def _query_without(request: HttpRequest, *drop: str) -> list[tuple[str, str]]:
@@ -123,7 +124,9 @@ def accounts(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return render(request, "hosts/run.html", {"run": get_object_or_404(CronjobRun, pk=pk)})
+    """A run's log and error, without credentials (scrubbed as the API shows them)."""
+    run = get_object_or_404(CronjobRun, pk=pk)
+    return render(request, "hosts/run.html", {"run": run, "log": scrub(run.log), "traceback": scrub(run.traceback)})
 
 
 @require_POST

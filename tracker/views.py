@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
+from syncsite.redact import redact_urls_in_text
 from tracker import monitoring, permissions, services
 
 
@@ -159,7 +160,7 @@ def file_detail(request: HttpRequest) -> HttpResponse:
                 "syncing": node.get(f"syncing_{site}"),
                 "attempt": node.get(f"syncLastAttempt_{site}"),
                 "error_code": node.get(f"syncError_{site}"),
-                "error_text": node.get(f"syncErrorMessage_{site}") or "",
+                "error_text": redact_urls_in_text(str(node.get(f"syncErrorMessage_{site}") or "")),
                 "conflicts": node.get(f"syncConflict_{site}") or [],
             }
         )

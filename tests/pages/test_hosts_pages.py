@@ -137,12 +137,19 @@ def test_accounts_page_and_run_now(signed_in, client, django_user_model, invento
 
     from hosts.models import CronjobRun
 
-    CronjobRun.objects.create(job="purge_log_entries", account="paris-csv", status="failed", log="boom\r\nline 2")
+    CronjobRun.objects.create(
+        job="purge_log_entries",
+        account="paris-csv",
+        status="failed",
+        log="boom\r\nline 2",
+        traceback="fetching https://bob:hunter2-secret@cmdb.example.com/api failed",
+    )
     with django_assert_max_num_queries(10):
         html = signed_in.get("/hosts/accounts/").content.decode()
     assert 'data-account="paris-csv"' in html and "✗ failed" in html
     run = CronjobRun.objects.get()
-    assert "boom\r\nline 2" in signed_in.get(f"/hosts/runs/{run.pk}/").content.decode()
+    page = signed_in.get(f"/hosts/runs/{run.pk}/").content.decode()
+    assert "boom\r\nline 2" in page and "cmdb.example.com" in page and "hunter2-secret" not in page
 
     queued = OrmQ.objects.count()
     response = signed_in.post("/hosts/runs/now/", {"job": "no-such-job"})
