@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncthing_bridge', '0003_fleet_live_state'),
+        ('syncthing_bridge', '0004_api_key_unreadable_rates'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracker', '0006_node_data_shortest_numbers'),
+        ('tracker', '0007_sitestate_node_index_covered'),
     ]
 
     operations = [
