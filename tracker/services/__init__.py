@@ -105,8 +105,10 @@ from tracker.services.sitesetup import (
     update_volume,
 )
 from tracker.services.sitestate import (
+    column_sites,
     get_volume,
     global_parameters,
+    register_column_sites,
     sites,
     sync_everywhere,
     volumes,
@@ -158,6 +160,7 @@ __all__ = [
     "change_password",
     "check_write",
     "children_of",
+    "column_sites",
     "comment_nodes",
     "create_nodes",
     "create_script_token",
@@ -194,6 +197,7 @@ __all__ = [
     "publish_nodes",
     "read_nodes",
     "readable",
+    "register_column_sites",
     "release_claims",
     "remove_user_node",
     "reset_password",
