@@ -187,6 +187,7 @@ class TrackerProfile(models.Model):
 
     class Meta:
         verbose_name = "tracker user class"
+        verbose_name_plural = "tracker user classes"
 
     def __str__(self) -> str:
         return f"{self.user} ({self.user_class})"

@@ -112,8 +112,10 @@ from tracker.services.sitesetup import (
     update_volume,
 )
 from tracker.services.sitestate import (
+    column_sites,
     get_volume,
     global_parameters,
+    register_column_sites,
     sites,
     sync_everywhere,
     volumes,
@@ -166,6 +168,7 @@ __all__ = [
     "check_health",
     "check_write",
     "children_of",
+    "column_sites",
     "comment_nodes",
     "create_nodes",
     "create_script_token",
@@ -202,6 +205,7 @@ __all__ = [
     "publish_nodes",
     "read_nodes",
     "readable",
+    "register_column_sites",
     "release_claims",
     "remove_user_node",
     "report_round",

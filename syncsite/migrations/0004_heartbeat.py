@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncsite', '0002_import_legacy_tokens'),
+        ('syncsite', '0003_task_lease'),
     ]
 
     operations = [

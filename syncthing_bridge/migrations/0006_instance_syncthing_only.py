@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncthing_bridge', '0004_api_key_unreadable_rates'),
+        ('syncthing_bridge', '0005_device_folder_verbose_names'),
     ]
 
     operations = [
