@@ -113,7 +113,7 @@ def test_run_command_serves_home_and_admin(tmp_path):
             timeout=30,
         )
         assert signed_in.status_code == 200
-        assert "Site administration" in signed_in.text
+        assert "Syncsite administration" in signed_in.text  # the admin site's header
         assert session.get(base + "/", timeout=30).status_code == 200
         assert_worker_runs_queued_task(env)
         assert_default_schedules_and_listener(proc, env)
