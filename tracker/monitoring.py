@@ -166,7 +166,7 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
                 "outdated": counts.get("n_outdated", 0),
                 "syncing": counts.get("n_syncing", 0),
                 "errors": counts.get("n_errors", 0),
-                "agent_status": volume.get("agentStatus") or "unknown",
+                "agent_status": _agent_status(volume),
                 "agent_version": volume.get("agentVersion") or "",
                 "last_connection": _ms(volume.get("lastConnectionSuccess")),
                 "last_reception": _ms(volume.get("last_reception")),
@@ -181,6 +181,14 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
         )
     cache.set("tracker:monitoring:summary", summaries, SUMMARY_CACHE_SECONDS)
     return summaries
+
+
+def _agent_status(volume: dict) -> str:
+    """ "on", or for an agent that runs from cron (--once) and is off between rounds, "last ran <when>"."""
+    status = volume.get("agentStatus") or "unknown"
+    if status == "off" and isinstance(volume.get("agentLastRun"), int | float):
+        return f"last ran {_ms(volume['agentLastRun'])}"
+    return status
 
 
 def tracked_files() -> int:

@@ -53,6 +53,13 @@ from tracker.services.files import (
     served_volume,
     upload_file,
 )
+from tracker.services.health import (
+    check_health,
+    report_round,
+    site_health,
+    stale_agents,
+    summarize,
+)
 from tracker.services.nodes import (
     UPSERT_ATTEMPTS,
     children_of,
@@ -158,6 +165,7 @@ __all__ = [
     "actor_for_token",
     "batch_size",
     "change_password",
+    "check_health",
     "check_write",
     "children_of",
     "column_sites",
@@ -200,6 +208,7 @@ __all__ = [
     "register_column_sites",
     "release_claims",
     "remove_user_node",
+    "report_round",
     "reset_password",
     "revoke_token",
     "revoke_tokens",
@@ -208,10 +217,13 @@ __all__ = [
     "set_user_class",
     "sign_in",
     "site_agent",
+    "site_health",
     "site_status",
     "sites",
     "sites_on_this_machine",
     "sites_overview",
+    "stale_agents",
+    "summarize",
     "sync_everywhere",
     "sync_user_node",
     "unlock_nodes",
