@@ -144,7 +144,7 @@ class RsyncBatch:
                 size = int(size_text)
             except ValueError:
                 continue
-            items[_unescape(name)] = (flags, size)
+            items[_unescape(name) if "\\#" in name else name] = (flags, size)
         return _Run(proc.returncode, items, proc.stderr.decode(errors="replace"))
 
     def _stderr_failures(self, stderr: str) -> dict[str, str]:
@@ -173,7 +173,7 @@ class RsyncBatch:
             try:
                 rel = relative_path(node_id)
                 for guard in guards:
-                    guard.target(node_id)
+                    guard.target(node_id, rel)
                 if rel.endswith("/") and not self.source.is_remote:
                     check_tree(self.source.path, node_id)
             except UnsafePath as exc:
@@ -271,11 +271,12 @@ class RsyncBatch:
         return None
 
     def _size_problem(self, rel: str, items: dict[str, tuple[str, int]]) -> str | None:
+        prefix = self.destination.path.rstrip("/") + "/"
         for name, flags, size in self._entries(rel, items):
             if flags[1] != "f":
                 continue
             try:
-                actual = os.lstat(os.path.join(self.destination.path, name)).st_size
+                actual = os.lstat(prefix + name).st_size
             except OSError as exc:
                 return f"/{name} missing at the destination after the copy: {exc}"
             if actual != size:

@@ -27,6 +27,7 @@ from tracker.agent.volumes import VolumeLocation, VolumeURLError, parse_volume_u
 logger = logging.getLogger(__name__)
 
 MAX_BATCHES_PER_ROUND = 10_000  # a guard: every claimed file leaves the queue (synced, or backing off)
+STATUS_INTERVAL_MS = 5_000  # how often a busy agent rewrites last_reception / last_emission at most
 
 
 class AgentError(Exception):
@@ -193,8 +194,22 @@ class SiteAgent:
         claimed.difference_update(result.synced)
         claimed.difference_update(path for path, _c, _m in result.errors)
 
-    def _claim(self, destination_site: str, nodes: list[dict]) -> None:
-        self.claimed.setdefault(destination_site, set()).update(n["_id"] for n in nodes)
+    def _claim(self, destination_site: str, paths: list[str]) -> None:
+        self.claimed.setdefault(destination_site, set()).update(paths)
+
+    def _report_phase(self, phase: str, results: list[BatchResult], synced: int) -> None:
+        """exit_/stderr_/last_<phase> on the volume node: written when the outcome changes, and the time of the
+        last success at most every STATUS_INTERVAL_MS (a write per batch of 1,000 files costs more than the
+        batch's own bookkeeping)."""
+        changes: dict = {f"exit_{phase}": _exit_code(results), f"stderr_{phase}": _stderr_summary(results)}
+        now = services.now_ms()
+        if synced:
+            changes[f"last_{phase}"] = now
+        same = all(self.volume.get(key) == value for key, value in changes.items() if key != f"last_{phase}")
+        recent = now - (self.volume.get(f"last_{phase}") or 0) < STATUS_INTERVAL_MS
+        if same and (not synced or recent):
+            return
+        self.volume = services.update_volume(self.site, changes)
 
     def release(self) -> int:
         """Give back every claim not recorded yet (on a clean stop), so no file waits for the stale timeout."""
@@ -212,16 +227,16 @@ class SiteAgent:
         if here is None:
             return report
         limit = services.batch_size(self.volume, "syncAmountReception")
-        nodes = services.pending_for_site(self.site, limit)
-        if not nodes:
+        claimed = services.claim_paths(self.site, limit)
+        if not claimed:
             return report
-        self._claim(self.site, nodes)
+        self._claim(self.site, [path for path, _origin in claimed])
         report.batches = 1
-        report.batch_sizes.append(len(nodes))
+        report.batch_sizes.append(len(claimed))
         options = self._rsync_options()
         groups: dict[str, list[str]] = {}
-        for node in nodes:
-            groups.setdefault(node.get("origin") or "", []).append(node["_id"])
+        for path, origin in claimed:
+            groups.setdefault(origin or "", []).append(path)
         results: list[BatchResult] = []
         for origin, paths in groups.items():
             origin_volume = services.get_volume(origin) if origin else None
@@ -244,10 +259,7 @@ class SiteAgent:
                 f"reception {self.site} <- {origin or '?'}: {len(result.synced)} synced, {len(result.errors)} failed"
                 f" in {result.duration:.2f}s"
             )
-        changes: dict = {"exit_reception": _exit_code(results), "stderr_reception": _stderr_summary(results)}
-        if report.synced:
-            changes["last_reception"] = services.now_ms()
-        self.volume = services.update_volume(self.site, changes)
+        self._report_phase("reception", results, report.synced)
         return report
 
     def emission_destinations(self) -> list[dict]:
@@ -272,11 +284,11 @@ class SiteAgent:
         results: list[BatchResult] = []
         for volume in self.emission_destinations():
             destination_site = volume.get("name") or volume["_id"]
-            nodes = services.emission_for_site(self.site, destination_site, limit)
-            if not nodes:
+            claimed = services.claim_paths(destination_site, limit, origin=self.site)
+            if not claimed:
                 continue
-            self._claim(destination_site, nodes)
-            paths = [n["_id"] for n in nodes]
+            paths = [path for path, _origin in claimed]
+            self._claim(destination_site, paths)
             try:
                 destination = parse_volume_url(volume.get("url") or "")
             except VolumeURLError as exc:
@@ -295,10 +307,7 @@ class SiteAgent:
                 f" {len(result.errors)} failed in {result.duration:.2f}s"
             )
         if results:
-            changes: dict = {"exit_emission": _exit_code(results), "stderr_emission": _stderr_summary(results)}
-            if report.synced:
-                changes["last_emission"] = services.now_ms()
-            self.volume = services.update_volume(self.site, changes)
+            self._report_phase("emission", results, report.synced)
         return report
 
     # ------------------------------------------------------------------ discovery

@@ -77,6 +77,7 @@ from tracker.services.postgres import (
 )
 from tracker.services.queue import (
     batch_size,
+    claim_paths,
     emission_for_site,
     mark_deleted_many,
     mark_error,
@@ -142,6 +143,7 @@ __all__ = [
     "batch_size",
     "check_write",
     "children_of",
+    "claim_paths",
     "comment_nodes",
     "create_nodes",
     "create_volume",
