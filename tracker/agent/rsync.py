@@ -30,6 +30,7 @@ UNSAFE_PATH = -1  # the path could leave a volume root
 NOT_TRANSFERRED = -2  # rsync exited without copying it (excluded, vanished, unsafe symlink skipped)
 SIZE_MISMATCH = -3  # the destination does not match the source after the copy
 CONFIG_ERROR = -4  # bad url, forbidden rsync_args, two remote volumes, missing volume
+EXCLUDED = -5  # the glob rules (includePatternRules, excludePatternRules, excludedFiles) refuse the path
 RSYNC_MISSING = 127  # the rsync binary could not be started
 
 MESSAGE_LIMIT = 4000

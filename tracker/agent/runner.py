@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
-from tracker import services
-from tracker.agent import AGENT_VERSION, conf
+from tracker import rsyncpolicy, services
+from tracker.agent import AGENT_VERSION, conf, trash
+from tracker.agent.capacity import CapacityError, volume_capacity
 from tracker.agent.known import iter_scan_nodes
-from tracker.agent.rsync import CONFIG_ERROR, MESSAGE_LIMIT, BatchResult, copy_batch
+from tracker.agent.rsync import CONFIG_ERROR, EXCLUDED, MESSAGE_LIMIT, BatchResult, copy_batch
 from tracker.agent.scanner import PatternRules, compare, walk_volume
 from tracker.agent.volumes import VolumeLocation, VolumeURLError, parse_volume_url
 
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCHES_PER_ROUND = 10_000  # a guard: every claimed file leaves the queue (synced, or backing off)
 STATUS_INTERVAL_MS = 5_000  # how often a busy agent rewrites last_reception / last_emission at most
+DELETION_STORM = -6  # exit_deletion: more deletions than deletionMaxPerRound; nothing was moved
 
 
 class AgentError(Exception):
@@ -75,10 +77,23 @@ class ScanReport:
 
 
 @dataclass
+class DeletionReport:
+    """Deletions propagated in a round: files moved into the trash, already gone, failed; a storm moves none."""
+
+    trashed: int = 0
+    gone: int = 0
+    errors: int = 0
+    storm: bool = False
+    purged: list[str] = field(default_factory=list)
+    skipped: str = ""
+
+
+@dataclass
 class RoundReport:
     reception: PhaseReport = field(default_factory=PhaseReport)
     emission: PhaseReport = field(default_factory=PhaseReport)
     scan: ScanReport = field(default_factory=ScanReport)
+    deletion: DeletionReport = field(default_factory=DeletionReport)
 
     @property
     def busy(self) -> bool:
@@ -89,6 +104,7 @@ class RoundReport:
             "reception": vars(self.reception),
             "emission": vars(self.emission),
             "scan": vars(self.scan),
+            "deletion": vars(self.deletion),
         }
 
 
@@ -145,12 +161,38 @@ class SiteAgent:
             raise AgentError(f"volume {self.site}: {exc}") from exc
 
     def _rsync_options(self) -> dict:
+        return {"rsync_args": self.volume.get("rsync_args") or "", "rsync_env": self.volume.get("rsync_env") or ""}
+
+    def _transfer_rules(self) -> PatternRules:
+        """The global glob rules, parsed (rsyncpolicy.PatternRuleError when a stored rule does not parse)."""
         parameters = services.global_parameters()
-        return {
-            "rsync_args": self.volume.get("rsync_args") or "",
-            "rsync_env": self.volume.get("rsync_env") or "",
-            "excludes": PatternRules.from_parameters(parameters).exclude_patterns,
-        }
+        include = rsyncpolicy.parse_pattern_rules(parameters.get("includePatternRules"), "includePatternRules")
+        exclude = rsyncpolicy.parse_pattern_rules(parameters.get("excludePatternRules"), "excludePatternRules")
+        exclude += rsyncpolicy.parse_pattern_rules(parameters.get("excludedFiles"), "excludedFiles")
+        return PatternRules(include, exclude)
+
+    def _copy(self, source: VolumeLocation, destination: VolumeLocation, paths: list[str]) -> BatchResult:
+        """copy_batch for the paths the glob rules allow; the others fail with EXCLUDED and are not copied.
+
+        The rules are matched here, on the ids (an allow-list), never handed to rsync as filter rules; the
+        excludes also reach rsync as plain `--exclude=<glob>` so the insides of folder packages obey them."""
+        try:
+            rules = self._transfer_rules()
+        except rsyncpolicy.PatternRuleError as exc:
+            return BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, str(exc)) for p in paths])
+        refused = []
+        if rules.include_patterns or rules.exclude_patterns:
+            allowed = []
+            for path in paths:
+                reason = rules.refuses(path)
+                if reason:
+                    refused.append((path, EXCLUDED, reason))
+                else:
+                    allowed.append(path)
+            paths = allowed
+        result = copy_batch(source, destination, paths, excludes=rules.exclude_patterns, **self._rsync_options())
+        result.errors += refused
+        return result
 
     # ------------------------------------------------------------------ heartbeat
 
@@ -181,7 +223,26 @@ class SiteAgent:
                 changes["lastConnectionStatusChange"] = now
         if self.volume.get("agentStatus") != status and "lastConnectionStatusChange" not in changes:
             changes["lastConnectionStatusChange"] = now
+        if status == "on":
+            changes.update(self._capacity(now))
         self.volume = services.update_volume(self.site, changes)
+
+    def _capacity(self, now: int) -> dict:
+        """bytesTotal / bytesUsed of the volume (statvfs here; `df` over ssh at most every
+        TRACKER_CAPACITY_INTERVAL_SECONDS), with capacityTime; capacityError when it cannot be read."""
+        try:
+            location = self.location()
+        except AgentError:
+            return {}
+        last = self.volume.get("capacityTime")
+        interval = conf.capacity_interval_seconds() * 1000
+        if location.is_remote and isinstance(last, int | float) and now - last < interval:
+            return {}
+        try:
+            total, used = volume_capacity(location)
+        except CapacityError as exc:
+            return {"capacityError": str(exc)[:MESSAGE_LIMIT], "capacityTime": now}
+        return {"bytesTotal": total, "bytesUsed": used, "capacityTime": now, "capacityError": None}
 
     # ------------------------------------------------------------------ copying
 
@@ -233,7 +294,6 @@ class SiteAgent:
         self._claim(self.site, [path for path, _origin in claimed])
         report.batches = 1
         report.batch_sizes.append(len(claimed))
-        options = self._rsync_options()
         groups: dict[str, list[str]] = {}
         for path, origin in claimed:
             groups.setdefault(origin or "", []).append(path)
@@ -250,7 +310,7 @@ class SiteAgent:
                     message = f"origin volume {origin}: {exc}"
                     result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
                 else:
-                    result = copy_batch(source, here, paths, **options)
+                    result = self._copy(source, here, paths)
             self._record(result, self.site)
             results.append(result)
             report.synced += len(result.synced)
@@ -280,7 +340,6 @@ class SiteAgent:
         if here is None:
             return report
         limit = services.batch_size(self.volume, "syncAmountEmission")
-        options = self._rsync_options()
         results: list[BatchResult] = []
         for volume in self.emission_destinations():
             destination_site = volume.get("name") or volume["_id"]
@@ -295,7 +354,7 @@ class SiteAgent:
                 message = f"destination volume {destination_site}: {exc}"
                 result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
             else:
-                result = copy_batch(here, destination, paths, **options)
+                result = self._copy(here, destination, paths)
             self._record(result, destination_site)
             results.append(result)
             report.batches += 1
@@ -308,6 +367,62 @@ class SiteAgent:
             )
         if results:
             self._report_phase("emission", results, report.synced)
+        return report
+
+    # ------------------------------------------------------------------ deletions
+
+    def propagate_deletions(self) -> DeletionReport:
+        """Move files deleted at their origin into this volume's trash (enableDeletion, off by default).
+
+        More than deletionMaxPerRound of them at once is a storm: nothing is moved, exit_deletion is set to
+        DELETION_STORM with the reason in stderr_deletion (the dashboard and notifications read those keys), and
+        the volume waits for a person. Trash day folders older than trashRetentionDays are purged."""
+        report = DeletionReport()
+        if not flag(self.volume.get("enableDeletion"), False):
+            report.skipped = "deletion propagation disabled"
+            return report
+        try:
+            here = self.location()
+            if here.is_remote:
+                raise AgentError(f"volume {self.site} is remote ({here.url}): deletions run on the volume's machine")
+            if not os.path.isdir(here.path):
+                raise AgentError(f"volume root {here.path} is not a readable folder")
+        except AgentError as exc:
+            services.update_volume(self.site, {"exit_deletion": CONFIG_ERROR, "stderr_deletion": str(exc)})
+            report.skipped = str(exc)
+            return report
+        maximum = self.volume.get("deletionMaxPerRound")
+        if isinstance(maximum, bool) or not isinstance(maximum, int) or maximum < 0:
+            maximum = conf.deletion_max_per_round()
+        paths = services.deletions_for_site(self.site, maximum + 1)
+        changes: dict = {}
+        if len(paths) > maximum:
+            report.storm = True
+            report.errors = len(paths)
+            message = (
+                f"deletion storm: more than {maximum} files deleted at their origin would be moved to the trash"
+                f" of {self.site} in one round; nothing was moved. Check the origin, then raise deletionMaxPerRound"
+                " on the volume for one round (or turn enableDeletion off)."
+            )
+            changes = {"exit_deletion": DELETION_STORM, "stderr_deletion": message}
+            self.log(f"deletion {self.site}: {message}")
+        elif paths:
+            moved = trash.move_to_trash(here.path, paths)
+            services.mark_trashed_many(moved.moved + moved.gone, self.site)
+            report.trashed, report.gone, report.errors = len(moved.moved), len(moved.gone), len(moved.errors)
+            errors = "\n".join(f"{path}: {why}" for path, why in moved.errors)
+            changes = {"exit_deletion": CONFIG_ERROR if moved.errors else 0, "stderr_deletion": errors[-MESSAGE_LIMIT:]}
+            if moved.moved:
+                changes["last_deletion"] = services.now_ms()
+            self.log(f"deletion {self.site}: {report.trashed} moved to the trash, {report.gone} already gone")
+        elif self.volume.get("exit_deletion"):
+            changes = {"exit_deletion": 0, "stderr_deletion": ""}
+        retention = self.volume.get("trashRetentionDays")
+        if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
+            retention = conf.trash_retention_days()
+        report.purged = trash.purge(here.path, retention)
+        if changes:
+            self.volume = services.update_volume(self.site, changes)
         return report
 
     # ------------------------------------------------------------------ discovery
@@ -345,7 +460,7 @@ class SiteAgent:
             PatternRules.from_parameters(parameters),
             packages=packages,
             scan_packages=flag(self.volume.get("enableDiscoveryPackages"), True),
-            skip_names={conf.partial_dir()},
+            skip_names={conf.partial_dir(), trash.TRASH_DIR},
         )
         report.files = len(walk.files)
         new_since = None
@@ -413,6 +528,8 @@ class SiteAgent:
                 total.skipped = step.skipped
                 if not step.batches:
                     break
+        if not self.stop_event.is_set():
+            report.deletion = self.propagate_deletions()
         if not self.stop_event.is_set():
             report.scan = self.scan(force=force_scan)
         return report

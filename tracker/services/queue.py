@@ -344,3 +344,37 @@ def site_status(node: Node | dict, site: str, global_everywhere: bool | None = N
     if synced is not None:
         return "synced" if synced >= (_int_or_none(data.get("time")) or 0) else "outdated"
     return "missing" if wanted else "not wanted"
+
+
+def deletions_for_site(site: str, limit: int) -> list[str]:
+    """Files deleted at their origin (`deleted` with `deleted_<origin>`, which the origin's scan sets) that `site`
+    still holds (`synced_<site>`), at most `limit`, by path. A deletion seen at another site than the origin is
+    not propagated: only the origin says a file is gone."""
+    if limit <= 0:
+        return []
+    if connection.vendor == "postgresql":
+        deleted_at_origin = "n.data ? ('deleted_' || n.origin)"
+    else:
+        deleted_at_origin = "json_type(n.data, '$.\"deleted_' || n.origin || '\"') IS NOT NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT n.node_id FROM {_NODE_TABLE} n JOIN {_STATE_TABLE} s ON s.node_id = n.id
+            WHERE n.deleted AND n.origin IS NOT NULL AND s.site = %s AND s.synced IS NOT NULL
+              AND {deleted_at_origin}
+            ORDER BY n.node_id LIMIT %s
+            """,  # noqa: S608 - fixed SQL; values are parameters
+            [site, limit],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def mark_trashed_many(paths: list[str], site: str, when: int | None = None) -> int:
+    """`site` moved these deleted files into its trash: `trashed_<site>` is set and `synced_<site>` removed, so
+    deletions_for_site does not offer them again."""
+    when = now_ms() if when is None else int(when)
+    with transaction.atomic():
+        pks = [pk for pk, _time, _deleted in _file_rows(paths)]
+        _json_patch(pks, {f"trashed_{site}": when}, [f"synced_{site}", f"syncing_{site}"])
+        _update_states(site, pks, {"synced": None, "syncing": None, "active": False})
+    return len(pks)
