@@ -311,6 +311,7 @@ VOLUME_BOOLEANS = [
     "enableDiscoveryPackages",
     "enableDiscoveryUpdatedFiles",
     "enableDiscoveryDeletedFiles",
+    "enableDeletion",
 ]
 VOLUME_STATUS_KEYS = [
     "agentStatus",
@@ -324,6 +325,12 @@ VOLUME_STATUS_KEYS = [
     "exit_emission",
     "exit_reception",
     "exit_scan",
+    "exit_deletion",
+    "stderr_deletion",
+    "last_deletion",
+    "bytesTotal",
+    "bytesUsed",
+    "capacityError",
     "error",
     "scan_duration",
 ]
@@ -340,6 +347,17 @@ class VolumeForm(forms.ModelForm):
     enableDiscoveryPackages = forms.BooleanField(required=False, initial=True)
     enableDiscoveryUpdatedFiles = forms.BooleanField(required=False, initial=True)
     enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=True)
+    enableDeletion = forms.BooleanField(
+        required=False,
+        initial=False,
+        help_text="Move files deleted at their origin into this volume's .syncsite-trash/<day>/ (never unlinked).",
+    )
+    deletionMaxPerRound = forms.IntegerField(
+        required=False, min_value=0, help_text="More deletions than this in one round stop and alert (default 100)."
+    )
+    trashRetentionDays = forms.IntegerField(
+        required=False, min_value=0, help_text="Trash days older than this are purged (default 30)."
+    )
     syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=10)
     syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=10)
     rsync_args = forms.CharField(
@@ -401,6 +419,8 @@ class VolumeForm(forms.ModelForm):
         keys.update({name: self.cleaned_data[name] for name in VOLUME_BOOLEANS})
         keys["syncAmountEmission"] = self.cleaned_data["syncAmountEmission"]
         keys["syncAmountReception"] = self.cleaned_data["syncAmountReception"]
+        keys["deletionMaxPerRound"] = self.cleaned_data.get("deletionMaxPerRound")
+        keys["trashRetentionDays"] = self.cleaned_data.get("trashRetentionDays")
         return keys
 
 
@@ -413,6 +433,7 @@ class VolumeAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["node_id", "name", "url", *VOLUME_BOOLEANS, "syncAmountEmission", "syncAmountReception"]
+        fields += ["deletionMaxPerRound", "trashRetentionDays"]
         fields += ["rsync_args", "rsync_env", "notifiedEmails"]
         hidden = permissions.hidden_keys(_actor(request), NodeKind.VOLUME)
         fields = [f for f in fields if f not in hidden]

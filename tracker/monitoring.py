@@ -168,11 +168,21 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
                 "exit_reception": volume.get("exit_reception"),
                 "exit_scan": volume.get("exit_scan"),
                 "stderr_reception": volume.get("stderr_reception") or "",
+                "bytes_total": _whole(volume.get("bytesTotal")),
+                "bytes_used": _whole(volume.get("bytesUsed")),
+                "capacity_error": volume.get("capacityError") or "",
+                "exit_deletion": volume.get("exit_deletion"),
+                "stderr_deletion": volume.get("stderr_deletion") or "",
                 "url": volume.get("url") or "",
             }
         )
     cache.set("tracker:monitoring:summary", summaries, SUMMARY_CACHE_SECONDS)
     return summaries
+
+
+def _whole(value: object) -> int | None:
+    """A byte count from a volume key, or None when absent or not a number."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
 
 
 def tracked_files() -> int:

@@ -1,9 +1,10 @@
 """The site agent: reception, emission, discovery and heartbeat for one volume, through `tracker.services` only.
 
-A round claims a batch with `pending_for_site` (which also marks `syncing_<site>` and skips files in error
+A round claims a batch with `claim_paths` (which also marks `syncing_<site>` and skips files in error
 backoff or claimed by another agent), copies it with one rsync per origin volume, then records the outcome in
 bulk (`mark_synced_many` / `mark_error_many`). Claims of a killed agent go stale and are offered again by
-`pending_for_site`; a stopped agent gives its claims back with `release_claims`.
+`claim_paths`; a stopped agent gives its claims back with `release_claims`. Files deleted at their origin are
+moved into the volume's trash (`trash`), bounded per round.
 """
 
 from __future__ import annotations
