@@ -9,6 +9,7 @@ moved into the volume's trash (`trash`), bounded per round.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -132,6 +133,7 @@ class SiteAgent:
         self.log = log or logger.info
         self.started_ms = services.now_ms()
         self.claimed: dict[str, set[str]] = {}  # destination site -> paths claimed and not yet recorded
+        self._prefetched: list[tuple[str, str | None]] | None = None  # the next reception batch, claimed
         self.stop_event = threading.Event()
         self.volume = self._load_volume()
 
@@ -172,15 +174,19 @@ class SiteAgent:
         exclude += rsyncpolicy.parse_pattern_rules(parameters.get("excludedFiles"), "excludedFiles")
         return PatternRules(include, exclude)
 
-    def _copy(self, source: VolumeLocation, destination: VolumeLocation, paths: list[str]) -> BatchResult:
+    def _copy(
+        self, source: VolumeLocation, destination: VolumeLocation, paths: list[str], rules: PatternRules | None = None
+    ) -> BatchResult:
         """copy_batch for the paths the glob rules allow; the others fail with EXCLUDED and are not copied.
 
         The rules are matched here, on the ids (an allow-list), never handed to rsync as filter rules; the
-        excludes also reach rsync as plain `--exclude=<glob>` so the insides of folder packages obey them."""
-        try:
-            rules = self._transfer_rules()
-        except rsyncpolicy.PatternRuleError as exc:
-            return BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, str(exc)) for p in paths])
+        excludes also reach rsync as plain `--exclude=<glob>` so the insides of folder packages obey them.
+        With `rules` given (read beforehand) this reads nothing from the database."""
+        if rules is None:
+            try:
+                rules = self._transfer_rules()
+            except rsyncpolicy.PatternRuleError as exc:
+                return BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, str(exc)) for p in paths])
         refused = []
         if rules.include_patterns or rules.exclude_patterns:
             allowed = []
@@ -276,52 +282,96 @@ class SiteAgent:
     def release(self) -> int:
         """Give back every claim not recorded yet (on a clean stop), so no file waits for the stale timeout."""
         released = 0
+        self._prefetched = None
         for destination_site, paths in self.claimed.items():
             if paths:
                 released += services.release_claims(sorted(paths), destination_site)
                 paths.clear()
         return released
 
-    def receive_batch(self) -> PhaseReport:
-        """One batch of reception: claim, copy from each origin volume to here, record."""
+    def receive_batch(self, *, prefetch: bool = False) -> PhaseReport:
+        """One batch of reception: claim, copy from each origin volume to here, record.
+
+        `prefetch` (the round's loop): while rsync copies this batch, the next one is claimed, so the claim's
+        database time hides behind the copy. The copy runs in a helper thread that touches no database."""
         report = PhaseReport()
         here = self._phase_location("reception", flag(self.volume.get("enableReception"), True), report)
         if here is None:
+            self._prefetched = None
             return report
         limit = services.batch_size(self.volume, "syncAmountReception")
-        claimed = services.claim_paths(self.site, limit)
+        if self._prefetched is not None:
+            claimed, self._prefetched = self._prefetched, None
+        else:
+            claimed = self._claim_reception(limit)
         if not claimed:
             return report
-        self._claim(self.site, [path for path, _origin in claimed])
         report.batches = 1
         report.batch_sizes.append(len(claimed))
         groups: dict[str, list[str]] = {}
         for path, origin in claimed:
             groups.setdefault(origin or "", []).append(path)
-        results: list[BatchResult] = []
-        for origin, paths in groups.items():
-            origin_volume = services.get_volume(origin) if origin else None
-            if origin_volume is None:
-                message = f"origin volume {origin!r} not found" if origin else "the file has no origin"
-                result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
-            else:
+        jobs = [self._reception_job(origin, paths) for origin, paths in groups.items()]
+        if prefetch and not self.stop_event.is_set():
+            failure: list[BaseException] = []
+
+            def copy_all() -> None:
                 try:
-                    source = parse_volume_url(origin_volume.get("url") or "")
-                except VolumeURLError as exc:
-                    message = f"origin volume {origin}: {exc}"
-                    result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
-                else:
-                    result = self._copy(source, here, paths)
+                    self._run_jobs(here, jobs)
+                except BaseException as exc:  # re-raised by the agent's thread
+                    failure.append(exc)
+
+            worker = threading.Thread(target=copy_all, name=f"rsync-{self.site}")
+            worker.start()
+            try:
+                self._prefetched = self._claim_reception(limit)
+            finally:
+                worker.join()
+            if failure:
+                raise failure[0]
+        else:
+            self._run_jobs(here, jobs)
+        results: list[BatchResult] = []
+        for job in jobs:
+            result = job["result"]
             self._record(result, self.site)
             results.append(result)
             report.synced += len(result.synced)
             report.errors += len(result.errors)
             self.log(
-                f"reception {self.site} <- {origin or '?'}: {len(result.synced)} synced, {len(result.errors)} failed"
-                f" in {result.duration:.2f}s"
+                f"reception {self.site} <- {job['origin'] or '?'}: {len(result.synced)} synced,"
+                f" {len(result.errors)} failed in {result.duration:.2f}s"
             )
         self._report_phase("reception", results, report.synced)
         return report
+
+    def _claim_reception(self, limit: int) -> list[tuple[str, str | None]]:
+        claimed = services.claim_paths(self.site, limit)
+        self._claim(self.site, [path for path, _origin in claimed])
+        return claimed
+
+    def _reception_job(self, origin: str, paths: list[str]) -> dict:
+        """What copying one origin's files needs, read from the database now (the copy itself reads nothing)."""
+        job: dict = {"origin": origin, "paths": paths, "result": None}
+        origin_volume = services.get_volume(origin) if origin else None
+        if origin_volume is None:
+            message = f"origin volume {origin!r} not found" if origin else "the file has no origin"
+            job["result"] = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+            return job
+        try:
+            job["source"] = parse_volume_url(origin_volume.get("url") or "")
+            job["rules"] = self._transfer_rules()
+        except VolumeURLError as exc:
+            message = f"origin volume {origin}: {exc}"
+            job["result"] = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+        except rsyncpolicy.PatternRuleError as exc:
+            job["result"] = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, str(exc)) for p in paths])
+        return job
+
+    def _run_jobs(self, here: VolumeLocation, jobs: list[dict]) -> None:
+        for job in jobs:
+            if job["result"] is None:
+                job["result"] = self._copy(job["source"], here, job["paths"], rules=job["rules"])
 
     def emission_destinations(self) -> list[dict]:
         """Volumes that cannot pull (reception off): this agent pushes this site's files to them."""
@@ -517,7 +567,8 @@ class SiteAgent:
         """Drain the reception and emission queues batch by batch, then scan once."""
         report = RoundReport()
         self.heartbeat("on")
-        for phase, total in ((self.receive_batch, report.reception), (self.emit_batch, report.emission)):
+        receive = functools.partial(self.receive_batch, prefetch=True)
+        for phase, total in ((receive, report.reception), (self.emit_batch, report.emission)):
             for _ in range(MAX_BATCHES_PER_ROUND):
                 if self.stop_event.is_set():
                     break

@@ -105,11 +105,14 @@ WITH claimed AS (
 ), stamped AS (
     UPDATE tracker_node SET data = data || %(stamp)s::jsonb
     WHERE id IN (SELECT node_id FROM claimed)
-    RETURNING id, node_id, origin, data
+    RETURNING id, node_id, origin, data, sync_priority, COALESCE(time, 0) AS time
 )
-SELECT stamped.node_id, {columns} FROM stamped JOIN claimed ON claimed.node_id = stamped.id
-ORDER BY claimed.priority DESC, claimed.time, claimed.path
+SELECT stamped.node_id, {columns} FROM stamped
+ORDER BY stamped.sync_priority DESC, stamped.time, stamped.node_id
 """
+# The queue's order (priority, time, path) is the node's own (sync_priority, time, node_id): the answer is
+# ordered from the stamped rows alone. A join back to `claimed` was planned as a nested loop over two CTEs
+# estimated at one row each: quadratic in the batch (a third of a second for 1,000 files).
 
 
 def _pg_pending(site: str, limit: int, now: int, origin: str | None = None, *, lean: bool = False) -> list:
