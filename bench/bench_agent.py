@@ -11,8 +11,8 @@ Modes (first argument; default `speed`):
 - `round`: one round of ROUND_FILES (default 100,000) files in batches of 1,000: the agent's CPU per file of
   the first and the last batches (the cost must not grow with the queue).
 - `agents`: the throughput of 1, 2 and 4 agents of one site pulling FILES files from an origin reached over
-  ssh on loopback (a private sshd); every file must be copied exactly once (each agent reports the paths
-  rsync transferred for it). Target: 2 agents >= 1.5x one.
+  ssh on loopback (a private sshd); every file must be copied exactly once (counted in the logs rsync itself
+  writes for every copying run). Target: 2 agents >= 1.5x one.
 - `scan`: a scan of SCAN_FILES (default 100,000) tracked, unchanged files. Target: < 10 s.
 - `page`: the monitoring page's queries over PAGE_NODES (default 1,000,000) file nodes at 5 sites.
 
@@ -134,7 +134,6 @@ def child_round(site: str) -> None:
                 "synced": report.reception.synced,
                 "errors": report.reception.errors,
                 "batches": batches,
-                "transferred": getattr(agent, "bench_transferred", None),
             }
         )
     )
@@ -272,9 +271,22 @@ def bench_agents() -> bool:
             (WORK / f"B{n}").mkdir()
             services.create_volume(f"B{n}", url=str(WORK / f"B{n}"), enableReception=True, syncAmountReception=batch)
         publish_all("A", a, paths, with_stat=True)
+        # rsync behind a wrapper that gives every copying run a log of its own: the proof that no file was
+        # copied twice is rsync's own account of what it received.
+        logs = WORK / "rsync-logs"
+        logs.mkdir()
+        rsync = shutil.which("rsync") or "rsync"
+        wrapper = WORK / "rsync-logged"
+        wrapper.write_text(
+            "#!/bin/sh\n"
+            f'case " $* " in *" --dry-run "*) exec {rsync} "$@";; esac\n'
+            f'exec {rsync} --log-file="{logs}/run.$$.log" --log-file-format="%i %n" "$@"\n'
+        )
+        wrapper.chmod(0o755)
         settings_file = WORK / "bench_ssh_settings.py"
         settings_file.write_text(
             "from syncsite.settings import *  # noqa: F403\n"
+            f"TRACKER_RSYNC_BINARY = {str(wrapper)!r}\n"
             f"TRACKER_AGENT_SSH_IDENTITY_FILE = {info['env']['TRACKER_AGENT_SSH_IDENTITY_FILE']!r}\n"
             f"TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE = {info['env']['TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE']!r}\n"
             "TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING = 'yes'\n"
@@ -286,6 +298,8 @@ def bench_agents() -> bool:
         print(f"agents: {FILES} files x 4 KB pulled over ssh (loopback), batches of {batch} ({load()})")
         rates: dict[int, float] = {}
         for n in counts:
+            for log in logs.iterdir():
+                log.unlink()
             started = time.perf_counter()
             procs = [
                 subprocess.Popen(
@@ -307,6 +321,13 @@ def bench_agents() -> bool:
             synced = sum(r["synced"] for r in results)
             assert synced == FILES and not any(r["errors"] for r in results), results
             assert services.pending_count(f"B{n}") == 0
+            received: dict[str, int] = {}
+            for log in logs.iterdir():
+                for line in log.read_text(errors="replace").splitlines():
+                    flags, _, name = line.partition("] ")[2].partition(" ")
+                    if flags.startswith(">f"):
+                        received[name] = received.get(name, 0) + 1
+            assert len(received) == FILES and set(received.values()) == {1}, "a file was copied twice, or never"
             rates[n] = FILES / elapsed
             shares = ", ".join(str(r["synced"]) for r in results)
             print(f"  {n} agent(s): {elapsed:7.3f} s  {rates[n]:8.0f} files/s  (files per agent: {shares}; {load()})")
