@@ -16,9 +16,11 @@ import re
 import shlex
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from tracker import rsyncpolicy
 from tracker.agent import conf
@@ -70,6 +72,14 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     """If the agent is killed, rsync gets SIGTERM (it then keeps its partial file in --partial-dir)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _memory_file(name: str) -> BinaryIO:
+    """An anonymous in-memory file (memfd) for a child's stdin/stdout; a temporary file where there is none."""
+    try:
+        return os.fdopen(os.memfd_create(name, os.MFD_CLOEXEC), "w+b")
+    except (AttributeError, OSError):
+        return tempfile.TemporaryFile()
 
 
 def _unescape(name: str) -> str:
@@ -125,17 +135,26 @@ class RsyncBatch:
         return args
 
     def _run(self, rels: list[str], *, dry_run: bool = False) -> _Run:
-        try:
-            proc = subprocess.run(
-                self.command(dry_run=dry_run),
-                input="\0".join(rels).encode(),
-                capture_output=True,
-                env=self.env,
-                preexec_fn=_die_with_parent,  # only sets the parent-death signal
-                check=False,
-            )
-        except OSError as exc:
-            return _Run(RSYNC_MISSING, {}, f"cannot run rsync: {exc}")
+        # The file list goes in and the itemized output comes back through in-memory files, not pipes: rsync
+        # writes a line per file, and draining a pipe line by line costs the agent a poll and a read per file.
+        with _memory_file("rsync-in") as stdin, _memory_file("rsync-out") as stdout, _memory_file("rsync-err") as err:
+            stdin.write("\0".join(rels).encode(errors="surrogateescape"))
+            stdin.seek(0)
+            try:
+                proc = subprocess.run(
+                    self.command(dry_run=dry_run),
+                    stdin=stdin,
+                    stdout=stdout,
+                    stderr=err,
+                    env=self.env,
+                    preexec_fn=_die_with_parent,  # only sets the parent-death signal
+                    check=False,
+                )
+            except OSError as exc:
+                return _Run(RSYNC_MISSING, {}, f"cannot run rsync: {exc}")
+            stdout.seek(0)
+            err.seek(0)
+            proc.stdout, proc.stderr = stdout.read(), err.read()
         # One regex pass over the whole output (flags|size|name per line): a batch of 1,000 lines is parsed
         # in C, not line by line in Python.
         items = {
