@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tracker', '0006_node_data_shortest_numbers'),
+        ('tracker', '0008_trackerprofile_plural'),
     ]
 
     operations = [
