@@ -182,6 +182,8 @@ Q_CLUSTER = q_cluster(
     workers=env_int("Q_WORKERS", 2),
     timeout=env_int("Q_TIMEOUT", 3600),
     retry=env_int("Q_RETRY", 0) or None,
+    max_attempts=env_int("Q_MAX_ATTEMPTS", 3),
+    save_limit=env_int("Q_SAVE_LIMIT", 1000),
     sync=env_bool("Q_SYNC", False),
 )
 # On SIGTERM/SIGINT busy workers get Q_STOP_GRACE seconds, then their task is interrupted (the broker delivers

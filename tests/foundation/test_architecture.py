@@ -32,6 +32,7 @@ KERNEL = {
     "syncsite.permissions",
     "syncsite.redact",
     "syncsite.schedules",
+    "syncsite.taskqueue",
     "syncsite.rest",
     "syncsite.security",
     "syncsite.tokens",

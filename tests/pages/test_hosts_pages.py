@@ -107,6 +107,17 @@ def test_host_detail_hides_edit_actions_from_readers(client, django_user_model, 
     assert 'id="host-actions"' not in html
 
 
+@pytest.mark.parametrize("hostname", ["accounts", "rules", "runs"])
+def test_hosts_named_like_a_page_open_their_own_page(signed_in, inventory, hostname):
+    """The site's own pages live under /hosts/-/ (no DNS name is "-"), so no host name is shadowed."""
+    from hosts.models import Host
+
+    Host.objects.create(hostname=hostname, labels={"site": "paris"}, account=inventory["paris"])
+    html = signed_in.get(f"/hosts/{hostname}/").content.decode()
+    assert f"<h1>{hostname}</h1>" in html or f">{hostname}</h1>" in html
+    assert f'<tr data-host="{hostname}">' in signed_in.get("/hosts/?label=site=paris").content.decode()
+
+
 def test_debug_host_prints_what_the_page_shows(inventory, make_rule, capsys):
     from hosts.plugin import Plugin
 
@@ -125,11 +136,11 @@ def test_rule_tester_tries_a_disabled_rule_without_saving(signed_in, inventory, 
 
     rule = make_rule("custom", [], [{"attribute": "tier", "value": "gold"}], condition_type="anyway", enabled=False)
     before = Host.objects.get(hostname="web01").cache
-    html = signed_in.get(f"/hosts/rules/test/?host=web01&rule=custom:{rule.pk}").content.decode()
+    html = signed_in.get(f"/hosts/-/rules/test/?host=web01&rule=custom:{rule.pk}").content.decode()
     assert "✓ matches" in html and "<code>tier</code>: <ins>gold</ins>" in html
     assert Host.objects.get(hostname="web01").cache == before
-    assert signed_in.get("/hosts/rules/test/?host=nope&rule=custom:1").status_code == 400
-    assert signed_in.get("/hosts/rules/test/?host=web01&rule=custom:x").status_code == 400
+    assert signed_in.get("/hosts/-/rules/test/?host=nope&rule=custom:1").status_code == 400
+    assert signed_in.get("/hosts/-/rules/test/?host=web01&rule=custom:x").status_code == 400
 
 
 def test_accounts_page_and_run_now(signed_in, client, django_user_model, inventory, django_assert_max_num_queries):
@@ -145,20 +156,20 @@ def test_accounts_page_and_run_now(signed_in, client, django_user_model, invento
         traceback="fetching https://bob:hunter2-secret@cmdb.example.com/api failed",
     )
     with django_assert_max_num_queries(10):
-        html = signed_in.get("/hosts/accounts/").content.decode()
+        html = signed_in.get("/hosts/-/accounts/").content.decode()
     assert 'data-account="paris-csv"' in html and "✗ failed" in html
     run = CronjobRun.objects.get()
-    page = signed_in.get(f"/hosts/runs/{run.pk}/").content.decode()
+    page = signed_in.get(f"/hosts/-/runs/{run.pk}/").content.decode()
     assert "boom\r\nline 2" in page and "cmdb.example.com" in page and "hunter2-secret" not in page
 
     queued = OrmQ.objects.count()
-    response = signed_in.post("/hosts/runs/now/", {"job": "no-such-job"})
+    response = signed_in.post("/hosts/-/runs/now/", {"job": "no-such-job"})
     assert response.status_code == 302 and OrmQ.objects.count() == queued
 
     reader = django_user_model.objects.create_user("reader", password="reader-pass-1234")
     client.force_login(reader)
-    assert "Run now" not in client.get("/hosts/accounts/").content.decode()
-    assert client.post("/hosts/runs/now/", {"job": "purge_log_entries"}).status_code == 403
+    assert "Run now" not in client.get("/hosts/-/accounts/").content.decode()
+    assert client.post("/hosts/-/runs/now/", {"job": "purge_log_entries"}).status_code == 403
     assert OrmQ.objects.count() == queued
 
 
@@ -166,10 +177,10 @@ def test_rule_tester_tries_a_rule_that_is_not_saved(signed_in, inventory):
     from hosts.models import CustomAttributeCondition, CustomAttributeRule
 
     query = "host=web01&draft=1&match_type=attribute&attribute=role&value=web&set_attribute=checks&set_value=http"
-    html = signed_in.get("/hosts/rules/test/?" + query).content.decode()
+    html = signed_in.get("/hosts/-/rules/test/?" + query).content.decode()
     assert "✓ matches" in html and "<code>checks</code>: <ins>http</ins>" in html
-    html = signed_in.get("/hosts/rules/test/?" + query.replace("value=web", "value=db")).content.decode()
+    html = signed_in.get("/hosts/-/rules/test/?" + query.replace("value=web", "value=db")).content.decode()
     assert "does not match" in html
-    response = signed_in.get("/hosts/rules/test/?" + query.replace("match_type=attribute", "match_type=nope"))
+    response = signed_in.get("/hosts/-/rules/test/?" + query.replace("match_type=attribute", "match_type=nope"))
     assert response.status_code == 400 and "match_type" in response.content.decode()
     assert not CustomAttributeRule.objects.exists() and not CustomAttributeCondition.objects.exists()

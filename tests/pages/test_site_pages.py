@@ -23,7 +23,7 @@ def nav_links(html: str) -> list[str]:
 def test_every_navigation_link_answers(client, admin_user, django_user_model):
     client.force_login(admin_user)
     links = nav_links(client.get("/").content.decode())
-    expected = {"/hosts/", "/hosts/accounts/", "/tracker/", "/tracker/tree/", "/syncthing/", "/api/docs/", "/admin/"}
+    expected = {"/hosts/", "/hosts/-/accounts/", "/tracker/", "/tracker/tree/", "/syncthing/", "/api/docs/", "/admin/"}
     assert expected <= set(links)
     for link in links:
         assert client.get(link).status_code == 200, link
@@ -47,7 +47,7 @@ def test_forbidden_and_server_error_pages(client, django_user_model):
 
     reader = django_user_model.objects.create_user("reader", password="reader-pass-1234")
     client.force_login(reader)
-    response = client.post("/hosts/runs/now/", {"job": "purge_log_entries"})
+    response = client.post("/hosts/-/runs/now/", {"job": "purge_log_entries"})
     assert response.status_code == 403
     html = response.content.decode()
     assert 'class="brand"' in html and "Not allowed" in html and "Only staff may start a run." in html
