@@ -320,6 +320,7 @@ VOLUME_BOOLEANS = [
     "enableDiscoveryPackages",
     "enableDiscoveryUpdatedFiles",
     "enableDiscoveryDeletedFiles",
+    "enableDeletion",
 ]
 VOLUME_STATUS_KEYS = [
     "agentStatus",
@@ -333,6 +334,12 @@ VOLUME_STATUS_KEYS = [
     "exit_emission",
     "exit_reception",
     "exit_scan",
+    "exit_deletion",
+    "stderr_deletion",
+    "last_deletion",
+    "bytesTotal",
+    "bytesUsed",
+    "capacityError",
     "error",
     "scan_duration",
 ]
@@ -367,6 +374,9 @@ VOLUME_LABELS = {
     "enableDiscoveryPackages": "Discover folder packages",
     "enableDiscoveryUpdatedFiles": "Discover updated files",
     "enableDiscoveryDeletedFiles": "Discover deleted files",
+    "enableDeletion": "Propagate deletions (move into the trash)",
+    "deletionMaxPerRound": "Maximum deletions per round",
+    "trashRetentionDays": "Trash retention (days)",
     "syncAmountEmission": "Sync amount for emission",
     "syncAmountReception": "Sync amount for reception",
     "rsync_args": "rsync options",
@@ -387,6 +397,17 @@ class VolumeForm(forms.ModelForm):
     enableDiscoveryPackages = forms.BooleanField(required=False, initial=True)
     enableDiscoveryUpdatedFiles = forms.BooleanField(required=False, initial=True)
     enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=False)
+    enableDeletion = forms.BooleanField(
+        required=False,
+        initial=False,
+        help_text="Move files deleted at their origin into this volume's .syncsite-trash/<day>/ (never unlinked).",
+    )
+    deletionMaxPerRound = forms.IntegerField(
+        required=False, min_value=0, help_text="More deletions than this in one round stop and alert (default 100)."
+    )
+    trashRetentionDays = forms.IntegerField(
+        required=False, min_value=0, help_text="Trash days older than this are purged (default 30)."
+    )
     syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=conf.default_batch_size)
     syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=conf.default_batch_size)
     rsync_args = forms.CharField(
@@ -453,6 +474,8 @@ class VolumeForm(forms.ModelForm):
         keys.update({name: self.cleaned_data[name] for name in VOLUME_BOOLEANS})
         keys["syncAmountEmission"] = self.cleaned_data["syncAmountEmission"]
         keys["syncAmountReception"] = self.cleaned_data["syncAmountReception"]
+        keys["deletionMaxPerRound"] = self.cleaned_data.get("deletionMaxPerRound")
+        keys["trashRetentionDays"] = self.cleaned_data.get("trashRetentionDays")
         return keys
 
 
@@ -465,6 +488,7 @@ class VolumeAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["node_id", "name", "url", *VOLUME_BOOLEANS, "syncAmountEmission", "syncAmountReception"]
+        fields += ["deletionMaxPerRound", "trashRetentionDays"]
         fields += ["rsync_args", "rsync_env", "notifiedEmails"]
         hidden = permissions.hidden_keys(_actor(request), NodeKind.VOLUME)
         fields = [f for f in fields if f not in hidden]

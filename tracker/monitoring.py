@@ -176,6 +176,11 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
                 "exit_reception": volume.get("exit_reception"),
                 "exit_scan": volume.get("exit_scan"),
                 "stderr_reception": volume.get("stderr_reception") or "",
+                "bytes_total": _whole(volume.get("bytesTotal")),
+                "bytes_used": _whole(volume.get("bytesUsed")),
+                "capacity_error": volume.get("capacityError") or "",
+                "exit_deletion": volume.get("exit_deletion"),
+                "stderr_deletion": volume.get("stderr_deletion") or "",
                 "url": volume.get("url") or "",
             }
         )
@@ -189,6 +194,11 @@ def _agent_status(volume: dict) -> str:
     if status == "off" and isinstance(volume.get("agentLastRun"), int | float):
         return f"last ran {_ms(volume['agentLastRun'])}"
     return status
+
+
+def _whole(value: object) -> int | None:
+    """A byte count from a volume key, or None when absent or not a number."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
 
 
 def tracked_files() -> int:
