@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from syncsite.admin import ReadOnlyAdminMixin
@@ -38,17 +39,11 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
                 "api_key",
                 "The stored key is unreadable: re-enter it." if unreadable else "The daemon's API key is required.",
             )
-        site = cleaned.get("site")
-        unchanged = self.instance.pk is not None and site == self.instance.site  # stored before the rule: kept
-        if site and not unchanged and not cleaned.get("syncthing_only"):
-            from tracker import services as tracker
-
-            if site not in tracker.sites():
-                self.add_error(
-                    "site",
-                    f"There is no tracker volume named {site!r}: name an existing volume,"
-                    " or tick 'Syncthing-only site' for a site the tracker does not know.",
-                )
+        previous = self.instance.site if self.instance.pk is not None else None
+        try:
+            services.check_site(cleaned.get("site") or "", bool(cleaned.get("syncthing_only")), previous)
+        except ValidationError as exc:
+            self.add_error(None, exc)
         return cleaned
 
 
