@@ -38,3 +38,68 @@ class ApiToken(models.Model):
         """Neither revoked nor expired."""
         now = now or timezone.now()
         return self.revoked is None and (self.expires is None or self.expires > now)
+
+
+class Change(models.Model):
+    """One row written, changed or deleted in a captured table, recorded by a database trigger in the writer's
+    own transaction (`syncsite.changes`): what incremental replication and the tracker's change feed read.
+
+    The id orders the log; `txid` (PostgreSQL) is the writing transaction, so a cursor knows which
+    transactions were still open when it was handed out. `origin` is the URL a replication pull applied the
+    change from ("" for changes made here), `op` create/update/delete or the label the writer gave (lock,
+    publish, ...), `scope` a copy of a column readers filter by (the tracker's authors).
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    model = models.CharField(max_length=200, help_text="app_label.model_name")
+    object_pk = models.CharField(max_length=255)
+    op = models.CharField(max_length=16)
+    natural_key = models.JSONField(null=True, blank=True)
+    scope = models.TextField(blank=True, default="")
+    origin = models.TextField(blank=True, default="")
+    txid = models.BigIntegerField(null=True, blank=True)
+    time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "change"
+        # No other index: every captured write pays for each one. PostgreSQL adds one on txid (migration).
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.op} {self.model}:{self.object_pk}"
+
+
+class CapturedTable(models.Model):
+    """A table whose writes the triggers record (installed by migrations), so they can be paused and resumed."""
+
+    db_table = models.CharField(max_length=200, unique=True)
+    label = models.CharField(max_length=200, help_text="app_label.model_name")
+    pk_column = models.CharField(max_length=200)
+    natural_key = models.JSONField(default=list, blank=True, help_text="columns of the row's natural key")
+    scope_column = models.CharField(max_length=200, blank=True)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class ChangeContext(models.Model):
+    """SQLite only: what the open transaction's writes are (a pull's origin, an operation's label).
+
+    A row lives only inside the transaction that wrote it; the triggers read it. PostgreSQL uses
+    transaction-local settings instead.
+    """
+
+    origin = models.TextField(blank=True, default="")
+    op = models.CharField(max_length=16, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.op or 'change'} from {self.origin or 'here'}"
+
+
+class ChangeHorizon(models.Model):
+    """How far the log was pruned: a cursor below `pruned_upto` needs a full pull."""
+
+    pruned_upto = models.BigIntegerField(default=0)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"pruned up to {self.pruned_upto}"

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db import IntegrityError, connection, transaction
 
+from syncsite import changes
 from tracker import conf, limits, permissions
 from tracker.models import FILE_KINDS, Node, NodeKind, SiteState, UserClass
 from tracker.services.actors import Actor, _judge_write
@@ -345,7 +346,7 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
             candidates.append((index, node_id, data))
         except TrackerError as exc:
             results[index] = exc
-    with transaction.atomic():
+    with transaction.atomic(), changes.context(op="publish"):  # the change log labels these writes "publish"
         existing = set(Node.objects.filter(node_id__in=[c[1] for c in candidates]).values_list("node_id", flat=True))
         files: list[tuple[str, dict]] = []
         children: list[tuple[str, dict]] = []
@@ -472,7 +473,8 @@ def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
             if holder is not None and holder != actor.name:
                 raise Conflict(f"{node.node_id} is locked by {holder}", node.node_id)
             pks.append(node.pk)
-        _json_patch(pks, {"lock": actor.name})
+        with changes.context(op="lock"):  # the change log (and the change feed) tells locks apart
+            _json_patch(pks, {"lock": actor.name})
     return True
 
 
@@ -484,7 +486,8 @@ def unlock_nodes(node_ids: list[str], actor: Actor) -> bool:
             if holder is None or not permissions.may_remove_lock(actor, holder):
                 return False
             pks.append(node.pk)
-        _json_patch(pks, {}, ["lock"])
+        with changes.context(op="unlock"):
+            _json_patch(pks, {}, ["lock"])
     return True
 
 
@@ -493,7 +496,8 @@ def force_unlock(node_ids: list[str], actor: Actor | None = None) -> int:
     permissions.check_lock_override(actor)
     with transaction.atomic():
         pks = list(Node.objects.filter(node_id__in=node_ids, data__has_key="lock").values_list("pk", flat=True))
-        _json_patch(pks, {}, ["lock"])
+        with changes.context(op="unlock"):
+            _json_patch(pks, {}, ["lock"])
     return len(pks)
 
 
@@ -502,7 +506,8 @@ def force_lock(node_ids: list[str], holder: str, actor: Actor | None = None) -> 
     permissions.check_lock_override(actor)
     with transaction.atomic():
         pks = list(Node.objects.filter(node_id__in=node_ids).values_list("pk", flat=True))
-        _json_patch(pks, {"lock": holder})
+        with changes.context(op="lock"):
+            _json_patch(pks, {"lock": holder})
     return len(pks)
 
 
