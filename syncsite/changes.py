@@ -91,7 +91,8 @@ def current(using: str = DEFAULT_DB_ALIAS) -> Cursor:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT (SELECT max(id) FROM syncsite_change),"
+                "SELECT GREATEST((SELECT max(id) FROM syncsite_change),"
+                " (SELECT max(pruned_upto) FROM syncsite_changehorizon)),"
                 " array(SELECT x::text::bigint FROM pg_snapshot_xip(pg_current_snapshot()) AS x ORDER BY 1)"
             )
             last_id, xids = cursor.fetchone()
@@ -99,7 +100,10 @@ def current(using: str = DEFAULT_DB_ALIAS) -> Cursor:
             if len(xids) > MAX_OPEN_XIDS:
                 return Cursor(last_id or 0, (), xids[0])
             return Cursor(last_id or 0, xids)
-        cursor.execute("SELECT max(id) FROM syncsite_change")
+        cursor.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM syncsite_change), 0),"
+            " coalesce((SELECT max(pruned_upto) FROM syncsite_changehorizon), 0))"
+        )
         return Cursor(cursor.fetchone()[0] or 0)
 
 
