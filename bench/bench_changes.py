@@ -146,7 +146,7 @@ def run_one(args: argparse.Namespace) -> None:
     full, cursor, full_size = pull()
     unchanged, cursor2, unchanged_size = pull(cursor)
     with connection.cursor() as cursor_:
-        cursor_.execute("UPDATE tracker_node SET sync_priority = sync_priority + 1 WHERE id %% 100 = 0")
+        cursor_.execute("UPDATE tracker_node SET sync_priority = sync_priority + 1 WHERE id %% %s = 0", [100])
         touched = cursor_.rowcount
     changed_time, _, changed_size = pull(cursor2)
     print(f"full reply      : {full:8.2f} s, {full_size / 1e6:8.1f} MB")
