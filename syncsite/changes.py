@@ -124,14 +124,16 @@ def expired(cursor: Cursor, using: str = DEFAULT_DB_ALIAS) -> bool:
 def changed(
     label: str, since: Cursor, upto: Cursor, *, local_only: bool = False, using: str = DEFAULT_DB_ALIAS
 ) -> dict[str, list | None]:
-    """object_pk -> natural key of its deletion (None when it still exists) of rows of `label` changed between
+    """pk (as text) -> natural key of its deletion (None when it still exists) of rows of `label` changed between
     the two cursors; `local_only` leaves out what replication pulls applied here (their origin is set)."""
     rows = Change.objects.using(using).filter(since.after(), model=label, id__lte=upto.last_id)
     if local_only:
         rows = rows.filter(origin="")
     found: dict[str, list | None] = {}
-    for object_pk, op, natural_key in rows.order_by("id").values_list("object_pk", "op", "natural_key").iterator(5000):
-        found[object_pk] = (natural_key or []) if op == "delete" else None
+    for change in rows.order_by("id").only("op", "pks", "keys").iterator(200):
+        deleted = change.op == "delete"
+        for pk, key, _ in change.entries():
+            found[pk] = (key or []) if deleted else None
     return found
 
 
@@ -145,6 +147,8 @@ def events(
 ) -> tuple[list[Change], Cursor]:
     """Log rows of these models after `since`, in log order, and the cursor after them.
 
+    `scope_contains`: of each log row, only the rows whose scope contains this text are kept (others dropped).
+
     First every row of the transactions `since` saw open (ids up to its last one; they were invisible then),
     then at most `limit` rows with higher ids. Cut short there, the cursor stops at the last row sent and names
     the transactions open now, whose rows below it are not visible yet: nothing is lost or sent twice.
@@ -157,17 +161,24 @@ def events(
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         upto = current(using)
         rows = Change.objects.using(using).filter(model__in=list(labels))
-        if scope_contains is not None:
-            rows = rows.filter(scope__contains=scope_contains)
         found: list[Change] = []
         if since.open_xids or since.open_floor is not None:
             opened = Q(txid__gte=since.open_floor) if since.open_floor is not None else Q(txid__in=since.open_xids)
             found.extend(rows.filter(opened, id__lte=since.last_id).order_by("id"))
         later = list(rows.filter(id__gt=since.last_id, id__lte=upto.last_id).order_by("id")[: limit + 1])
+    cursor = upto
     if len(later) > limit:
         later = later[:limit]
-        return found + later, Cursor(later[-1].id, upto.open_xids, upto.open_floor)
-    return found + later, upto
+        cursor = Cursor(later[-1].id, upto.open_xids, upto.open_floor)
+    found += later
+    if scope_contains is not None:
+        for change in found:
+            kept = [i for i, (_, _, scope) in enumerate(change.entries()) if scope_contains in scope]
+            change.pks = [change.pks[i] for i in kept]
+            change.keys = [change.keys[i] for i in kept] if change.keys else None
+            change.scopes = [change.scopes[i] for i in kept] if change.scopes else None
+        found = [change for change in found if change.pks]
+    return found, cursor
 
 
 @contextlib.contextmanager
@@ -239,16 +250,18 @@ def _name(spec: Spec) -> str:
 
 def _pg_sql(spec: Spec, quote) -> list[str]:
     name = _name(spec)
-    key = (
-        "jsonb_build_array(" + ", ".join(f"r.{quote(c)}" for c in spec.natural_key) + ")"
+    keys = (
+        "jsonb_agg(jsonb_build_array(" + ", ".join(f"r.{quote(c)}" for c in spec.natural_key) + "))"
         if spec.natural_key
         else "NULL"
     )
-    scope = f"COALESCE(r.{quote(spec.scope_column)}::text, '')" if spec.scope_column else "''"
+    scopes = f"jsonb_agg(r.{quote(spec.scope_column)})" if spec.scope_column else "NULL"
     label = spec.label.replace("'", "''")
+    # One log row per statement: the rows' pks (and keys, scopes) aggregated from the transition table.
     insert = (
-        "INSERT INTO syncsite_change (model, object_pk, op, natural_key, scope, origin, txid, time) "  # noqa: S608
-        f"SELECT '{label}', r.{quote(spec.pk_column)}::text, {{op}}, {key}, {scope}, o, x, now() FROM changed_rows r"
+        "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin, txid, time) "  # noqa: S608
+        f"SELECT '{label}', {{op}}, jsonb_agg(r.{quote(spec.pk_column)}), {keys}, {scopes}, o, x, now() "
+        "FROM changed_rows r HAVING count(*) > 0"
     )
     function = f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$
@@ -282,21 +295,21 @@ def _sqlite_sql(spec: Spec, quote) -> list[str]:
     label = spec.label.replace("'", "''")
     statements = []
     for event, row, op in (("INSERT", "NEW", "create"), ("UPDATE", "NEW", "update"), ("DELETE", "OLD", "delete")):
-        key = (
-            "json_array(" + ", ".join(f"{row}.{quote(c)}" for c in spec.natural_key) + ")"
+        keys = (
+            "json_array(json_array(" + ", ".join(f"{row}.{quote(c)}" for c in spec.natural_key) + "))"
             if spec.natural_key
             else "NULL"
         )
-        scope = f"COALESCE({row}.{quote(spec.scope_column)}, '')" if spec.scope_column else "''"
+        scopes = f"json_array({row}.{quote(spec.scope_column)})" if spec.scope_column else "NULL"
         label_op = (
             f"'{op}'"
             if op == "delete"
-            else f"COALESCE((SELECT op FROM syncsite_changecontext WHERE op != '' LIMIT 1), '{op}')"  # noqa: S608 - fixed
+            else f"COALESCE((SELECT op FROM syncsite_changecontext WHERE op != '' LIMIT 1), '{op}')"  # noqa: S608
         )
         statements.append(
             f"CREATE TRIGGER {name}_{event.lower()} AFTER {event} ON {quote(spec.db_table)} BEGIN "  # noqa: S608
-            "INSERT INTO syncsite_change (model, object_pk, op, natural_key, scope, origin, txid, time) VALUES ("
-            f"'{label}', {row}.{quote(spec.pk_column)}, {label_op}, {key}, {scope}, "
+            "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin, txid, time) VALUES ("
+            f"'{label}', {label_op}, json_array({row}.{quote(spec.pk_column)}), {keys}, {scopes}, "
             "COALESCE((SELECT origin FROM syncsite_changecontext LIMIT 1), ''), NULL, "
             "strftime('%Y-%m-%d %H:%M:%f', 'now')); END"
         )

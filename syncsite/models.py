@@ -41,21 +41,23 @@ class ApiToken(models.Model):
 
 
 class Change(models.Model):
-    """One row written, changed or deleted in a captured table, recorded by a database trigger in the writer's
-    own transaction (`syncsite.changes`): what incremental replication and the tracker's change feed read.
+    """Rows written, changed or deleted in a captured table by one statement (PostgreSQL) or one row (SQLite),
+    recorded by a database trigger in the writer's own transaction (`syncsite.changes`): what incremental
+    replication and the tracker's change feed read. One log row per statement keeps bulk writes cheap.
 
     The id orders the log; `txid` (PostgreSQL) is the writing transaction, so a cursor knows which
     transactions were still open when it was handed out. `origin` is the URL a replication pull applied the
     change from ("" for changes made here), `op` create/update/delete or the label the writer gave (lock,
-    publish, ...), `scope` a copy of a column readers filter by (the tracker's authors).
+    publish, ...). `pks` lists the rows; `keys` their natural keys and `scopes` a column readers filter by (the
+    tracker's authors), in the same order, where the table declares them.
     """
 
     id = models.BigAutoField(primary_key=True)
     model = models.CharField(max_length=200, help_text="app_label.model_name")
-    object_pk = models.CharField(max_length=255)
     op = models.CharField(max_length=16)
-    natural_key = models.JSONField(null=True, blank=True)
-    scope = models.TextField(blank=True, default="")
+    pks = models.JSONField(default=list)
+    keys = models.JSONField(null=True, blank=True)
+    scopes = models.JSONField(null=True, blank=True)
     origin = models.TextField(blank=True, default="")
     txid = models.BigIntegerField(null=True, blank=True)
     time = models.DateTimeField(default=timezone.now)
@@ -65,7 +67,14 @@ class Change(models.Model):
         # No other index: every captured write pays for each one. PostgreSQL adds one on txid (migration).
 
     def __str__(self) -> str:
-        return f"{self.id} {self.op} {self.model}:{self.object_pk}"
+        return f"{self.id} {self.op} {self.model} ({len(self.pks or [])} rows)"
+
+    def entries(self) -> list[tuple[str, list | None, str]]:
+        """(pk as text, natural key or None, scope or "") of each row."""
+        pks = self.pks or []
+        keys = self.keys or [None] * len(pks)
+        scopes = self.scopes or [""] * len(pks)
+        return [(str(pk), key, scope or "") for pk, key, scope in zip(pks, keys, scopes, strict=False)]
 
 
 class CapturedTable(models.Model):

@@ -13,7 +13,7 @@ from tracker.models import Node
 from tracker.services.actors import Actor
 
 NODE_LABEL = "tracker.node"
-MAX_EVENTS = 1000
+MAX_EVENTS = 1000  # log rows per answer; one log row holds every row of one statement (PostgreSQL)
 
 
 class InvalidFeedCursor(ValueError):
@@ -41,16 +41,16 @@ def events(actor: Actor | None, since: changes.Cursor, limit: int = MAX_EVENTS) 
     if conf.author_mode() and actor is not None and not actor.is_admin:
         scope = f"|{actor.name}|"
     rows, cursor = changes.events([NODE_LABEL], since, limit=min(limit, MAX_EVENTS), scope_contains=scope)
-    live_pks = {int(row.object_pk) for row in rows if row.op != "delete"}
+    live_pks = {int(pk) for row in rows if row.op != "delete" for pk, _, _ in row.entries()}
     nodes = {n.pk: n for n in Node.objects.filter(pk__in=live_pks)} if live_pks else {}
     out = []
     for row in rows:
-        node = nodes.get(int(row.object_pk)) if row.op != "delete" else None
-        node_id = (row.natural_key or [None])[0]
-        event = {"seq": row.id, "event": row.op, "_id": node_id, "time": row.time.isoformat()}
-        if row.origin:
-            event["replicated"] = True  # applied by a replication pull, not written here
-        if node is not None:
-            event["node"] = permissions.redact(actor, node.as_wire(), permissions.kind_of(node.node_id, node.kind))
-        out.append(event)
+        for pk, key, _ in row.entries():
+            node = nodes.get(int(pk)) if row.op != "delete" else None
+            event = {"seq": row.id, "event": row.op, "_id": (key or [None])[0], "time": row.time.isoformat()}
+            if row.origin:
+                event["replicated"] = True  # applied by a replication pull, not written here
+            if node is not None:
+                event["node"] = permissions.redact(actor, node.as_wire(), permissions.kind_of(node.node_id, node.kind))
+            out.append(event)
     return out, cursor
