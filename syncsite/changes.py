@@ -29,7 +29,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from syncsite.models import CapturedTable, Change, ChangeContext, ChangeHorizon
+from syncsite.models import CapturedTable, Change, ChangeHorizon
 
 CURSOR_VERSION = "v1"
 MAX_OPEN_XIDS = 500  # more open transactions than this in a cursor: it falls back to the lowest of them
@@ -173,10 +173,10 @@ def events(
     found += later
     if scope_contains is not None:
         for change in found:
-            kept = [i for i, (_, _, scope) in enumerate(change.entries()) if scope_contains in scope]
-            change.pks = [change.pks[i] for i in kept]
-            change.keys = [change.keys[i] for i in kept] if change.keys else None
-            change.scopes = [change.scopes[i] for i in kept] if change.scopes else None
+            kept = [entry for entry in change.entries() if scope_contains in entry[2]]
+            change.pks = [pk for pk, _, _ in kept]
+            change.keys = [key for _, key, _ in kept]
+            change.scopes = [scope for _, _, scope in kept]
         found = [change for change in found if change.pks]
     return found, cursor
 
@@ -204,9 +204,24 @@ def context(*, origin: str = "", op: str = "", using: str = DEFAULT_DB_ALIAS) ->
                             [_PG_ORIGIN, before_origin or "", _PG_OP, before_op or ""],
                         )
             return
-        mark = ChangeContext.objects.using(using).create(origin=origin, op=op[:16])
+        with connection.cursor() as cursor:
+            # Takes the write lock first, so no other writer's log rows can come after `start` until we commit.
+            cursor.execute(
+                "INSERT INTO syncsite_changecontext (origin, op, start)"
+                " SELECT %s, %s, COALESCE(max(id), 0) FROM syncsite_change RETURNING id, start",
+                [origin, op[:16]],
+            )
+            mark, start = cursor.fetchone()
         yield
-        ChangeContext.objects.using(using).filter(pk=mark.pk).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE syncsite_change SET"
+                " origin = CASE WHEN origin = '' THEN %s ELSE origin END,"
+                " op = CASE WHEN %s != '' AND op IN ('create', 'update') THEN %s ELSE op END"
+                " WHERE id > %s",
+                [origin, op[:16], op[:16], start],
+            )
+            cursor.execute("DELETE FROM syncsite_changecontext WHERE id = %s", [mark])
 
 
 def prune(older_than: timedelta, using: str = DEFAULT_DB_ALIAS) -> int:
@@ -259,8 +274,8 @@ def _pg_sql(spec: Spec, quote) -> list[str]:
     label = spec.label.replace("'", "''")
     # One log row per statement: the rows' pks (and keys, scopes) aggregated from the transition table.
     insert = (
-        "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin, txid, time) "  # noqa: S608
-        f"SELECT '{label}', {{op}}, jsonb_agg(r.{quote(spec.pk_column)}), {keys}, {scopes}, o, x, now() "
+        "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin, txid) "  # noqa: S608
+        f"SELECT '{label}', {{op}}, jsonb_agg(r.{quote(spec.pk_column)}), {keys}, {scopes}, o, x "
         "FROM changed_rows r HAVING count(*) > 0"
     )
     function = f"""
@@ -291,27 +306,22 @@ $body$"""
 
 
 def _sqlite_sql(spec: Spec, quote) -> list[str]:
+    """Row triggers (SQLite has no others), as lean as can be: the row's values as they are, one per log row;
+    `context()` sets origin and label afterwards, the column default the time."""
     name = _name(spec)
     label = spec.label.replace("'", "''")
     statements = []
     for event, row, op in (("INSERT", "NEW", "create"), ("UPDATE", "NEW", "update"), ("DELETE", "OLD", "delete")):
         keys = (
-            "json_array(json_array(" + ", ".join(f"{row}.{quote(c)}" for c in spec.natural_key) + "))"
+            "json_array(" + ", ".join(f"{row}.{quote(c)}" for c in spec.natural_key) + ")"
             if spec.natural_key
             else "NULL"
         )
-        scopes = f"json_array({row}.{quote(spec.scope_column)})" if spec.scope_column else "NULL"
-        label_op = (
-            f"'{op}'"
-            if op == "delete"
-            else f"COALESCE((SELECT op FROM syncsite_changecontext WHERE op != '' LIMIT 1), '{op}')"  # noqa: S608
-        )
+        scopes = f"json_quote({row}.{quote(spec.scope_column)})" if spec.scope_column else "NULL"
         statements.append(
             f"CREATE TRIGGER {name}_{event.lower()} AFTER {event} ON {quote(spec.db_table)} BEGIN "  # noqa: S608
-            "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin, txid, time) VALUES ("
-            f"'{label}', {label_op}, json_array({row}.{quote(spec.pk_column)}), {keys}, {scopes}, "
-            "COALESCE((SELECT origin FROM syncsite_changecontext LIMIT 1), ''), NULL, "
-            "strftime('%Y-%m-%d %H:%M:%f', 'now')); END"
+            "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin) VALUES ("
+            f"'{label}', '{op}', {row}.{quote(spec.pk_column)}, {keys}, {scopes}, ''); END"
         )
     return statements
 
