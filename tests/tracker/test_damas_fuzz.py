@@ -39,6 +39,7 @@ ROUTES = {
     "damas-version": ("POST", "version/{}"),
     "damas-signin": ("POST", "signIn/"),
     "damas-verify": ("GET", "verify/"),
+    "tracker-changes": ("GET", "changes/"),
 }
 CALLERS = [None, "guest", "user", "admin"]
 FUZZ = settings(
