@@ -4,7 +4,7 @@ Why triggers: the apps write in bulk (`bulk_create`, `update()`, raw SQL, set-ba
 tables), which send no signals, and every future write path is covered without its author remembering to
 log. PostgreSQL uses statement-level triggers with transition tables (one INSERT ... SELECT per statement,
 whatever the number of rows), SQLite row triggers (it has nothing else). Migrations install them with
-`CaptureChanges`; `CapturedTable` lists them so `pause()`/`resume()` can drop and recreate them (benchmarks).
+`CaptureChanges`; `pause()`/`resume()` switch them off and on (benchmarks).
 
 Readers (replication routes, the tracker's change feed) go by a cursor: `v1.<id>.<xids>`, the highest log id
 visible when it was handed out and, on PostgreSQL, the transactions still open then (`pg_snapshot_xip`):
@@ -29,7 +29,7 @@ from django.db.migrations.operations.base import Operation
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from syncsite.models import CapturedTable, Change, ChangeHorizon
+from syncsite.models import Change, ChangeHorizon
 
 CURSOR_VERSION = "v1"
 MAX_OPEN_XIDS = 500  # more open transactions than this in a cursor: it falls back to the lowest of them
@@ -130,7 +130,7 @@ def changed(
     if local_only:
         rows = rows.filter(origin="")
     found: dict[str, list | None] = {}
-    for change in rows.order_by("id").only("op", "pks", "keys").iterator(200):
+    for change in rows.order_by("id").only("op", "pks", "keys", "scopes").iterator(2000):
         deleted = change.op == "delete"
         for pk, key, _ in change.entries():
             found[pk] = (key or []) if deleted else None
@@ -327,25 +327,16 @@ def _sqlite_sql(spec: Spec, quote) -> list[str]:
 
 
 def install(connection: Any, spec: Spec) -> None:
-    """Create the triggers of one table (replacing any) and list it in CapturedTable."""
+    """Create the triggers of one table (replacing any)."""
     uninstall(connection, spec.db_table)
     quote = connection.ops.quote_name
     statements = _pg_sql(spec, quote) if connection.vendor == "postgresql" else _sqlite_sql(spec, quote)
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
-    CapturedTable.objects.using(connection.alias).update_or_create(
-        db_table=spec.db_table,
-        defaults={
-            "label": spec.label,
-            "pk_column": spec.pk_column,
-            "natural_key": list(spec.natural_key),
-            "scope_column": spec.scope_column,
-        },
-    )
 
 
-def uninstall(connection: Any, db_table: str, *, forget: bool = True) -> None:
+def uninstall(connection: Any, db_table: str) -> None:
     """Drop the triggers of one table."""
     name = _name(Spec(db_table, "", ""))
     quote = connection.ops.quote_name
@@ -357,30 +348,53 @@ def uninstall(connection: Any, db_table: str, *, forget: bool = True) -> None:
                 cursor.execute(f"DROP TRIGGER IF EXISTS {name}_{event}")
         if connection.vendor == "postgresql":
             cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
-    if forget:
-        CapturedTable.objects.using(connection.alias).filter(db_table=db_table).delete()
 
 
-def captured(using: str = DEFAULT_DB_ALIAS) -> list[Spec]:
-    return [
-        Spec(t.db_table, t.label, t.pk_column, tuple(t.natural_key), t.scope_column)
-        for t in CapturedTable.objects.using(using).order_by("id")
-    ]
-
-
-def pause(using: str = DEFAULT_DB_ALIAS) -> list[Spec]:
-    """Drop every capture trigger (they stay listed); `resume()` recreates them. For benchmarks and repairs."""
+def captured(using: str = DEFAULT_DB_ALIAS) -> list[tuple[str, str, str]]:
+    """(table, trigger, definition) of every capture trigger, read from the database's catalog."""
     connection = connections[using]
-    specs = captured(using)
-    for spec in specs:
-        uninstall(connection, spec.db_table, forget=False)
-    return specs
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT c.relname, t.tgname, '' FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+                " WHERE t.tgname LIKE 'syncsite\\_capture\\_%%' AND NOT t.tgisinternal ORDER BY 1, 2"
+            )
+        else:
+            cursor.execute(
+                "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger'"
+                " AND name LIKE 'syncsite\\_capture\\_%%' ESCAPE '\\' ORDER BY 1, 2"
+            )
+        return [tuple(row) for row in cursor.fetchall()]
+
+
+def pause(using: str = DEFAULT_DB_ALIAS) -> list[tuple[str, str, str]]:
+    """Stop capturing (PostgreSQL: triggers disabled; SQLite: dropped, their definitions kept); `resume()` undoes
+    it. For benchmarks and repairs: writes made meanwhile are not in the log."""
+    connection = connections[using]
+    triggers = captured(using)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table, trigger, _ in triggers:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {quote(table)} DISABLE TRIGGER {quote(trigger)}")
+            else:
+                cursor.execute(f"DROP TRIGGER IF EXISTS {quote(trigger)}")
+    _paused[using] = triggers
+    return triggers
 
 
 def resume(using: str = DEFAULT_DB_ALIAS) -> None:
     connection = connections[using]
-    for spec in captured(using):
-        install(connection, spec)
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for table, trigger, sql in _paused.pop(using, []):
+            if connection.vendor == "postgresql":
+                cursor.execute(f"ALTER TABLE {quote(table)} ENABLE TRIGGER {quote(trigger)}")
+            else:
+                cursor.execute(sql)
+
+
+_paused: dict[str, list[tuple[str, str, str]]] = {}
 
 
 class CaptureChanges(Operation):

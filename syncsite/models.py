@@ -80,19 +80,6 @@ class Change(models.Model):
         return [(str(pk), key, scope or "") for pk, key, scope in zip(pks, keys, scopes, strict=False)]
 
 
-class CapturedTable(models.Model):
-    """A table whose writes the triggers record (installed by migrations), so they can be paused and resumed."""
-
-    db_table = models.CharField(max_length=200, unique=True)
-    label = models.CharField(max_length=200, help_text="app_label.model_name")
-    pk_column = models.CharField(max_length=200)
-    natural_key = models.JSONField(default=list, blank=True, help_text="columns of the row's natural key")
-    scope_column = models.CharField(max_length=200, blank=True)
-
-    def __str__(self) -> str:
-        return self.label
-
-
 class ChangeContext(models.Model):
     """SQLite only: a marked block of writes (a pull's origin, an operation's label) in progress.
 
