@@ -84,3 +84,38 @@ def test_a_user_holds_at_most_the_cap_of_open_requests(live_server, make_user, s
     holder.join()
     assert second.status_code == 429 and second.headers["Retry-After"] == "1"
     assert requests.get(url, params={"since": cursor, "wait": 0}, headers=guest, timeout=10).status_code == 200
+
+
+def test_server_sent_events_under_asgi_stream_each_change(make_user, settings):
+    """Django's ASGI handler (AsyncClient; no ASGI server is installed here): the stream stays open and sends
+    each event as it comes, `id:` being the cursor to resume from."""
+    import asyncio
+
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+
+    settings.TRACKER_CHANGES_MAX_WAIT = 3
+    make_user("sse", "guest")
+    from django.test import Client
+
+    signed = Client().post("/api/signIn/", {"username": "sse", "password": "pw-Secret-123"}).json()["token"]
+    headers = {"Authorization": f"Bearer {signed}", "Accept": "text/event-stream"}
+    cursor = Client().get("/api/changes", headers={"Authorization": f"Bearer {signed}"}).json()["cursor"]
+
+    async def listen() -> tuple[str, float]:
+        response = await AsyncClient().get("/api/changes", {"since": cursor, "wait": "3"}, headers=headers)
+        assert response["Content-Type"] == "text/event-stream"
+        text, began = "", time.monotonic()
+        publish = asyncio.ensure_future(
+            sync_to_async(services.publish, thread_sensitive=False)("/sse/a.exr", origin="paris", author="alice")
+        )
+        async for chunk in response.streaming_content:
+            text += chunk.decode()
+            if "event: change" in text:
+                break
+        await publish
+        return text, time.monotonic() - began
+
+    text, waited = asyncio.run(listen())
+    assert waited < 3 and '"_id": "/sse/a.exr"' in text and '"event": "publish"' in text
+    assert "\nid: v1." in "\n" + text
