@@ -133,7 +133,7 @@ def _long_poll(actor: services.Actor, since, wait: float) -> tuple[list[dict], s
 
 def _sse_response(actor: services.Actor, since, wait: float) -> HttpResponse:
     """A stream that stays open for `wait` seconds (ASGI only: an async generator does not hold a worker)."""
-    read = sync_to_async(feed.events, thread_sensitive=False)
+    read = sync_to_async(feed.events)  # the ASGI handler's one sync thread, whose connection Django manages
     slot = _open_slot(actor.name)
     if not slot.__enter__():
         slot.__exit__(None, None, None)
