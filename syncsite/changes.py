@@ -19,7 +19,7 @@ expired: the reader must start again from a full copy.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -236,6 +236,48 @@ def prune(older_than: timedelta, using: str = DEFAULT_DB_ALIAS) -> int:
             pk=1, defaults={"pruned_upto": last, "pruned_at": timezone.now()}
         )
     return deleted
+
+
+def bulk_insert(
+    connection: Any,
+    db_table: str,
+    label: str,
+    write: Callable[[], None],
+    written: Callable[[], list[tuple[Any, list | None]]],
+) -> None:
+    """Run `write` (a bulk INSERT into `db_table`) so the log gets one row for all of it.
+
+    PostgreSQL's statement triggers do that anyway. SQLite has only row triggers, each an extra insert per row:
+    inside the caller's transaction the table's insert trigger is set aside, `written()` gives (pk, natural key)
+    of the new rows, one log row records them, and the trigger is put back, all in the same transaction (SQLite's
+    DDL is transactional, and it has one writer at a time, so no other write can slip through meanwhile).
+    """
+    trigger = f"{_name(Spec(db_table, '', ''))}_insert"
+    definition = None
+    if connection.vendor == "sqlite" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger])
+            found = cursor.fetchone()
+        definition = found[0] if found else None
+    if definition is None:
+        write()
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {connection.ops.quote_name(trigger)}")
+    try:
+        write()
+        rows = written()
+        if rows:
+            keys = [key for _, key in rows]
+            Change.objects.using(connection.alias).create(
+                model=label,
+                op="create",
+                pks=[pk for pk, _ in rows],
+                keys=keys if any(key is not None for key in keys) else None,
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(definition)
 
 
 # --- triggers --------------------------------------------------------------------------------------------

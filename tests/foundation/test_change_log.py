@@ -56,3 +56,23 @@ def test_pruned_cursors_expire_and_capture_can_be_paused(django_assert_max_num_q
     before = changes.current()
     services.publish("/p/three", origin="paris", author="ann")
     assert changes.changed("tracker.node", before, changes.current())
+
+
+def test_the_hosts_bulk_import_is_logged_as_one_row_per_batch(tmp_path):
+    from hosts.models import Account, Host
+    from hosts.plugins.importers import run_plugin
+    from syncsite.models import Change
+
+    path = tmp_path / "hosts.csv"
+    path.write_text("host,role\n" + "".join(f"h{i}.example.com,web\n" for i in range(50)))
+    Account.objects.create(name="csv", type="csv", address=str(path))
+    start = changes.current()
+    assert run_plugin("import-csv", "csv").created == 50
+    found = changes.changed("hosts.host", start, changes.current())
+    assert set(found) == {str(pk) for pk in Host.objects.values_list("pk", flat=True)}
+    assert Change.objects.filter(id__gt=start.last_id, model="hosts.host").count() <= 2  # not one per host
+    assert {table for table, _, _ in changes.captured()} >= {"hosts_host"}  # the trigger is back
+    middle = changes.current()
+    Host.objects.filter(hostname="h1.example.com").update(disabled=True)  # and still records other writes
+    h1 = str(Host.objects.get(hostname="h1.example.com").pk)
+    assert changes.changed("hosts.host", middle, changes.current()) == {h1: None}
