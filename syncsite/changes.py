@@ -185,7 +185,7 @@ def events(
 def context(*, origin: str = "", op: str = "", using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """Mark the writes made inside this block (one transaction, or a savepoint of the caller's)."""
     connection = connections[using]
-    with transaction.atomic(using=using):
+    with transaction.atomic(using=using, savepoint=False):  # the marks end with the transaction anyway
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(

@@ -10,7 +10,7 @@ from syncsite.changes import CaptureChanges
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("hosts", "0007_account_parent"),
+        ("hosts", "0008_host_labels_gin"),
         ("syncsite", "0003_change_log"),
     ]
 

@@ -7,7 +7,7 @@ from syncsite.changes import CaptureChanges
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracker", "0006_node_data_shortest_numbers"),
+        ("tracker", "0008_trackerprofile_plural"),
         ("syncsite", "0003_change_log"),
     ]
 
