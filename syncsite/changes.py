@@ -243,14 +243,15 @@ def bulk_insert(
     db_table: str,
     label: str,
     write: Callable[[], None],
-    written: Callable[[], list[tuple[Any, list | None]]],
+    written: Callable[[], list[tuple]],
 ) -> None:
     """Run `write` (a bulk INSERT into `db_table`) so the log gets one row for all of it.
 
     PostgreSQL's statement triggers do that anyway. SQLite has only row triggers, each an extra insert per row:
-    inside the caller's transaction the table's insert trigger is set aside, `written()` gives (pk, natural key)
-    of the new rows, one log row records them, and the trigger is put back, all in the same transaction (SQLite's
-    DDL is transactional, and it has one writer at a time, so no other write can slip through meanwhile).
+    inside the caller's transaction the table's insert trigger is set aside, `written()` gives (pk, natural key
+    [, scope]) of the new rows, one log row records them, and the trigger is put back, all in the same
+    transaction (SQLite's DDL is transactional, and it has one writer at a time, so no other write can slip
+    through meanwhile). `written()` is called only then.
     """
     trigger = f"{_name(Spec(db_table, '', ''))}_insert"
     definition = None
@@ -268,12 +269,14 @@ def bulk_insert(
         write()
         rows = written()
         if rows:
-            keys = [key for _, key in rows]
+            keys = [row[1] for row in rows]
+            scopes = [row[2] if len(row) > 2 else "" for row in rows]
             Change.objects.using(connection.alias).create(
                 model=label,
                 op="create",
-                pks=[pk for pk, _ in rows],
+                pks=[row[0] for row in rows],
                 keys=keys if any(key is not None for key in keys) else None,
+                scopes=scopes if any(scopes) else None,
             )
     finally:
         with connection.cursor() as cursor:
