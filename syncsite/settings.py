@@ -45,9 +45,12 @@ INSTALLED_APPS = [
     "tracker",
     "syncthing_bridge",
     "synctools",
+    "notifications",
+    "auditlog",
 ]
 
 MIDDLEWARE = [
+    "syncsite.metrics.RequestMetricsMiddleware",  # first: counts every answer, also the ones middleware gives
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",  # the audit log records who made a change
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout answer
 ]
 
@@ -182,6 +186,8 @@ Q_CLUSTER = q_cluster(
     workers=env_int("Q_WORKERS", 2),
     timeout=env_int("Q_TIMEOUT", 3600),
     retry=env_int("Q_RETRY", 0) or None,
+    max_attempts=env_int("Q_MAX_ATTEMPTS", 3),
+    save_limit=env_int("Q_SAVE_LIMIT", 1000),
     sync=env_bool("Q_SYNC", False),
 )
 # On SIGTERM/SIGINT busy workers get Q_STOP_GRACE seconds, then their task is interrupted (the broker delivers
@@ -235,6 +241,9 @@ for _name in (
     "TRACKER_TOKEN_EXPIRY_SECONDS",
     "TRACKER_SCRIPT_TOKEN_EXPIRY_SECONDS",
     "TRACKER_AGENT_SSH_CONNECT_TIMEOUT",
+    "TRACKER_CAPACITY_INTERVAL_SECONDS",
+    "TRACKER_DELETION_MAX_PER_ROUND",
+    "TRACKER_TRASH_RETENTION_DAYS",
     "SYNCTOOLS_STALE_RUN_SECONDS",
 ):
     if os.environ.get(_name):
@@ -248,3 +257,23 @@ for _name in (
 ):
     if os.environ.get(_name):
         globals()[_name] = os.environ[_name]
+
+# --- operations (docs/operations.md) -------------------------------------------------------------
+# /metrics (Prometheus text format) answers only requests with "Authorization: Bearer <METRICS_TOKEN>";
+# without a token the endpoint answers 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# /readyz: a worker (qcluster) heartbeat older than this is not ready.
+READYZ_WORKER_SECONDS = env_int("READYZ_WORKER_SECONDS", 120)
+# Notifications: Django's mail settings send the mails (the SMTP password only ever from the environment).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "syncsite@localhost")
+# The dashboard and the health checks: an agent silent this long is stale; a file in error this long is told.
+OPS_AGENT_STALE_MINUTES = env_int("OPS_AGENT_STALE_MINUTES", 30)
+OPS_FILE_ERROR_MINUTES = env_int("OPS_FILE_ERROR_MINUTES", 60)
+# The audit log never stores these fields' values (encrypted secrets, password hashes, token digests).
+AUDITLOG_INCLUDE_ALL_MODELS = False

@@ -28,7 +28,7 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
 
     class Meta:
         model = SyncthingInstance
-        fields = ["name", "url", "api_key", "ca_certificate", "site", "enabled", "timeout"]
+        fields = ["name", "url", "api_key", "ca_certificate", "site", "syncthing_only", "enabled", "timeout"]
 
     def clean(self):
         cleaned = super().clean()
@@ -38,6 +38,17 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
                 "api_key",
                 "The stored key is unreadable: re-enter it." if unreadable else "The daemon's API key is required.",
             )
+        site = cleaned.get("site")
+        unchanged = self.instance.pk is not None and site == self.instance.site  # stored before the rule: kept
+        if site and not unchanged and not cleaned.get("syncthing_only"):
+            from tracker import services as tracker
+
+            if site not in tracker.sites():
+                self.add_error(
+                    "site",
+                    f"There is no tracker volume named {site!r}: name an existing volume,"
+                    " or tick 'Syncthing-only site' for a site the tracker does not know.",
+                )
         return cleaned
 
 

@@ -540,6 +540,10 @@ class InstanceListener:
             logger.warning("listener %s: state update failed: %s", self.instance.name, exc)
         except OperationalError as exc:
             logger.warning("listener %s: state not updated: %s (a refresh repairs it)", self.instance.name, exc)
+        from syncthing_bridge import alerts  # DeviceDisconnected, FolderErrors: told at once, not at the next check
+
+        for event in batch:
+            alerts.on_event(self.instance, event)
 
     def _sample_rates(self, st: Syncthing) -> None:
         """The devices' transfer rates from the connections' byte counters, every few seconds (between refreshes)."""

@@ -11,7 +11,7 @@ from syncsite.changes import CaptureChanges
 class Migration(migrations.Migration):
     dependencies = [
         ("hosts", "0008_host_labels_gin"),
-        ("syncsite", "0003_change_log"),
+        ("syncsite", "0005_change_log"),
     ]
 
     operations = [

@@ -46,6 +46,7 @@ def test_api_key_is_encrypted_at_rest_and_write_only_in_admin(client, admin_user
             "api_key": "",
             "ca_certificate": "",
             "site": "siteA",
+            "syncthing_only": "on",  # no tracker volume siteA in this test
             "enabled": "on",
             "timeout": "10",
             "mappings-TOTAL_FORMS": "0",

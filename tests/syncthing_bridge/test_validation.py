@@ -64,6 +64,24 @@ def test_admin_form_refuses_bad_values(admin_client):
     assert not SyncthingInstance.objects.exists()
 
 
+def test_admin_form_site_names_a_volume_or_is_declared_syncthing_only(admin_client):
+    from tracker import services as tracker
+
+    form = {**GOOD, "timeout": "10", "enabled": "on", "site": "nowhere", "ca_certificate": ""}
+    for prefix in ("mappings", "devices", "folders"):
+        form.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = admin_client.post("/admin/syncthing_bridge/syncthinginstance/add/", form)
+    assert response.status_code == 200 and "no tracker volume named" in response.content.decode()
+    tracker.create_volume("paris", url="/tmp/paris")
+    assert (
+        admin_client.post("/admin/syncthing_bridge/syncthinginstance/add/", {**form, "site": "paris"}).status_code
+        == 302
+    )
+    form.update(name="other", site="nowhere", syncthing_only="on")
+    assert admin_client.post("/admin/syncthing_bridge/syncthinginstance/add/", form).status_code == 302
+    assert SyncthingInstance.objects.get(name="other").syncthing_only
+
+
 class StopAfterFirstWait(threading.Event):
     """A stop event that is set by the listener's first backoff wait."""
 

@@ -3,9 +3,9 @@
 django-q2's own cluster waits, on a stop signal, for every running task to finish (an hour with the
 default timeout), so `make run` and service managers left it running. Here busy workers get
 Q_STOP_GRACE seconds to finish, then they are interrupted; the task they ran stays un-acknowledged in
-the broker, which delivers it again after Q_CLUSTER["retry"] seconds, so it is not lost (tasks must
-tolerate being run again from the start). If the cluster still has not stopped by Q_STOP_TIMEOUT, its
-remaining processes are killed.
+the database broker, which delivers it again Q_CLUSTER["retry"] seconds after it started, so it is not lost
+(tasks must tolerate being run again from the start; the Redis broker loses it: docs/scaling.md). If the
+cluster still has not stopped by Q_STOP_TIMEOUT, its remaining processes are killed.
 """
 
 from __future__ import annotations
@@ -119,8 +119,38 @@ class Command(DjangoQCommand):
         settings.SECRET_KEY  # noqa: B018 - as django-q2: signing needs it, fail before starting
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        if "redis" in settings.Q_CLUSTER:
+            logger.warning(
+                "the task broker is Redis: a task a killed cluster held is lost (at-most-once); "
+                "leave REDIS_URL unset for the database broker's at-least-once delivery (docs/scaling.md)"
+            )
         q = BoundedCluster()
         q.start()
-        if options.get("run_once", False):
-            q.stop()
-        q.wait()
+        beating = threading.Event()
+        threading.Thread(target=_heartbeat, args=(q, beating), name="qcluster-heartbeat", daemon=True).start()
+        try:
+            if options.get("run_once", False):
+                q.stop()
+            q.wait()
+        finally:
+            beating.set()
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "Q_HEARTBEAT_SECONDS", 15))
+
+
+def _heartbeat(q: BoundedCluster, stop: threading.Event) -> None:
+    """Keep a `worker:<cluster name>` row fresh while the sentinel lives: /readyz reads it (no shared cache)."""
+    from django.db import close_old_connections, connection
+
+    from syncsite import heartbeats
+
+    key = f"worker:{q.name}"
+    try:
+        while not stop.is_set() and q.sentinel is not None and q.sentinel.is_alive():
+            close_old_connections()
+            heartbeats.beat(key, summary=f"pid {os.getpid()}, {settings.Q_CLUSTER.get('workers', '?')} workers")
+            stop.wait(heartbeat_seconds())
+    finally:
+        connection.close()

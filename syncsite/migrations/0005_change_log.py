@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('syncsite', '0002_import_legacy_tokens'),
+        ('syncsite', '0004_heartbeat'),
     ]
 
     operations = [

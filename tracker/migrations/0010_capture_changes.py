@@ -7,8 +7,8 @@ from syncsite.changes import CaptureChanges
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracker", "0008_trackerprofile_plural"),
-        ("syncsite", "0003_change_log"),
+        ("tracker", "0009_node_deleted_index"),
+        ("syncsite", "0005_change_log"),
     ]
 
     operations = [
