@@ -24,6 +24,8 @@ class SyncsiteConfig(AppConfig):
         from synctools.errors import SynctoolsError
 
         errors.register_foreign(SynctoolsError)  # synctools cannot subclass DomainError: it knows only Django
+        # What a pull writes is marked with its URL in the change log: never offered back as this site's own.
+        synctools_services.register_apply_context(_pulled_from)
 
         if synctools_conf.api_token():
             import_module("syncsite.sync_routes")
@@ -37,6 +39,12 @@ class SyncsiteConfig(AppConfig):
         ops.register()
         # "Needs attention" comes first: the site's own entry (its label sorts before every app's).
         dashboard.register("syncsite", sections=ops.dashboard_sections)
+
+
+def _pulled_from(url: str, using: str):
+    from syncsite import changes
+
+    return changes.context(origin=url, using=using)
 
 
 class SyncsiteAdminConfig(admin_apps.AdminConfig):

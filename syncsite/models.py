@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Now
 from django.utils import timezone
 
 
@@ -38,6 +39,71 @@ class ApiToken(models.Model):
         """Neither revoked nor expired."""
         now = now or timezone.now()
         return self.revoked is None and (self.expires is None or self.expires > now)
+
+
+class Change(models.Model):
+    """Rows written, changed or deleted in a captured table by one statement (PostgreSQL) or one row (SQLite),
+    recorded by a database trigger in the writer's own transaction (`syncsite.changes`): what incremental
+    replication and the tracker's change feed read. One log row per statement keeps bulk writes cheap.
+
+    The id orders the log; `txid` (PostgreSQL) is the writing transaction, so a cursor knows which
+    transactions were still open when it was handed out. `origin` is the URL a replication pull applied the
+    change from ("" for changes made here), `op` create/update/delete or the label the writer gave (lock,
+    publish, ...). `pks` lists the rows; `keys` their natural keys and `scopes` a column readers filter by (the
+    tracker's authors), in the same order, where the table declares them.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    model = models.CharField(max_length=200, help_text="app_label.model_name")
+    op = models.CharField(max_length=16)
+    pks = models.JSONField(default=list)
+    keys = models.JSONField(null=True, blank=True)
+    scopes = models.JSONField(null=True, blank=True)
+    origin = models.TextField(blank=True, default="")
+    txid = models.BigIntegerField(null=True, blank=True)
+    time = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name = "change"
+        # No other index: every captured write pays for each one. PostgreSQL adds one on txid (migration).
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.op} {self.model} ({len(self.pks or [])} rows)"
+
+    def entries(self) -> list[tuple[str, list | None, str]]:
+        """(pk as text, natural key or None, scope or "") of each row."""
+        if not isinstance(self.pks, list):  # SQLite's row triggers: one row, its values as they are
+            return [(str(self.pks), self.keys, self.scopes or "")]
+        pks = self.pks or []
+        keys = self.keys or [None] * len(pks)
+        scopes = self.scopes or [""] * len(pks)
+        return [(str(pk), key, scope or "") for pk, key, scope in zip(pks, keys, scopes, strict=False)]
+
+
+class ChangeContext(models.Model):
+    """SQLite only: a marked block of writes (a pull's origin, an operation's label) in progress.
+
+    A row lives only inside the transaction that wrote it. Writing it takes SQLite's write lock, so `start` (the
+    newest log id then) is exact: the log rows above it, until the block ends, are the block's, and get its marks
+    then (one UPDATE, instead of every trigger run reading the marks). PostgreSQL uses transaction-local settings.
+    """
+
+    origin = models.TextField(blank=True, default="")
+    op = models.CharField(max_length=16, blank=True, default="")
+    start = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.op or 'change'} from {self.origin or 'here'}"
+
+
+class ChangeHorizon(models.Model):
+    """How far the log was pruned: a cursor below `pruned_upto` needs a full pull."""
+
+    pruned_upto = models.BigIntegerField(default=0)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"pruned up to {self.pruned_upto}"
 
 
 class Heartbeat(models.Model):

@@ -60,6 +60,7 @@ class SyncResult:
     cursor: str = ""
     models: list[str] = field(default_factory=list)
     duration: float = 0.0
+    full_pull_needed: bool = False  # the cursor had expired at the source: this pull was a full one
 
 
 class Client:
@@ -176,6 +177,11 @@ class Client:
     ) -> None:
         params = {streaming.SINCE_PARAM: state.cursor} if incremental and state.cursor else None
         response = self._get(target, params=params)
+        if response is None:
+            # The source pruned its change log past our cursor: only a full pull (deleting what it lacks) is complete.
+            result.full_pull_needed = True
+            clean = True
+            response = self._get(target)
         with response:
             answer = response.headers.get(streaming.INCREMENTAL_HEADER)
             result.incremental = answer == "1"
@@ -192,7 +198,7 @@ class Client:
             )
             applier.cover(covered)
             connection = connections[self.using]
-            with transaction.atomic(using=self.using):
+            with transaction.atomic(using=self.using), services.apply_context(target, self.using):
                 with connection.constraint_checks_disabled():
                     for record in self._records(target, response):
                         applier.add(record)
@@ -213,11 +219,15 @@ class Client:
         result.models = [streaming.model_label(m) for m in applier.models]
         self._pulled_pks = applier.pulled_pks
 
-    def _get(self, url: str, params: dict | None = None) -> requests.Response:
+    def _get(self, url: str, params: dict | None = None) -> requests.Response | None:
+        """The reply, or None when the source says the cursor in `params` expired (a full pull is needed)."""
         try:
             response = self.session.get(url, params=params, stream=True, timeout=self.timeout)
         except requests.RequestException as exc:
             raise SyncError(url, f"request failed: {exc}") from exc
+        if response.status_code == 410 and params and response.headers.get(streaming.FULL_PULL_HEADER) == "1":
+            response.close()
+            return None
         if response.status_code != 200:
             detail = response.raw.read(500, decode_content=True).decode(errors="replace").strip()
             response.close()

@@ -25,6 +25,13 @@ class InvalidCursor(SynctoolsError, ValueError):
     """A `since` cursor that this site did not hand out (not a number, or negative)."""
 
 
+class CursorExpired(SynctoolsError):
+    """A `since` cursor older than the change log's retention (or of another log): only a full pull is complete."""
+
+    http_status = 410
+    default_detail = "The cursor is older than the change log's retention: a full pull is needed."
+
+
 class SyncError(SynctoolsError):
     """A pull failed; the message names the URL and, for HTTP errors, the status.
 

@@ -7,7 +7,7 @@ import binascii
 import contextlib
 import hmac
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -15,7 +15,36 @@ from django.urls import re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from synctools import conf, services, streaming, tracking
-from synctools.errors import SynctoolsError
+from synctools.errors import CursorExpired, InvalidCursor, SynctoolsError
+
+
+class ChangeSource(Protocol):
+    """Where a Route reads what changed: by default the records synctools' signals write (`ChangeRecord`);
+    a project whose writes bypass signals passes its own (e.g. a log written by database triggers)."""
+
+    def parse(self, value: str) -> Any:
+        """The cursor a client sent back; InvalidCursor when it is not one, CursorExpired when it is too old."""
+
+    def current(self, using: str) -> Any:
+        """The cursor of what the reply's snapshot contains (its `str()` goes to the client)."""
+
+    def changed(self, model: type[models.Model], since: Any, upto: Any, using: str) -> dict[str, list | None]:
+        """pk (as text) -> natural key of its deletion, or None when the row still exists."""
+
+
+class SignalChanges:
+    """The default source: change records written by synctools' signal receivers (`tracking`)."""
+
+    tracks = True  # the route's models must be tracked by signals
+
+    def parse(self, value: str) -> int:
+        return services.parse_cursor(value)
+
+    def current(self, using: str) -> int:
+        return int(services.current_cursor())
+
+    def changed(self, model: type[models.Model], since: int, upto: int, using: str) -> dict[str, list | None]:
+        return services.changes_since(model, since, upto)
 
 
 class Route:
@@ -42,6 +71,7 @@ class Route:
         exclude: Iterable[str] = (),
         omit_fields: Iterable[str] = (),
         incremental: bool = True,
+        changes: ChangeSource | None = None,
     ) -> Callable:
         """Serve every model of an installed app, parents before children (as `dumpdata label`).
 
@@ -50,10 +80,12 @@ class Route:
         incremental: False for apps that write with `update()`/`bulk_create()`/`bulk_update()` (no signals, so
         changes cannot be tracked): such a route answers every request in full, saying so to clients that
         asked for an increment (`X-Synctools-Incremental: 0`), which then delete what the reply lacks.
+        changes: where changes are read (a `ChangeSource`); by default the signal-written change records.
         """
         excluded = {name.lower() for name in exclude}
         model_list = [m for m in streaming.app_models(label) if m._meta.label_lower not in excluded]
-        if incremental:
+        source = changes or SignalChanges()
+        if incremental and getattr(source, "tracks", False):
             tracking.track(model_list)
 
         def querysets() -> list[models.QuerySet]:
@@ -64,6 +96,7 @@ class Route:
             models_hint=model_list,
             omit=frozenset(f.lower() for f in omit_fields),
             incremental=incremental,
+            source=source,
         )
         self._add(path, view, name=f"synctools-app-{label}")
         return view
@@ -116,7 +149,10 @@ class Route:
         models_hint: list | None,
         omit: frozenset[str] = frozenset(),
         incremental: bool = True,
+        source: ChangeSource | None = None,
     ) -> Callable:
+        source = source or SignalChanges()
+
         @csrf_exempt
         def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method not in ("GET", "HEAD"):
@@ -131,25 +167,38 @@ class Route:
                 return response
             since = request.GET.get(streaming.SINCE_PARAM)
             cursor = None
-            if since not in (None, ""):
+            if since not in (None, "") and incremental:
                 try:
-                    cursor = services.parse_cursor(since)
-                except SynctoolsError as exc:
-                    return JsonResponse({"detail": exc.detail}, status=exc.http_status)
+                    cursor = source.parse(since)
+                except CursorExpired as exc:
+                    response = JsonResponse({"detail": exc.detail, "fullPullNeeded": True}, status=exc.http_status)
+                    response[streaming.FULL_PULL_HEADER] = "1"
+                    return response
+                except (SynctoolsError, ValueError) as exc:
+                    error = exc if isinstance(exc, SynctoolsError) else InvalidCursor(str(exc))
+                    return JsonResponse({"detail": error.detail}, status=error.http_status)
             querysets = func(*args, **kwargs)
             if not isinstance(querysets, list | tuple):
                 querysets = [querysets]
             querysets = list(querysets)
-            tracking.track(m for m in map(streaming.queryset_model, querysets) if m is not None)
-            response = self._respond(request, querysets, cursor if incremental else None, omit)
-            if cursor is not None and not incremental:
+            if getattr(source, "tracks", False):
+                tracking.track(m for m in map(streaming.queryset_model, querysets) if m is not None)
+            try:
+                response = self._respond(request, querysets, cursor if incremental else None, omit, source)
+            except CursorExpired as exc:  # pruned while the request was on its way
+                response = JsonResponse({"detail": exc.detail, "fullPullNeeded": True}, status=exc.http_status)
+                response[streaming.FULL_PULL_HEADER] = "1"
+                return response
+            if since not in (None, "") and not incremental:
                 response[streaming.INCREMENTAL_HEADER] = "0"
             return response
 
         return view
 
-    def _respond(self, request: HttpRequest, querysets: list, cursor: int | None, omit: frozenset[str]) -> HttpResponse:
-        body = self._body(querysets, cursor, omit)
+    def _respond(
+        self, request: HttpRequest, querysets: list, cursor: Any, omit: frozenset[str], source: ChangeSource
+    ) -> HttpResponse:
+        body = self._body(querysets, cursor, omit, source)
         new_cursor = next(body)  # opens the snapshot and reads the cursor before any row
         incremental = cursor is not None
         if request.method == "HEAD":
@@ -172,7 +221,7 @@ class Route:
             response[streaming.INCREMENTAL_HEADER] = "1"
         return response
 
-    def _body(self, querysets: list, cursor: int | None, omit: frozenset[str]) -> Iterator[Any]:
+    def _body(self, querysets: list, cursor: Any, omit: frozenset[str], source: ChangeSource) -> Iterator[Any]:
         """First the cursor, then the body.
 
         On PostgreSQL all of it is read in one REPEATABLE READ transaction: a consistent snapshot, so rows
@@ -187,7 +236,7 @@ class Route:
             if snapshot:
                 with connection.cursor() as db_cursor:
                     db_cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            upto = int(services.current_cursor())
+            upto = source.current(alias)
             yield str(upto)
             if cursor is None:
                 yield from streaming.serialize_stream(
@@ -195,7 +244,11 @@ class Route:
                 )
             else:
                 yield from _incremental_stream(
-                    querysets, cursor, upto, conf.batch_size(), omit, natural_pks=self.natural_primary_keys
+                    querysets,
+                    lambda model: source.changed(model, cursor, upto, alias),
+                    conf.batch_size(),
+                    omit,
+                    natural_pks=self.natural_primary_keys,
                 )
 
 
@@ -207,7 +260,12 @@ def _read_alias(querysets: list) -> str:
 
 
 def _incremental_stream(
-    querysets: list, cursor: int, upto: int, chunk_size: int, omit: frozenset[str], *, natural_pks: bool = True
+    querysets: list,
+    changes: Callable[[type[models.Model]], dict[str, list | None]],
+    chunk_size: int,
+    omit: frozenset[str],
+    *,
+    natural_pks: bool = True,
 ) -> Iterator[bytes]:
     """Rows changed after `cursor` (current state), then tombstones for those gone, children's first."""
     writer = streaming.ArrayWriter()
@@ -223,7 +281,7 @@ def _incremental_stream(
             for text in streaming.encode_batches(queryset, chunk_size, omit, natural_pks=natural_pks):
                 yield writer.batch(text)
             continue
-        changed = services.changes_since(model, cursor, upto)
+        changed = changes(model)
         if not changed:
             continue
         keys = list(changed)

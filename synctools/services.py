@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,27 @@ from django.utils import timezone
 from synctools import conf
 from synctools.errors import InvalidCursor
 from synctools.models import ChangeRecord, PulledRow, SyncedFile, SyncRun, SyncState
+
+# --- marking what a pull writes -------------------------------------------------------------
+
+_apply_contexts: list[Callable[[str, str], contextlib.AbstractContextManager]] = []
+
+
+def register_apply_context(factory: Callable[[str, str], contextlib.AbstractContextManager]) -> None:
+    """`factory(url, using)` gives a context entered inside every pull's transaction (a project marks the pulled
+    writes with it, e.g. so its change log does not offer them back to the site they came from)."""
+    if factory not in _apply_contexts:
+        _apply_contexts.append(factory)
+
+
+@contextlib.contextmanager
+def apply_context(url: str, using: str) -> Iterator[None]:
+    """Every registered apply context, entered for one pull."""
+    with contextlib.ExitStack() as stack:
+        for factory in _apply_contexts:
+            stack.enter_context(factory(url, using))
+        yield
+
 
 # --- change records (server side) -------------------------------------------------------------
 

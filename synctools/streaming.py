@@ -22,6 +22,7 @@ CURSOR_HEADER = "X-Synctools-Cursor"
 MODELS_HEADER = "X-Synctools-Models"
 INCREMENTAL_HEADER = "X-Synctools-Incremental"
 SINCE_PARAM = "since"
+FULL_PULL_HEADER = "X-Synctools-Full-Pull-Needed"  # on 410: the cursor expired, pull again without it
 
 _ENCODER = DjangoJSONEncoder(ensure_ascii=False, separators=(", ", ": "))
 

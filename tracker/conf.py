@@ -132,3 +132,13 @@ def local_sites() -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     return [name.strip() for name in value if name and name.strip()]
+
+
+def changes_max_wait_seconds() -> float:
+    """How long one `/api/changes` request waits for a change at most (long-poll, or an SSE stream's life)."""
+    return min(float(getattr(settings, "TRACKER_CHANGES_MAX_WAIT", 25)), 25.0)
+
+
+def changes_max_open() -> int:
+    """Open `/api/changes` requests one user may hold at once (each occupies a web worker while it waits)."""
+    return int(getattr(settings, "TRACKER_CHANGES_MAX_OPEN", 2))

@@ -22,6 +22,7 @@ KERNEL = {
     "syncsite.admin",
     "syncsite.admin_site",
     "syncsite.auth",
+    "syncsite.changes",
     "syncsite.config",
     "syncsite.dashboard",
     "syncsite.errors",

@@ -172,7 +172,11 @@ def test_query_count_does_not_grow_with_the_number_of_hosts(make_account, settin
     settings.HOSTS_IMPORT_BATCH_SIZE = 500
     account = make_account("a")
     rows = [(f"h{index:04d}", {"i": str(index)}) for index in range(1500)]
-    with django_assert_max_num_queries(20):  # 3 batches x (select + insert) + account, stale, savepoints
+    from django.db import connection
+
+    # 3 batches x (select + insert) + account, stale, savepoints; SQLite: + 5 per batch for the change log's
+    # one row per batch (its insert trigger set aside and put back, syncsite.changes.bulk_insert)
+    with django_assert_max_num_queries(20 if connection.vendor == "postgresql" else 35):
         assert services.import_rows(account, rows).created == 1500
     with django_assert_max_num_queries(5):  # unchanged: count, one read, one upsert (+ savepoint), no stale query
         assert services.import_rows(account, rows).unchanged == 1500

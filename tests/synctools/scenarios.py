@@ -285,3 +285,38 @@ def delete_host(name: str) -> int:
     from hosts.models import Host
 
     return Host.objects.filter(hostname=name).delete()[0]
+
+
+def prune_change_log() -> int:
+    """Forget every change record (as a retention of zero would): older cursors now need a full pull."""
+    from datetime import timedelta
+
+    from syncsite import changes
+
+    return changes.prune(timedelta(seconds=-1))
+
+
+def bulk_change_site_data() -> dict:
+    """Writes that send no signals: a bulk update of hosts, raw SQL on a node, a bulk delete of a file."""
+    from django.db import connection
+
+    from hosts.models import Host
+    from tracker import services as tracker_services
+
+    Host.objects.filter(hostname="web2.example.com").update(disabled=True)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE tracker_node SET sync_priority = 7 WHERE node_id = %s", ["/projects/shot2.exr"])
+    tracker_services.delete_nodes(["/projects/shot3.exr"])
+    return site_counts()
+
+
+def site_keys() -> dict:
+    """What the replication tests compare: host names with their disabled flag, tracker nodes and states."""
+    from hosts.models import Host
+    from tracker.models import Node, SiteState
+
+    return {
+        "hosts": sorted([h.hostname, h.disabled] for h in Host.objects.all()),
+        "nodes": sorted([n.node_id, n.sync_priority] for n in Node.objects.filter(kind__in=["file", "volume"])),
+        "states": sorted([s.path, s.site] for s in SiteState.objects.all()),
+    }

@@ -39,6 +39,7 @@ ROUTES = {
     "damas-version": ("POST", "version/{}"),
     "damas-signin": ("POST", "signIn/"),
     "damas-verify": ("GET", "verify/"),
+    "tracker-changes": ("GET", "changes/"),
     "damas-graph-ids": ("GET", "graph/0/{}"),
     "damas-file": ("GET", "file/{}"),
     "damas-upload": ("POST", "upload/"),

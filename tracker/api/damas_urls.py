@@ -6,7 +6,7 @@ Trailing slashes are optional, as with the original server. Ids in paths keep th
 
 from django.urls import re_path
 
-from tracker.api import damas, damas_files
+from tracker.api import changes, damas, damas_files
 
 urlpatterns = [
     re_path(r"^create/?$", damas.create, name="damas-create"),
@@ -29,6 +29,7 @@ urlpatterns = [
     re_path(r"^comment/?$", damas.comment, name="damas-comment"),
     re_path(r"^version/?$", damas.version, name="damas-version-missing"),
     re_path(r"^version/(?P<node_id>.+)$", damas.version, name="damas-version"),
+    re_path(r"^changes/?$", changes.changes, name="tracker-changes"),
     re_path(r"^signIn/?$", damas.sign_in, name="damas-signin"),
     re_path(r"^verify/?$", damas.verify, name="damas-verify"),
     re_path(r"^file/(?P<path>.+)$", damas_files.file, name="damas-file"),

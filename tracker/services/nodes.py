@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 
 from django.db import IntegrityError, connection, transaction
 
+from syncsite import changes
 from tracker import conf, limits, permissions
 from tracker.models import FILE_KINDS, Node, NodeKind, SiteState, UserClass
 from tracker.services.actors import Actor, _judge_write
@@ -349,7 +350,7 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
             results[index] = exc
     if connection.vendor == "postgresql":
         return _pg_publish_candidates(candidates, results)
-    with transaction.atomic():
+    with transaction.atomic(), changes.context(op="publish"):  # the change log labels these writes "publish"
         existing = set(Node.objects.filter(node_id__in=[c[1] for c in candidates]).values_list("node_id", flat=True))
         files: list[tuple[str, dict]] = []
         children: list[tuple[str, dict]] = []
@@ -441,7 +442,8 @@ def _pg_publish_candidates(
             continue
         first_of[node_id] = index
         files.append((node_id, new_child_id(), data))
-    with transaction.atomic(savepoint=False):  # one statement writes everything: no savepoint needed
+    # one statement writes everything: no savepoint needed; the change log labels its writes "publish"
+    with transaction.atomic(savepoint=False), changes.context(op="publish"):
         inserted = _pg_publish(files) if files else set()
     for node_id, _, data in files:
         index = first_of[node_id]
@@ -542,7 +544,8 @@ def lock_nodes(node_ids: list[str], actor: Actor) -> bool:
             if holder is not None and holder != actor.name:
                 raise Conflict(f"{node.node_id} is locked by {holder}", node.node_id)
             pks.append(node.pk)
-        _json_patch(pks, {"lock": actor.name})
+        with changes.context(op="lock"):  # the change log (and the change feed) tells locks apart
+            _json_patch(pks, {"lock": actor.name})
     return True
 
 
@@ -554,7 +557,8 @@ def unlock_nodes(node_ids: list[str], actor: Actor) -> bool:
             if holder is None or not permissions.may_remove_lock(actor, holder):
                 return False
             pks.append(node.pk)
-        _json_patch(pks, {}, ["lock"])
+        with changes.context(op="unlock"):
+            _json_patch(pks, {}, ["lock"])
     return True
 
 
@@ -563,7 +567,8 @@ def force_unlock(node_ids: list[str], actor: Actor | None = None) -> int:
     permissions.check_lock_override(actor)
     with transaction.atomic():
         pks = list(Node.objects.filter(node_id__in=node_ids, data__has_key="lock").values_list("pk", flat=True))
-        _json_patch(pks, {}, ["lock"])
+        with changes.context(op="unlock"):
+            _json_patch(pks, {}, ["lock"])
     return len(pks)
 
 
@@ -572,7 +577,8 @@ def force_lock(node_ids: list[str], holder: str, actor: Actor | None = None) -> 
     permissions.check_lock_override(actor)
     with transaction.atomic():
         pks = list(Node.objects.filter(node_id__in=node_ids).values_list("pk", flat=True))
-        _json_patch(pks, {"lock": holder})
+        with changes.context(op="lock"):
+            _json_patch(pks, {"lock": holder})
     return len(pks)
 
 

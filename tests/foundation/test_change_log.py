@@ -1,0 +1,78 @@
+"""The trigger-written change log (syncsite.changes) in-process, on the suite's database (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from syncsite import changes
+from tracker import services
+from tracker.models import Node
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_every_write_path_is_captured_labelled_and_read_back_in_few_queries(django_assert_max_num_queries):
+    start = changes.current()
+    services.publish_many([{"_id": f"/c/{i}", "origin": "paris"} for i in range(30)], author="ann")
+    with connection.cursor() as cursor:  # plain SQL: no signal, still in the log
+        cursor.execute("UPDATE tracker_node SET sync_priority = 3 WHERE node_id LIKE %s", ["/c/1%"])
+    Node.objects.filter(node_id="/c/2").delete()
+    with changes.context(origin="https://elsewhere/sync/tracker"):
+        Node.objects.filter(node_id="/c/3").update(sync_priority=9)
+    upto = changes.current()
+    with django_assert_max_num_queries(2):
+        found = changes.changed("tracker.node", start, upto)
+    ids = dict(Node.objects.values_list("node_id", "pk"))
+    assert str(ids["/c/10"]) in found and found[str(ids["/c/10"])] is None
+    assert ["/c/2"] in found.values()  # the deletion, with its natural key
+    local = changes.changed("tracker.node", start, upto, local_only=True)
+    assert str(ids["/c/3"]) in found and str(ids["/c/3"]) in local  # published here before the pulled update
+    rows, cursor = changes.events(["tracker.node"], start, limit=1000)
+    ops = [row.op for row in rows]
+    assert ops[0] == "publish" and "update" in ops and "delete" in ops and cursor == upto
+    assert rows[-1].origin == "https://elsewhere/sync/tracker"
+    assert changes.changed("tracker.node", upto, changes.current()) == {}
+
+
+def test_pruned_cursors_expire_and_capture_can_be_paused(django_assert_max_num_queries):
+    old = changes.current()
+    services.publish("/p/one", origin="paris", author="ann")
+    changes.prune(timedelta(seconds=-1))
+    assert changes.expired(old) and not changes.expired(changes.current())
+    assert changes.current().last_id >= changes.horizon()
+    with pytest.raises(changes.InvalidCursor):
+        changes.parse("17")
+    specs = changes.pause()
+    try:
+        before = changes.current()
+        services.publish("/p/two", origin="paris", author="ann")
+        assert changes.changed("tracker.node", before, changes.current()) == {}
+    finally:
+        changes.resume()
+    assert {table for table, _, _ in specs} >= {"tracker_node", "tracker_sitestate", "hosts_host"}
+    before = changes.current()
+    services.publish("/p/three", origin="paris", author="ann")
+    assert changes.changed("tracker.node", before, changes.current())
+
+
+def test_the_hosts_bulk_import_is_logged_as_one_row_per_batch(tmp_path):
+    from hosts.models import Account, Host
+    from hosts.plugins.importers import run_plugin
+    from syncsite.models import Change
+
+    path = tmp_path / "hosts.csv"
+    path.write_text("host,role\n" + "".join(f"h{i}.example.com,web\n" for i in range(50)))
+    Account.objects.create(name="csv", type="csv", address=str(path))
+    start = changes.current()
+    assert run_plugin("import-csv", "csv").created == 50
+    found = changes.changed("hosts.host", start, changes.current())
+    assert set(found) == {str(pk) for pk in Host.objects.values_list("pk", flat=True)}
+    assert Change.objects.filter(id__gt=start.last_id, model="hosts.host").count() <= 2  # not one per host
+    assert {table for table, _, _ in changes.captured()} >= {"hosts_host"}  # the trigger is back
+    middle = changes.current()
+    Host.objects.filter(hostname="h1.example.com").update(disabled=True)  # and still records other writes
+    h1 = str(Host.objects.get(hostname="h1.example.com").pk)
+    assert changes.changed("hosts.host", middle, changes.current()) == {h1: None}
