@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 import pynetbox
 import requests
@@ -138,6 +138,15 @@ class NetboxMixin:
             raise ValueError(f"account field {name} must be a number") from exc
 
     @property
+    def timeout(self) -> float:
+        """The account's request_timeout, else 300 s: NetBox takes tens of seconds for a bulk write of 100 devices."""
+        configured = self.config.get("request_timeout")
+        try:
+            return float(configured) if configured else 300.0
+        except (TypeError, ValueError):
+            return 300.0
+
+    @property
     def nb(self) -> pynetbox.api:
         api = getattr(self, "_nb", None)
         if api is None:
@@ -158,7 +167,10 @@ class NetboxMixin:
         return api
 
     def _count_request(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.requests_sent[response.request.method or "GET"] += 1
+        """Requests per method and endpoint (`POST dcim/devices`), for the run log and the bench."""
+        path = urlsplit(response.request.url or "").path
+        endpoint = path.split("/api/", 1)[-1].strip("/")
+        self.requests_sent[f"{response.request.method} {endpoint}"] += 1
 
     def call(self, what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run one pynetbox call; a refusal or an unreachable NetBox becomes NetboxError with NetBox's message."""

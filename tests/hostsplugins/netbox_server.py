@@ -6,6 +6,10 @@ NetBox (its source tarball lies in `shared/netbox/` beside the repository) lives
 (with a superuser) is kept as a template, so a later run, or CI on the same machine from a fresh clone,
 copies it (`CREATE DATABASE ... TEMPLATE`) instead of spending minutes in migrations.
 
+NetBox runs as released; only its settings are the tests' (`CONFIGURATION`): loopback hosts, a private
+Redis, and no global-search index (`NO_SEARCH`: nothing here uses NetBox's search, and indexing is a third
+of its write time).
+
 Each run: a database copied from the template, an API token (a random v1 key written into it), a private
 redis-server on a free port and NetBox under gunicorn on another, all in one process group per server,
 stopped and dropped at the end. Every step that cannot be done raises `NetboxUnavailable` with the reason.
@@ -67,6 +71,21 @@ SECRET_KEY = os.environ["SYNCSITE_NETBOX_SECRET_KEY"]
 MAX_PAGE_SIZE = 1000
 LOGIN_REQUIRED = True
 CHANGELOG_RETENTION = 0
+SEARCH_BACKEND = "syncsite_netbox_search.NoSearchBackend"
+'''
+
+
+NO_SEARCH = '''"""NetBox's search backend without its index: the tests never search, and indexing each saved object
+costs NetBox a third of its write time on a busy machine."""
+from netbox.search.backends import CachedValueSearchBackend
+
+
+class NoSearchBackend(CachedValueSearchBackend):
+    def cache(self, instances, indexer=None, remove_existing=True):
+        return None
+
+    def remove(self, instance):
+        return None
 '''
 
 
@@ -197,6 +216,7 @@ def ensure_installed(root: Path | None = None) -> Installation:
                 archive.extractall(root, filter="data")
             (install.source / ".syncsite-extracted").touch()
         (root / "syncsite_netbox_configuration.py").write_text(CONFIGURATION)
+        (root / "syncsite_netbox_search.py").write_text(NO_SEARCH)
         marker = root / "venv" / ".syncsite-installed"
         if not marker.exists():
             shutil.rmtree(root / "venv", ignore_errors=True)
