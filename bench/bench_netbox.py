@@ -1,7 +1,7 @@
 """Benchmark: hosts <-> a real NetBox 4.4: first export, unchanged re-export, import.
 
     .venv/bin/python bench/bench_netbox.py            # 10,000 hosts (NetBox takes long to write them: ~30+ min)
-    .venv/bin/python bench/bench_netbox.py --quick    # 300 hosts, about two minutes
+    .venv/bin/python bench/bench_netbox.py --quick    # 200 hosts, about two minutes
     BENCH_HOSTS=2000 .venv/bin/python bench/bench_netbox.py
 
 NetBox runs as the test suite starts it (tests/hostsplugins/netbox_server.py: its own virtualenv and a
@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 QUICK = "--quick" in sys.argv or os.environ.get("BENCH_QUICK") == "1"
-HOSTS = int(os.environ.get("BENCH_HOSTS", "300" if QUICK else "10000"))
+HOSTS = int(os.environ.get("BENCH_HOSTS", "200" if QUICK else "10000"))
 WITH_IP = HOSTS // 10
 BULK = 100
 
