@@ -95,19 +95,50 @@ def reencrypt(stored: str) -> str:
         ) from exc
 
 
+class UnreadableSecret(str):
+    """A stored secret that no configured key decrypts, as a field with `unreadable_ok` loads it: an empty string
+    (so it is never used as the secret) that remembers the stored text and writes it back unchanged, so the
+    row can still be listed, shown as "re-enter it" and saved, and the value comes back if the old key does."""
+
+    stored: str
+
+    def __new__(cls, stored: str) -> UnreadableSecret:
+        secret = super().__new__(cls, "")
+        secret.stored = stored
+        return secret
+
+
 class EncryptedTextField(models.TextField):
     """A text column whose value is encrypted in the database and plain text in Python.
 
     Not searchable or orderable by value, by design. Forms should never render its value back:
-    use `syncsite.forms.SecretInput` (write-only) in admin forms.
+    use `syncsite.forms.SecretInput` (write-only) in admin forms. With `unreadable_ok=True` a value no key
+    decrypts loads as an `UnreadableSecret` instead of raising DecryptionError (the row stays readable).
     """
+
+    def __init__(self, *args, unreadable_ok: bool = False, **kwargs):
+        self.unreadable_ok = unreadable_ok
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        if self.unreadable_ok:
+            kwargs["unreadable_ok"] = True
+        return name, path, args, kwargs
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return decrypt(value)
+        try:
+            return decrypt(value)
+        except DecryptionError:
+            if self.unreadable_ok:
+                return UnreadableSecret(value)
+            raise
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableSecret):
+            return value.stored
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

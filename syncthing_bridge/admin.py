@@ -33,7 +33,11 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("api_key"):
-            self.add_error("api_key", "The daemon's API key is required.")
+            unreadable = self.instance.pk and self.instance.api_key_unreadable
+            self.add_error(
+                "api_key",
+                "The stored key is unreadable: re-enter it." if unreadable else "The daemon's API key is required.",
+            )
         return cleaned
 
 
@@ -70,7 +74,17 @@ class ActionForm(admin.helpers.ActionForm):
 class SyncthingInstanceAdmin(FleetActions, admin.ModelAdmin):
     form = SyncthingInstanceForm
     action_form = ActionForm
-    list_display = ["name", "address", "site", "enabled", "reachable", "version", "last_refresh", "last_event_id"]
+    list_display = [
+        "name",
+        "address",
+        "site",
+        "enabled",
+        "reachable",
+        "key",
+        "version",
+        "last_refresh",
+        "last_event_id",
+    ]
     list_filter = ["enabled", "reachable"]
     search_fields = ["name", "url", "site", "device_id"]
     readonly_fields = SyncthingInstance.OBSERVED_FIELDS
@@ -88,6 +102,10 @@ class SyncthingInstanceAdmin(FleetActions, admin.ModelAdmin):
     @admin.display(description="URL", ordering="url")
     def address(self, obj: SyncthingInstance) -> str:
         return obj.shown_url
+
+    @admin.display(description="API key")
+    def key(self, obj: SyncthingInstance) -> str:
+        return "unreadable, re-enter it" if obj.api_key_unreadable else "stored"
 
     def _each(self, request, queryset, func, done: str) -> None:
         for instance in queryset:

@@ -27,3 +27,8 @@ def unmatched_retry_seconds() -> int:
 def listen_task_seconds() -> int:
     """How long one run of the django-q2 listen task tails the daemons before returning."""
     return int(getattr(settings, "SYNCTHING_LISTEN_TASK_SECONDS", 55))
+
+
+def rate_sample_seconds() -> float:
+    """How often the listener reads a daemon's connection byte counters for the transfer rates it shows."""
+    return float(getattr(settings, "SYNCTHING_RATE_SAMPLE_SECONDS", 2.0))

@@ -26,3 +26,12 @@ class DaemonError(SyncthingBridgeError):
 
     status = 502
     default_detail = "The Syncthing daemon could not complete the request."
+
+
+class FleetInputError(SyncthingBridgeError, ValueError):
+    """A fleet action cannot be carried out as asked (unknown folder, missing confirmation, a value the daemon
+    rejects): the caller's to fix (400; on stderr from the command). Raise sites redact any URL or credential in
+    the message (syncsite.redact): it is shown to the client as it is."""
+
+    status = 400
+    default_detail = "The change cannot be made as asked."

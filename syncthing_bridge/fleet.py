@@ -2,7 +2,7 @@
 
 Every action reads each daemon's current configuration first and writes only what differs, so running it again
 changes nothing and reports "unchanged". The daemon validates every write itself; a write it rejects (HTTP 400)
-is the caller's bad input (`FleetInputError`), a daemon that cannot be reached is a `SyncthingError`.
+is the caller's bad input (`errors.FleetInputError`, 400), a daemon that cannot be reached is a `SyncthingError`.
 Called through `syncthing_bridge.services`, which re-exports these functions.
 """
 
@@ -14,18 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import services
 from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingHTTPError, SyncthingNotFoundError
+from syncthing_bridge.errors import FleetInputError
 from syncthing_bridge.models import SyncthingInstance
 
 FOLDER_TYPES = ("sendreceive", "sendonly", "receiveonly")
 UNSPECIFIED_HOSTS = ("0.0.0.0", "::", "", None)  # noqa: S104 (a listen address to rewrite, not a bind)
 VERSIONING_TYPES = ("", "simple", "staggered", "trashcan", "external")
-
-
-class FleetInputError(ValueError):
-    """The request cannot be carried out as asked (unknown folder, missing confirmation, a value the daemon
-    rejects): the caller's to fix, reported as 400 by the API and on stderr by the command."""
 
 
 @dataclass
@@ -61,7 +58,8 @@ def _run(instances: Iterable[SyncthingInstance], work: Callable[[SyncthingInstan
                 report.changes = work(instance, st)
         except SyncthingHTTPError as exc:
             if exc.status_code == 400:
-                raise FleetInputError(f"{instance.name}: the daemon refused the change: {exc.body or exc}") from exc
+                refusal = redact_urls_in_text(f"{instance.name}: the daemon refused the change: {exc.body or exc}")
+                raise FleetInputError(refusal) from exc
             report.error = str(exc)
         except SyncthingError as exc:
             report.error = str(exc)
@@ -153,7 +151,7 @@ def accept_device(
     def work(inst: SyncthingInstance, st: Syncthing) -> list[str]:
         pending = st.cluster.pending_devices()
         if device_id not in pending and _device(st, device_id) is None:
-            raise FleetInputError(f"{device_id} is neither pending nor configured on {inst.name}")
+            raise FleetInputError(redact_urls_in_text(f"{device_id} is neither pending nor configured on {inst.name}"))
         offered = pending.get(device_id, {})
         listed = [offered["address"]] if offered.get("address") else None
         return ensure_device(st, device_id, name or offered.get("name", ""), addresses or listed)
@@ -377,9 +375,11 @@ def accept_folder(instance: SyncthingInstance, folder_id: str, device_id: str, p
             return [f"folder {folder_id} shared with {device_id[:7]}"]
         offer = (st.cluster.pending_folders().get(folder_id) or {}).get("offeredBy", {}).get(device_id)
         if offer is None:
-            raise FleetInputError(f"{device_id[:7]} offers no folder {folder_id!r} to {inst.name}")
+            raise FleetInputError(redact_urls_in_text(f"{device_id[:7]} offers no folder {folder_id!r} to {inst.name}"))
         if not path:
-            raise FleetInputError(f"folder {folder_id!r} is new on {inst.name}: give the path where to keep it")
+            raise FleetInputError(
+                redact_urls_in_text(f"folder {folder_id!r} is new on {inst.name}: give the path where to keep it")
+            )
         label = offer.get("label") or folder_id
         st.config.folders.add({"id": folder_id, "label": label, "path": path, "devices": [{"deviceID": device_id}]})
         return [f"folder {folder_id} created at {path}"]

@@ -30,6 +30,9 @@ from syncthing_bridge.models import (
 )
 
 logger = logging.getLogger(__name__)
+#: One DEBUG line per file change event once its row is committed ("<instance> <folder> <event id> <event time>
+#: <path>"): what `syncthing_listen -v 2` prints, and how the benchmark counts applied events per file.
+applied_log = logging.getLogger("syncthing_bridge.live.applied")
 
 STATE_EVENTS = frozenset(
     {
@@ -94,6 +97,9 @@ def apply_events(instance: SyncthingInstance, events: list[dict], st: Syncthing)
     with transaction.atomic():
         for event in relevant:
             applied += _apply_one(instance, event, folders, conflicts)
+        if applied_log.isEnabledFor(logging.DEBUG):
+            changes = [e for e in relevant if e["type"] in CHANGE_EVENTS]
+            transaction.on_commit(lambda: _log_applied(instance.name, changes))
         if pending_lists is not None:
             from syncthing_bridge.mirror import store_pending
 
@@ -102,6 +108,22 @@ def apply_events(instance: SyncthingInstance, events: list[dict], st: Syncthing)
         if conflicts:
             _store_conflicts(instance, folders, conflicts)
     return applied
+
+
+CHANGE_EVENTS = ("LocalChangeDetected", "RemoteChangeDetected")
+
+
+def _log_applied(instance_name: str, events: list[dict]) -> None:
+    for event in events:
+        data = event.get("data") or {}
+        applied_log.debug(
+            "%s %s %s %s %s",
+            instance_name,
+            data.get("folderID") or data.get("folder", ""),
+            event.get("id"),
+            event.get("time", ""),
+            data.get("path", ""),
+        )
 
 
 def _apply_one(instance: SyncthingInstance, event: dict, folders: dict, conflicts: dict) -> int:
@@ -135,7 +157,10 @@ def _apply_one(instance: SyncthingInstance, event: dict, folders: dict, conflict
             return 0
         from syncthing_bridge.mirror import status_fields
 
-        SyncthingFolder.objects.filter(pk=folder.pk).update(**status_fields(data.get("summary") or {}, folder.paused))
+        fields = status_fields(data.get("summary") or {}, folder.paused)
+        SyncthingFolder.objects.filter(pk=folder.pk).update(**fields)
+        if not fields["pull_errors"]:
+            FolderError.objects.filter(folder=folder).delete()  # no FolderErrors event says the errors are gone
     elif kind == "FolderErrors":
         folder = folders.get(data.get("folder", ""))
         if folder is None:
@@ -162,7 +187,7 @@ def _apply_one(instance: SyncthingInstance, event: dict, folders: dict, conflict
                 "need_items": int(data.get("needItems") or 0),
             },
         )
-    elif kind in ("LocalChangeDetected", "RemoteChangeDetected"):
+    elif kind in CHANGE_EVENTS:
         folder_id = data.get("folderID") or data.get("folder", "")
         path = str(data.get("path") or "")
         if folder_id in folders:

@@ -149,6 +149,29 @@ def store_devices(instance: SyncthingInstance, names: dict[str, str], my_id: str
     )
 
 
+def store_rates(instance: SyncthingInstance, connections: dict) -> bool:
+    """Byte totals and rates of the instance's devices from a fresh `/rest/system/connections` (the listener
+    samples it between refreshes, so the page shows current rates); True when any device is transferring."""
+    now = timezone.now()
+    devices = list(
+        SyncthingDevice.objects.filter(instance=instance, device_id__in=list(connections)).only(
+            "pk", "device_id", "in_bytes_total", "out_bytes_total", "bytes_at"
+        )
+    )
+    moving = False
+    for device in devices:
+        conn = connections.get(device.device_id) or {}
+        inb, outb = int(conn.get("inBytesTotal") or 0), int(conn.get("outBytesTotal") or 0)
+        device.in_bytes_per_second = _rate(inb, device.in_bytes_total, device.bytes_at, now)
+        device.out_bytes_per_second = _rate(outb, device.out_bytes_total, device.bytes_at, now)
+        device.in_bytes_total, device.out_bytes_total, device.bytes_at = inb, outb, now
+        moving = moving or device.in_bytes_per_second > 0 or device.out_bytes_per_second > 0
+    SyncthingDevice.objects.bulk_update(
+        devices, ["in_bytes_total", "out_bytes_total", "in_bytes_per_second", "out_bytes_per_second", "bytes_at"]
+    )
+    return moving
+
+
 def store_pending(instance: SyncthingInstance, devices: dict, folders: dict) -> None:
     """Replace the instance's pending devices and folder offers with what the daemon lists."""
     PendingDevice.objects.filter(instance=instance).delete()

@@ -11,7 +11,7 @@ import math
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from syncsite.fields import EncryptedTextField
+from syncsite.fields import EncryptedTextField, UnreadableSecret
 from syncsite.redact import redact_url
 
 MAX_TIMEOUT = 300.0
@@ -49,6 +49,7 @@ class SyncthingInstance(models.Model):
     name = models.CharField(max_length=100, unique=True, help_text="Also the host name in the inventory.")
     url = models.URLField(help_text="GUI/REST address, e.g. http://127.0.0.1:8384 or https://nas.example.com:8384")
     api_key = EncryptedTextField(
+        unreadable_ok=True,  # stored under a key this site no longer has: listed as "unreadable, re-enter it"
         validators=[validate_api_key],
         help_text="The daemon's API key (Settings → GUI). Stored encrypted, never shown.",
     )
@@ -100,6 +101,13 @@ class SyncthingInstance(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    API_KEY_UNREADABLE = "key unreadable, re-enter it (stored under an encryption key this site no longer has)"
+
+    @property
+    def api_key_unreadable(self) -> bool:
+        """The stored API key cannot be decrypted (FIELD_ENCRYPTION_KEY changed without its old key kept)."""
+        return isinstance(self.api_key, UnreadableSecret)
+
     @property
     def shown_url(self) -> str:
         """The URL as it may be displayed: without user info or credential parameters."""
@@ -107,6 +115,8 @@ class SyncthingInstance(models.Model):
 
     def configuration_problems(self) -> list[str]:
         """Why this instance cannot be used as stored (rows written before validation existed); empty when fine."""
+        if self.api_key_unreadable:
+            return [f"api_key: {self.API_KEY_UNREADABLE}"]
         problems = []
         for field, validator in (("timeout", validate_timeout), ("api_key", validate_api_key)):
             try:
@@ -130,8 +140,12 @@ class SyncthingDevice(models.Model):
     last_seen = models.DateTimeField(null=True, blank=True)
     in_bytes_total = models.BigIntegerField(default=0)
     out_bytes_total = models.BigIntegerField(default=0)
-    in_bytes_per_second = models.FloatField(default=0.0, help_text="Receive rate between the last two refreshes.")
-    out_bytes_per_second = models.FloatField(default=0.0, help_text="Send rate between the last two refreshes.")
+    in_bytes_per_second = models.FloatField(
+        default=0.0, help_text="Receive rate between the last two samples (the listener's or a refresh's)."
+    )
+    out_bytes_per_second = models.FloatField(
+        default=0.0, help_text="Send rate between the last two samples (the listener's or a refresh's)."
+    )
     bytes_at = models.DateTimeField(null=True, blank=True, help_text="When the byte totals were read.")
 
     class Meta:

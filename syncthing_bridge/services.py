@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -25,7 +26,7 @@ from django.utils import timezone
 from syncsite.redact import redact_urls_in_text
 from syncthing_bridge import conf
 from syncthing_bridge.client import Syncthing, SyncthingError, SyncthingNotFoundError, parse_datetime
-from syncthing_bridge.errors import DaemonError, InstanceConfigError
+from syncthing_bridge.errors import DaemonError, FleetInputError, InstanceConfigError, SyncthingBridgeError  # noqa: F401
 from syncthing_bridge.models import (
     SyncthingDevice,
     SyncthingInstance,
@@ -477,6 +478,8 @@ class InstanceListener:
         self.stats = FeedStats()
         self.state = _FeedState()
         self.stream = None
+        self.rates_at = float("-inf")  # when the byte counters were last sampled (time.monotonic)
+        self.moving = False  # a device was transferring at the last sample
 
     def run(self) -> None:
         delay = conf.listener_min_backoff()
@@ -538,6 +541,21 @@ class InstanceListener:
         except OperationalError as exc:
             logger.warning("listener %s: state not updated: %s (a refresh repairs it)", self.instance.name, exc)
 
+    def _sample_rates(self, st: Syncthing) -> None:
+        """The devices' transfer rates from the connections' byte counters, every few seconds (between refreshes)."""
+        now = time.monotonic()
+        if now - self.rates_at < conf.rate_sample_seconds():
+            return
+        self.rates_at = now
+        try:
+            connections = st.system.connections().get("connections", {})
+            with database_turn():
+                self.moving = store_rates(self.instance, connections)
+        except SyncthingError as exc:
+            logger.info("listener %s: rates not sampled: %s", self.instance.name, exc)
+        except OperationalError as exc:
+            logger.warning("listener %s: rates not stored: %s", self.instance.name, exc)
+
     def _stream(self, st: Syncthing, last_seen_id: int):
         return st.events(
             last_seen_id=last_seen_id,
@@ -559,10 +577,13 @@ class InstanceListener:
             for batch in self.stream.batches():
                 if self.stop_event.is_set():
                     break
-                # files finished here but not tracked yet are retried after each poll: poll briefly meanwhile
-                self.stream.poll_timeout = 1 if self.state.waiting else self.poll_timeout
                 with database_turn():
                     self._handle(batch, st)
+                self._sample_rates(st)
+                # files finished here but not tracked yet are retried after each poll, and the rates of a transfer
+                # are sampled until it ends: poll briefly meanwhile
+                brief = 1 if self.state.waiting else conf.rate_sample_seconds() if self.moving else self.poll_timeout
+                self.stream.poll_timeout = max(1, min(self.poll_timeout, math.ceil(brief)))
 
         finally:
             self.stream.stop()
@@ -702,7 +723,6 @@ def inventory_objects() -> list[tuple[str, dict]]:
 # Re-exported here so other apps and the views have one door; these modules use this one's clients.
 
 from syncthing_bridge.fleet import (  # noqa: E402, F401
-    FleetInputError,
     InstanceReport,
     accept_device,
     accept_folder,
@@ -718,4 +738,4 @@ from syncthing_bridge.fleet import (  # noqa: E402, F401
     unshare_folder,
 )
 from syncthing_bridge.live import apply_events, database_turn  # noqa: E402
-from syncthing_bridge.mirror import refresh_all, refresh_instance, refresh_instances  # noqa: E402, F401
+from syncthing_bridge.mirror import refresh_all, refresh_instance, refresh_instances, store_rates  # noqa: E402, F401

@@ -51,6 +51,9 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
     timeout = serializers.FloatField(
         required=False, validators=[_django_validator(validate_timeout)], help_text="seconds, more than 0, at most 300"
     )
+    api_key_readable = serializers.SerializerMethodField(
+        help_text="false when the stored key cannot be decrypted (the encryption key changed): re-enter it"
+    )
 
     class Meta:
         model = SyncthingInstance
@@ -63,9 +66,13 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
             "site",
             "enabled",
             "timeout",
+            "api_key_readable",
             *SyncthingInstance.OBSERVED_FIELDS,
         ]
         read_only_fields = SyncthingInstance.OBSERVED_FIELDS
+
+    def get_api_key_readable(self, instance: SyncthingInstance) -> bool:
+        return not instance.api_key_unreadable
 
     def validate_url(self, value: str | None) -> str:
         if value is None:

@@ -90,13 +90,6 @@ class SyncthingFolderViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_fields = ["instance", "state", "folder_id"]
 
 
-class FleetBadRequest(APIException):
-    """The fleet action cannot be done as asked (the daemon refused the value, confirmation missing, ...)."""
-
-    status_code = 400
-    default_detail = "The change cannot be made as asked."
-
-
 class FleetFailed(APIException):
     """A daemon failed during a fleet action: 502 with every instance's report (what the others changed)."""
 
@@ -109,14 +102,13 @@ class FleetFailed(APIException):
 
 
 def _fleet_call(func, *args, **kwargs) -> Response:
-    """Run a fleet action: bad input 400, a misconfigured instance 409, a failing daemon 502 (with the reports when
-    the action ran on several instances and only some failed)."""
+    """Run a fleet action: a failing daemon 502 (with the reports when the action ran on several instances and only
+    some failed). Bad input (FleetInputError, 400) and a misconfigured instance (409) are domain errors: the
+    kernel's handler answers them."""
     try:
         result = func(*args, **kwargs)
-    except services.FleetInputError as exc:
-        raise FleetBadRequest(redact_urls_in_text(str(exc))) from exc
-    except services.InstanceConfigError:
-        raise  # a domain error (409): the kernel's handler answers it
+    except services.SyncthingBridgeError:
+        raise
     except SyncthingError as exc:
         raise services.DaemonError(redact_urls_in_text(str(exc))) from exc
     reports = services.reports_as_dicts(result if isinstance(result, list) else [result])

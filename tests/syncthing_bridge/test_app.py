@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 import uuid
@@ -407,3 +409,107 @@ def test_feed_tracker_rules_for_finished_items(cluster, write_and_wait):
     nosite = services.create_instance("nosite", "http://127.0.0.1:1", "k")
     services.map_folder(nosite, cluster.folder, "/proj")
     assert feed_tracker(nosite, [finished("feed/a.txt")]) == FeedStats(events=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listener_samples_transfer_rates_between_refreshes(cluster, settings, write_and_wait):
+    """A file pulled by b shows as a receive rate from a on b's device row while the listener runs: the listener
+    samples the connections' byte counters every SYNCTHING_RATE_SAMPLE_SECONDS, far more often than refreshes."""
+    settings.SYNCTHING_RATE_SAMPLE_SECONDS = 0.5
+    b = make_instance(cluster.b, last_event_id=_newest_event(cluster.b))
+    assert services.refresh_instance(b)
+    row = SyncthingDevice.objects.filter(instance=b, device_id=cluster.a.device_id)
+    before = row.get()
+    refreshed = SyncthingInstance.objects.get(pk=b.pk).last_refresh
+    stop = threading.Event()
+    listener = threading.Thread(target=services.listen, args=([b],), kwargs={"stop": stop, "poll_timeout": 2})
+    listener.start()
+    size = 4 * 1024 * 1024
+    peak, samples, refreshes = 0.0, set(), set()
+    try:
+        write_and_wait(f"rates-{uuid.uuid4().hex[:8]}.bin", os.urandom(size // 2).hex())
+
+        def received() -> bool:
+            nonlocal peak
+            device = row.get()
+            peak = max(peak, device.in_bytes_per_second)
+            samples.add(device.bytes_at)
+            refreshes.add(SyncthingInstance.objects.get(pk=b.pk).last_refresh)
+            return device.in_bytes_total >= before.in_bytes_total + size and device.bytes_at > before.bytes_at
+
+        wait_for(received, 30, interval=0.05, what="b's byte counters sampled by the listener")
+        wait_for(lambda: received() and peak > 0, 10, interval=0.05, what="a receive rate")
+        wait_for(lambda: received() and row.get().in_bytes_per_second == 0, 20, what="the rate back to 0 after it")
+    finally:
+        stop.set()
+        listener.join(30)
+    # readings between refreshes (a ConfigSaved event may cause one): the listener's
+    assert len(samples - {before.bytes_at}) > len(refreshes - {refreshed}), (samples, refreshes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_change_event_of_a_burst_is_applied(cluster, caplog):
+    """Twenty files land in one folder at once: each LocalChangeDetected (a) and RemoteChangeDetected (b) event is
+    applied and logged once committed, though the folder's last change shows only one of them."""
+    caplog.set_level(logging.DEBUG, logger="syncthing_bridge.live.applied")
+    daemons = (cluster.a, cluster.b)
+    instances = []
+    for daemon in daemons:
+        with daemon.client() as st:
+            newest = st.events()._newest_id("events/disk")
+        instances.append(make_instance(daemon, last_disk_event_id=newest, last_event_id=_newest_event(daemon)))
+    services.refresh_instances(instances)
+    stop = threading.Event()
+    listener = threading.Thread(target=services.listen, args=(instances,), kwargs={"stop": stop, "poll_timeout": 1})
+    listener.start()
+    burst = f"burst-{uuid.uuid4().hex[:8]}"
+    names = {f"{burst}/{n:02}.txt" for n in range(20)}
+
+    def emitted() -> set[tuple[str, int]]:
+        found = set()
+        for instance, daemon in zip(instances, daemons, strict=True):
+            with daemon.client() as st:
+                for event in st.events().get("events/disk", params={"since": 0, "timeout": 0}) or []:
+                    if (event.get("data") or {}).get("path") in names:
+                        found.add((instance.name, event["id"]))
+        return found
+
+    def applied() -> set[tuple[str, int]]:
+        return {(r.args[0], int(r.args[2])) for r in caplog.records if r.name == "syncthing_bridge.live.applied"}
+
+    try:
+        (cluster.path(cluster.a) / burst).mkdir()
+        for name in names:
+            (cluster.path(cluster.a) / name).write_text(name)
+        with cluster.a.client() as st:
+            st.db.scan(cluster.folder, sub=burst)
+        wait_for(lambda: len(emitted()) >= 2 * len(names), 45, what="both daemons' change events for the burst")
+        wait_for(lambda: emitted() <= applied(), 30, what="every change event applied")
+    finally:
+        stop.set()
+        listener.join(30)
+    assert {r.args[4] for r in caplog.records if r.name == "syncthing_bridge.live.applied"} >= names
+
+
+@pytest.mark.django_db(transaction=True)
+def test_listen_command_prints_applied_changes_at_verbosity_2(cluster, write_and_wait):
+    from io import StringIO
+
+    from syncthing_bridge import live
+
+    with cluster.b.client() as st:
+        newest = st.events()._newest_id("events/disk")
+    make_instance(cluster.b, last_disk_event_id=newest, last_event_id=_newest_event(cluster.b))
+    out = StringIO()
+    command = threading.Thread(
+        target=call_command,
+        args=("syncthing_listen", "st-b", "--duration", "6", "--poll-timeout", "1"),
+        kwargs={"stdout": out, "verbosity": 2},
+    )
+    command.start()
+    name = f"verbose-{uuid.uuid4().hex[:8]}.txt"
+    write_and_wait(name)
+    command.join(30)
+    lines = [line.split(" ") for line in out.getvalue().splitlines() if " applied " in line]
+    assert [(p[2], p[3], p[6]) for p in lines if p[6] == name] == [("st-b", cluster.folder, name)]
+    assert live.applied_log.level == logging.NOTSET and live.applied_log.propagate

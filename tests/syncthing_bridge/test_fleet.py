@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError
 from rest_framework.test import APIClient
 
+from syncsite.errors import DomainError
 from syncthing_bridge import fleet, live, services
 from syncthing_bridge.localdaemon import LocalDaemon
 from syncthing_bridge.localdaemon import wait_for as wait_for_daemon
@@ -236,6 +237,13 @@ def test_fleet_from_nothing_to_conflict(trio, admin_user, client):
             "unchanged",
         ]
         wait_for(lambda: _connected(x, y), STEP, what="y back")
+        wait_for(
+            lambda: SyncthingDevice.objects.filter(
+                instance=inst["x"], device_id=y.device_id, paused=False, connected=True
+            ).exists(),
+            STEP,
+            what="Syncsite sees y resumed and connected at x",
+        )
 
         def conflict_on_disk():
             return [p for d in (x, y) for p in paths[d.name].glob("plan.sync-conflict-*.txt")]
@@ -287,6 +295,24 @@ def test_fleet_input_errors(admin_user, django_user_model, trio):
         "/api/v1/syncthing/fleet/accept-device/", {"instance": "fleet-lone", "device": "NOT-A-DEVICE"}, format="json"
     )
     assert bad.status_code == 400 and "device ID invalid" in bad.json()["detail"]
+    # a domain error answered by the kernel's handler: the same status and {"detail": ...} as before
+    unconfirmed = api.post(
+        "/api/v1/syncthing/fleet/unshare/", {"folder": "f", "instances": ["fleet-lone"]}, format="json"
+    )
+    assert unconfirmed.status_code == 400
+    assert unconfirmed.json() == {"detail": "removing a folder needs confirmation (confirm=true, --yes)"}
+    assert issubclass(services.FleetInputError, DomainError) and services.FleetInputError.status == 400
+    # what the caller sent is echoed redacted: a credential in it never comes back
+    secret = "https://ops:hunter22@nas.example/x?token=s3cret"
+    leaked = api.post(
+        "/api/v1/syncthing/fleet/accept-folder/",
+        {"instance": "fleet-lone", "folder": secret, "device": x.device_id, "path": "/tmp/f"},
+        format="json",
+    )
+    assert leaked.status_code == 400, leaked.content
+    assert leaked.json() == {
+        "detail": f"{x.device_id[:7]} offers no folder 'https://nas.example/x?token=********' to fleet-lone"
+    }
     for field in ({"instances": ["a\x00b"]}, {"instances": [7]}):
         nul = api.post("/api/v1/syncthing/fleet/pause-folder/", {"folder": "f", **field}, format="json")
         assert nul.status_code == 400, nul.content
@@ -430,3 +456,132 @@ def test_admin_fleet_actions_confirm_removal_and_edit_ignores(trio, client, admi
 def _folder_of(daemon: LocalDaemon, folder_id: str) -> dict | None:
     with daemon.client() as st:
         return next((f for f in st.config.folders.list() if f["id"] == folder_id), None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_offers_versioning_folder_pause_and_live_state(trio, admin_user, client):
+    """With the listener running and no refresh: a folder offer is listed and accepted from the page, versioning
+    and pausing a folder go to both daemons (idempotent), a pull error shows with its path, what is needed, and
+    the peer's completion once it has the file; a peer going away and back shows at once."""
+    from syncthing_bridge.models import FolderCompletion, FolderError, PendingFolder
+
+    (x, y, _), root = trio
+    a = services.create_instance("fleet-la", x.url, x.api_key)
+    b = services.create_instance("fleet-lb", y.url, y.api_key)
+    services.pair_instances(a, b)
+    services.refresh_instances([a, b])
+    stop = threading.Event()
+    listener = threading.Thread(target=services.listen, args=([a, b],), kwargs={"stop": stop, "poll_timeout": 1})
+    listener.start()
+    client.force_login(admin_user)
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    try:
+        # 1. x offers a folder to y (set up on x's side directly): listed, then accepted with the page's button
+        with x.client() as st:
+            st.config.folders.add(
+                {"id": "offer", "path": str(root / "x" / "offer"), "devices": [{"deviceID": y.device_id}]}
+            )
+        wait_for(
+            lambda: PendingFolder.objects.filter(instance=b, folder_id="offer", offered_by=x.device_id).exists(),
+            STEP,
+            what="the offer listed at y",
+        )
+        page = turn(client.get, "/syncthing/state/").content.decode()
+        assert 'data-pending-folder="offer"' in page and f"/syncthing/instances/{b.pk}/accept-folder/" in page
+        here = root / "y" / "offer"
+        answer = turn(
+            client.post,
+            f"/syncthing/instances/{b.pk}/accept-folder/",
+            {"folder": "offer", "device": x.device_id, "path": str(here)},
+        )
+        assert answer.status_code == 302
+        assert _folder_of(y, "offer")["path"] == str(here)
+        wait_for(lambda: not PendingFolder.objects.filter(instance=b).exists(), STEP, what="the offer gone")
+        wait_for(
+            lambda: SyncthingFolder.objects.filter(instance=b, folder_id="offer").exists(), STEP, what="offer at y"
+        )
+        again = turn(
+            api.post,
+            "/api/v1/syncthing/fleet/accept-folder/",
+            {"instance": "fleet-lb", "folder": "offer", "device": x.device_id, "path": str(here)},
+            format="json",
+        )
+        assert [r["status"] for r in again.json()["reports"]] == ["unchanged"]
+
+        # 2. versioning on both, through the API; the second time changes nothing
+        body = {"folder": "offer", "versioning": {"type": "staggered", "params": {"maxAge": "86400"}}}
+        answer = turn(api.post, "/api/v1/syncthing/fleet/versioning/", body, format="json")
+        assert [r["status"] for r in answer.json()["reports"]] == ["changed", "changed"], answer.content
+        for daemon in (x, y):
+            versioning = _folder_of(daemon, "offer")["versioning"]
+            assert versioning["type"] == "staggered" and versioning["params"]["maxAge"] == "86400"
+        again = turn(api.post, "/api/v1/syncthing/fleet/versioning/", body, format="json")
+        assert [r["status"] for r in again.json()["reports"]] == ["unchanged", "unchanged"]
+
+        # 3. pause and resume the folder on both (the command line), seen in Syncsite at once
+        for verb, paused in (("pause-folder", True), ("resume-folder", False)):
+            turn(call_command, "syncthing", verb, "offer")
+            assert all(_folder_of(d, "offer").get("paused", False) is paused for d in (x, y))
+            wait_for(
+                lambda p=paused: SyncthingFolder.objects.filter(folder_id="offer", paused=p).count() == 2,
+                STEP,
+                what=f"offer {verb}d in Syncsite",
+            )
+            assert {r.status for r in turn(services.set_folder_paused, "offer", paused, [a, b])} == {"unchanged"}
+
+        # 4. y cannot write a file x has (a directory stands where its temporary file goes): the error with its
+        # path, the bytes and items y needs, and y's completion as x sees it
+        seen_at_x = FolderCompletion.objects.filter(
+            folder__instance=a, folder__folder_id="offer", device_id=y.device_id
+        )
+        turn(seen_at_x.delete)  # from here on only the daemon's FolderCompletion event writes it
+        blocker = here / ".syncthing.big.bin.tmp"
+        blocker.mkdir(parents=True, exist_ok=True)
+        (blocker / "keep").write_text("a directory in the way")
+        (root / "x" / "offer" / "big.bin").write_bytes(b"\x01" * 300_000)
+        with x.client() as st:
+            st.db.scan("offer")
+        error = wait_for(
+            lambda: FolderError.objects.filter(folder__instance=b, folder__folder_id="offer", path="big.bin").first(),
+            STEP,
+            what="y's pull error in Syncsite",
+        )
+        assert error.error
+        wait_for(
+            lambda: SyncthingFolder.objects.filter(
+                instance=b, folder_id="offer", need_items__gte=1, need_bytes__gte=300_000
+            ).exists(),
+            STEP,
+            what="what y needs",
+        )
+        page = turn(client.get, "/syncthing/").content.decode()
+        assert 'data-error-path="big.bin"' in page
+        (blocker / "keep").unlink()
+        blocker.rmdir()
+        # the daemon retries a failed pull only after a minute; pausing and resuming the folder retries at once
+        for paused in (True, False):
+            turn(services.set_folder_paused, "offer", paused, [b])
+        wait_for(lambda: (here / "big.bin").exists(), STEP, what="big.bin at y once unblocked")
+        wait_for(
+            lambda: (
+                not FolderError.objects.filter(folder__instance=b).exists()
+                and SyncthingFolder.objects.filter(instance=b, folder_id="offer", need_items=0).exists()
+            ),
+            STEP,
+            what="the error gone and nothing needed",
+        )
+        wait_for(lambda: seen_at_x.filter(completion=100, need_items=0).exists(), STEP, what="y complete as x sees it")
+
+        # 5. y goes away and comes back: x's row for y follows (DeviceDisconnected, DeviceConnected)
+        row = SyncthingDevice.objects.filter(instance=a, device_id=y.device_id)
+        wait_for(lambda: row.filter(connected=True).exists(), STEP, what="x sees y connected")
+        y.stop()
+        wait_for(lambda: row.filter(connected=False).exists(), STEP, what="x sees y disconnected")
+        y.start()
+        wait_for(lambda: row.filter(connected=True).exists(), STEP, what="x sees y again")
+    finally:
+        stop.set()
+        listener.join(30)
+        if not y.is_running():
+            y.start()

@@ -126,3 +126,41 @@ def test_the_listener_reports_a_bad_row(bad_row):
     thread.join(30)
     assert not thread.is_alive()
     assert "misconfigured" in SyncthingInstance.objects.get(pk=bad_row.pk).listener_error
+
+
+def test_an_unreadable_api_key_is_a_state_to_fix_not_a_500(token_client, admin_client, settings):
+    """A key stored under an encryption key this site no longer has: every listing works and says "re-enter it";
+    the actions answer 409; saving other fields keeps the stored text; re-entering the key fixes it."""
+    settings.FIELD_ENCRYPTION_KEY = "the key this site had before"
+    lost = services.create_instance(**GOOD)
+    settings.FIELD_ENCRYPTION_KEY = "the key this site has now"
+    fine = services.create_instance(name="fine", url="http://127.0.0.1:9", api_key="still-readable")
+
+    listed = token_client.get(f"{BASE}/instances/")
+    assert listed.status_code == 200, listed.content
+    assert {i["name"]: i["api_key_readable"] for i in listed.json()["results"]} == {"nas": False, "fine": True}
+    assert token_client.get(f"{BASE}/instances/{lost.pk}/").json()["api_key_readable"] is False
+    changelist = admin_client.get("/admin/syncthing_bridge/syncthinginstance/")
+    assert changelist.status_code == 200 and "unreadable, re-enter it" in changelist.content.decode()
+    assert admin_client.get(f"/admin/syncthing_bridge/syncthinginstance/{lost.pk}/change/").status_code == 200
+    page = admin_client.get("/syncthing/")
+    assert page.status_code == 200 and "data-key-unreadable" in page.content.decode()
+
+    tested = token_client.post(f"{BASE}/instances/{lost.pk}/test/")
+    assert tested.status_code == 409 and "re-enter it" in tested.json()["detail"]
+    assert services.refresh_all()["failed"] == ["fine", "nas"]  # fine's daemon is down; nas is not even asked
+    assert "key unreadable" in SyncthingInstance.objects.get(pk=lost.pk).last_error
+
+    # the admin form asks for the key; another field saved through the API keeps the stored text as it was
+    form = {"name": "nas", "url": GOOD["url"], "api_key": "", "site": "", "enabled": "on", "timeout": "10"}
+    answer = admin_client.post(f"/admin/syncthing_bridge/syncthinginstance/{lost.pk}/change/", form)
+    assert "The stored key is unreadable: re-enter it." in answer.content.decode()
+    assert token_client.patch(f"{BASE}/instances/{lost.pk}/", {"site": "s"}, format="json").status_code == 200
+    settings.FIELD_ENCRYPTION_OLD_KEYS = ["the key this site had before"]
+    assert SyncthingInstance.objects.get(pk=lost.pk).api_key == GOOD["api_key"]
+    settings.FIELD_ENCRYPTION_OLD_KEYS = []
+
+    fixed = token_client.patch(f"{BASE}/instances/{lost.pk}/", {"api_key": "re-entered"}, format="json")
+    assert fixed.status_code == 200 and fixed.json()["api_key_readable"] is True
+    assert SyncthingInstance.objects.get(pk=lost.pk).api_key == "re-entered"
+    assert fine.pk
