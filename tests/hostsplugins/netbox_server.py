@@ -372,6 +372,8 @@ def start_netbox(run_dir: Path, *, workers: int = 2) -> NetboxServer:
                 str(workers),
                 "--timeout",
                 "600",
+                "--graceful-timeout",
+                "3",
                 "netbox.wsgi",
             ],
             run_dir,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import os
 from typing import Any
 
@@ -244,6 +245,20 @@ def test_import_devices_and_vms_then_changes_on_both_sides(netbox):
     assert not Host.objects.filter(hostname__in=[vm["name"] for vm in vms[:5]]).exists()
     counts = details(last_log("netbox_import"))
     assert (counts["updated"], counts["deleted"]) == (20, 5), counts
+
+    # on request: interfaces with their addresses, and the config context
+    from hosts.models import Account
+
+    api.post("extras/config-contexts/", {"name": "everywhere", "data": {"ntp": "10.0.0.1", "dns": ["a", "b"]}})
+    account = Account.objects.get(name="nb-in")
+    account.custom_fields.create(name="import_interfaces", value="true")
+    account.custom_fields.create(name="import_config_context", value="true")
+    syncer("import-hosts", "nb-in")
+    labels = Host.objects.get(hostname=devices[0]["name"]).labels
+    assert json.loads(labels["nb_interfaces"]) == [{"name": "eth0", "mac": None, "addresses": ["192.0.2.1/24"]}]
+    assert (labels["nb_cc_ntp"], labels["nb_cc_dns"]) == ("10.0.0.1", '["a", "b"]')
+    assert "nb_interfaces" not in Host.objects.get(hostname=vms[-1]["name"]).labels
+    account.custom_fields.filter(name__in=["import_interfaces", "import_config_context"]).delete()
 
     # inventorize: the same data as inventory of the existing hosts, labels untouched
     syncer("inventorize-hosts", "nb-in")
