@@ -674,6 +674,11 @@ class CronjobRun(models.Model):
         return f"{self.job} {self.started:%Y-%m-%d %H:%M:%S} {self.status}"
 
     @property
+    def duration_seconds(self) -> float | None:
+        """How long the run took (None while it runs)."""
+        return (self.ended - self.started).total_seconds() if self.ended else None
+
+    @property
     def success(self) -> bool | None:
         if self.status in (self.RUNNING, self.SKIPPED):
             return None

@@ -329,9 +329,8 @@ class Plugin:
         if not host:
             print(f"{cc.FAIL}Host {hostname!r} not found{cc.ENDC}")
             return []
-        engine = self.reload_rules()
-        rows: list[dict] = []
-        result = engine.compute(host.hostname, host.labels or {}, host.inventory or {}, debug=rows)
+        explained = explain_host(host, self.reload_rules())
+        rows, result = explained["rows"], explained["result"]
         if model:
             rows = [row for row in rows if row["phase"] == model]
         self.debug_lines = rows
@@ -381,6 +380,18 @@ class Plugin:
         if self._session is not None:
             self._session.close()
             self._session = None
+
+
+def explain_host(host: Any, engine: RuleEngine | None = None) -> dict[str, Any]:
+    """What the rules make of one host, rule by rule: {"rows", "result"} (debug-rules and the host page).
+
+    `rows` has one entry per rule evaluated (phase, rule, id, hit, reason, last_match, and for a hit the
+    `changes` it made: key, old, new); `result` is what an export gets ({'all', 'filtered', 'ignore'}).
+    """
+    engine = engine or load_engine()
+    rows: list[dict] = []
+    result = engine.compute(host.hostname, host.labels or {}, host.inventory or {}, debug=rows)
+    return {"rows": rows, "result": result, "errors": list(engine.errors)}
 
 
 def write_caches(hosts: list[Any], batch_size: int = 1000) -> int:

@@ -325,14 +325,21 @@ class RuleEngine:
                 for rule in self._hits(self.custom, self._custom, view, debug, "custom_attributes"):
                     for key, lkey, value in rule.outcomes:
                         added[key] = (lkey, value if type(value) is str else value(ctx))
+                        if debug is not None:
+                            _note_change(debug, "custom_attributes", rule, key, attrs.get(key), added[key][1])
             if added:
                 put = view.put
                 for key, (lkey, value) in added.items():
                     put(key, value, lkey)
         if self.rewrite:
             for rule in self._hits(self.rewrite, self._rewrite, view, debug, "rewrite"):
+                before = dict(attrs) if debug is not None else None
                 for action in rule.outcomes:
                     action.apply(view)
+                if before is not None:
+                    for key in sorted(set(before) | set(attrs)):
+                        if before.get(key, _ABSENT) != attrs.get(key, _ABSENT):
+                            _note_change(debug, "rewrite", rule, key, before.get(key), attrs.get(key))
         view.put("HOSTNAME", hostname)
         filtered: dict[str, Any] = {}
         ignore = False
@@ -343,9 +350,24 @@ class RuleEngine:
                 for rule in hits:
                     for action, attribute, value in rule.outcomes:
                         whitelist.add(action, attribute, value)
+                        if debug is not None:
+                            _note_change(
+                                debug, "filter", rule, attribute or "(host)", None, f"{action} {value}".strip()
+                            )
                 ignore = whitelist.ignore
                 filtered = whitelist.apply(attrs)
         return {"all": attrs, "filtered": filtered, "ignore": ignore}
+
+
+_ABSENT = object()
+
+
+def _note_change(debug: list[dict], phase: str, rule: CompiledRule, key: str, old: Any, new: Any) -> None:
+    """In debug mode, what a matched rule changed: appended to its row as {"key", "old", "new"}."""
+    for row in reversed(debug):
+        if row["phase"] == phase and row["id"] == rule.id:
+            row.setdefault("changes", []).append({"key": key, "old": old, "new": new})
+            return
 
 
 def _compile_all(queryset, kind: str, errors: list[str]) -> list[CompiledRule]:

@@ -97,14 +97,14 @@ def dashboard_cards() -> list[dict]:
             "key": "hosts",
             "title": "Hosts",
             "count": hosts,
-            "url": _admin_url("admin:hosts_host_changelist"),
+            "url": _admin_url("hosts:list"),
             "note": f"{objects} other objects" if objects else "",
         },
         {
             "key": "accounts",
             "title": "Accounts",
             "count": accounts,
-            "url": _admin_url("admin:hosts_account_changelist"),
+            "url": _admin_url("hosts:accounts"),
             "note": f"{errors} failed runs in 24 h" if errors else "",
         },
     ]

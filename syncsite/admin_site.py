@@ -39,6 +39,9 @@ class SyncsiteAdminSite(admin.AdminSite):
 
     login_form = AdminLoginForm
     login_template = OTPAdminSite.login_template
+    site_header = "Syncsite administration"
+    site_title = "Syncsite admin"
+    index_title = "Syncsite"
 
     def has_permission(self, request) -> bool:
         if not super().has_permission(request):

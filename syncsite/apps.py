@@ -11,14 +11,14 @@ class SyncsiteConfig(AppConfig):
     verbose_name = "Syncsite"
 
     def ready(self) -> None:
-        """Register the dashboard cards, tasks and error base of Django-only apps (synctools); guard the scheduler.
+        """Register the dashboard cards, tasks and error base of Django-only apps (synctools); guard the task queue.
 
         With `SYNCTOOL_API_TOKEN` set, the routes of the site's own data are imported here, so every process
         (web, workers, commands) records changes of the models they serve.
         """
-        from django_q.signals import pre_enqueue
+        from django_q.signals import pre_enqueue, pre_execute
 
-        from syncsite import dashboard, errors, schedules, site_schedules
+        from syncsite import dashboard, errors, schedules, site_schedules, taskqueue
         from synctools import conf as synctools_conf
         from synctools import services as synctools_services
         from synctools.errors import SynctoolsError
@@ -32,6 +32,7 @@ class SyncsiteConfig(AppConfig):
             "synctools", cards=synctools_services.dashboard_cards, sections=synctools_services.dashboard_sections
         )
         pre_enqueue.connect(schedules.guard_enqueued_task, dispatch_uid="syncsite.schedules.guard")
+        pre_execute.connect(taskqueue.renew_delivery, dispatch_uid="syncsite.taskqueue.renew_delivery")
         site_schedules.register()
 
 

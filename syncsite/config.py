@@ -91,26 +91,50 @@ def secret_key(var_dir: Path) -> str:
 
 
 def q_cluster(
-    redis_url: str | None, *, workers: int, timeout: int, sync: bool, retry: int | None = None
+    redis_url: str | None,
+    *,
+    workers: int,
+    timeout: int,
+    sync: bool,
+    retry: int | None = None,
+    max_attempts: int = 3,
+    save_limit: int = 1000,
 ) -> dict[str, Any]:
-    """django-q2 settings: Redis is the broker when REDIS_URL is set, the database otherwise.
+    """django-q2 settings: the database is the broker (at-least-once delivery), Redis when REDIS_URL is set.
 
-    With the database broker a fresh install needs no server; Redis is for scaling out. `retry` is when
-    the broker delivers an un-acknowledged task again (one a stopped worker interrupted): it must exceed
-    `timeout`, or a task still running would run twice.
+    The database (ORM) broker keeps a task's row until the task has finished, and hands it out again `retry`
+    seconds after it was taken: a task whose cluster was killed is run again by another cluster. So `retry` must
+    exceed the longest a task can wait in a cluster's local queue plus its `timeout` (docs/scaling.md):
+    a cluster takes at most `workers` tasks ahead (`queue_limit` + the one its pusher holds), each of which starts
+    within one `timeout`, and `syncsite.taskqueue` renews the row's lock when the task starts. A failed task is
+    offered again until it has run `max_attempts` times. Redis pops a task without acknowledgement: a killed
+    cluster loses what it held (at-most-once), so it is for throughput where that is acceptable.
     """
+    if workers < 1:
+        raise ValueError(f"Q_WORKERS ({workers}) must be at least 1")
+    if max_attempts < 1:
+        raise ValueError(f"Q_MAX_ATTEMPTS ({max_attempts}) must be at least 1")
+    queue_limit = max(1, workers - 1)
+    least_retry = timeout * -(-(queue_limit + 1) // workers)  # the longest a taken task waits before it starts
     if retry is None:
-        retry = timeout + 60
+        retry = least_retry + 60
     if retry <= timeout:
         raise ValueError(f"Q_RETRY ({retry}) must be greater than Q_TIMEOUT ({timeout})")
+    if retry <= least_retry:
+        raise ValueError(
+            f"Q_RETRY ({retry}) must be greater than {least_retry} s: with Q_WORKERS={workers} a task taken by a "
+            f"cluster may wait that long before it starts, and would be handed to another cluster meanwhile"
+        )
     config: dict[str, Any] = {
         "name": "syncsite",
         "workers": workers,
         "timeout": timeout,
         "retry": retry,
-        "max_attempts": 1,
-        "save_limit": 1000,
-        "ack_failures": True,
+        "max_attempts": max_attempts,
+        "ack_failures": False,  # a failed task is offered again until it has run max_attempts times
+        "bulk": 1,
+        "queue_limit": queue_limit,
+        "save_limit": save_limit,  # successful results kept; pruning them costs each save O(save_limit)
         "catch_up": False,
         "sync": sync,
         "label": "Task queue",

@@ -38,3 +38,22 @@ class ApiToken(models.Model):
         """Neither revoked nor expired."""
         now = now or timezone.now()
         return self.revoked is None and (self.expires is None or self.expires > now)
+
+
+class TaskLease(models.Model):
+    """A named lease a task holds while it runs, so two workers never run the same long job at once.
+
+    `expires` bounds it: a worker killed mid-task (a cluster lost) leaves its lease behind, and the next
+    run takes it over once it has expired (after the queue's timeout, when that worker would have been stopped).
+    """
+
+    name = models.CharField(max_length=255, unique=True)
+    holder = models.CharField(max_length=64)
+    acquired = models.DateTimeField()
+    expires = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "task lease"
+
+    def __str__(self) -> str:
+        return self.name

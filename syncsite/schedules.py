@@ -51,6 +51,8 @@ class SchedulableTask:
     path: str
     label: str
     arguments: type[serializers.Serializer] | None = None
+    # True: runs never overlap; an argument's name: runs with the same value of it never overlap (a lease each)
+    exclusive: bool | str = False
 
     def argument_names(self) -> list[str]:
         """Parameter names in declaration order: positional arguments bind to them in this order."""
@@ -90,18 +92,26 @@ _REGISTRY: dict[str, SchedulableTask] = {}
 
 
 def register_task(
-    path: str, *, label: str = "", arguments: type[serializers.Serializer] | None = None
+    path: str,
+    *,
+    label: str = "",
+    arguments: type[serializers.Serializer] | None = None,
+    exclusive: bool | str = False,
 ) -> SchedulableTask:
     """Allow schedules to run the function at `path` with arguments that pass `arguments` (a DRF serializer).
 
     The serializer's field names are the function's parameter names; positional arguments bind to
     them in declaration order. Registering the same path twice replaces the earlier entry.
+    `exclusive`: every queued run (scheduled or not) runs under a task lease (`syncsite.taskqueue`), so two
+    runs never overlap: True for one lease, or the name of the argument whose value names the lease.
     """
     if not path or "." not in path:
         raise ValueError(f"register_task needs a dotted path to a function, not {path!r}")
     if arguments is not None and not (isinstance(arguments, type) and issubclass(arguments, serializers.Serializer)):
         raise ValueError("arguments must be a rest_framework Serializer class")
-    task = SchedulableTask(path=path, label=label or path, arguments=arguments)
+    task = SchedulableTask(path=path, label=label or path, arguments=arguments, exclusive=exclusive)
+    if isinstance(exclusive, str) and exclusive not in task.argument_names():
+        raise ValueError(f"exclusive={exclusive!r} names no argument of {path}")
     _REGISTRY[path] = task
     return task
 
@@ -233,12 +243,30 @@ def guard_enqueued_task(sender: Any, task: dict[str, Any], **kwargs: Any) -> Non
     elif isinstance(hook, str) and Schedule.objects.filter(hook=hook).exists():
         reason = f"schedules may not set a hook ({hook})"
     if not reason:
+        _run_exclusive_if_registered(task)
         return
     logger.error("refused scheduled task %s: %s", func, reason)
     task["func"] = f"{__name__}.refuse"
     task["args"] = (str(func), reason)
     task["kwargs"] = {}
     task.pop("hook", None)
+
+
+def _run_exclusive_if_registered(task: dict[str, Any]) -> None:
+    """Queue a task registered as exclusive as `syncsite.taskqueue.run_exclusive`, which runs it under its lease."""
+    func = task.get("func")
+    registered = _REGISTRY.get(func) if isinstance(func, str) else None
+    if registered is None or not registered.exclusive:
+        return
+    args = tuple(task.get("args") or ())
+    kwargs = dict(task.get("kwargs") or {})
+    key = None
+    if isinstance(registered.exclusive, str):
+        names = registered.argument_names()
+        position = names.index(registered.exclusive)
+        key = args[position] if position < len(args) else kwargs.get(registered.exclusive)
+    task["func"] = "syncsite.taskqueue.run_exclusive"
+    task["args"] = (func, key, *args)
 
 
 def _flatten_errors(errors: Any, prefix: str = "") -> list[str]:

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc assets, served locally (the API docs work offline)
     "syncsite",  # before django_q: its qcluster command (a bounded stop) replaces django-q2's
     "django_q",
     "axes",
@@ -170,6 +171,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -178,6 +182,8 @@ Q_CLUSTER = q_cluster(
     workers=env_int("Q_WORKERS", 2),
     timeout=env_int("Q_TIMEOUT", 3600),
     retry=env_int("Q_RETRY", 0) or None,
+    max_attempts=env_int("Q_MAX_ATTEMPTS", 3),
+    save_limit=env_int("Q_SAVE_LIMIT", 1000),
     sync=env_bool("Q_SYNC", False),
 )
 # On SIGTERM/SIGINT busy workers get Q_STOP_GRACE seconds, then their task is interrupted (the broker delivers
@@ -227,6 +233,9 @@ for _name in (
     "TRACKER_MAX_PAGE_SIZE",
     "TRACKER_MAX_RESPONSE_BYTES",
     "TRACKER_STATEMENT_TIMEOUT_MS",
+    "TRACKER_MAX_UPLOAD_BYTES",
+    "TRACKER_TOKEN_EXPIRY_SECONDS",
+    "TRACKER_SCRIPT_TOKEN_EXPIRY_SECONDS",
     "TRACKER_AGENT_SSH_CONNECT_TIMEOUT",
     "SYNCTOOLS_STALE_RUN_SECONDS",
 ):
@@ -237,6 +246,7 @@ for _name in (
     "TRACKER_AGENT_SSH_IDENTITY_FILE",
     "TRACKER_AGENT_SSH_KNOWN_HOSTS_FILE",
     "TRACKER_AGENT_SSH_STRICT_HOST_KEY_CHECKING",
+    "TRACKER_FILE_VOLUME",
 ):
     if os.environ.get(_name):
         globals()[_name] = os.environ[_name]

@@ -22,4 +22,5 @@ class PullArguments(serializers.Serializer):
 
 
 def register() -> None:
-    register_task("synctools.tasks.pull", label="Replication: pull a URL", arguments=PullArguments)
+    # exclusive per URL: two pulls of one URL at once would both apply the same changes from the same cursor
+    register_task("synctools.tasks.pull", label="Replication: pull a URL", arguments=PullArguments, exclusive="url")

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from syncsite import api, views
@@ -42,6 +42,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include(api_v1)),
     path("api/", include("tracker.api.damas_urls")),
     path("hosts/", include("hosts.urls")),
@@ -50,5 +51,6 @@ urlpatterns = [
     path("sync/", include(sync_urlpatterns())),
 ]
 
+handler403 = "syncsite.views.permission_denied"
 handler404 = "syncsite.views.not_found"
 handler500 = "syncsite.views.server_error"

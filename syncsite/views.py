@@ -11,9 +11,11 @@ from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.defaults import page_not_found
+from django.views.defaults import permission_denied as default_permission_denied
 from django_q.models import Failure, Schedule
 
 import syncsite
@@ -33,8 +35,14 @@ def home(request: HttpRequest) -> HttpResponse:
         "failed_count": Failure.objects.filter(stopped__gte=since).count(),
         "recent_failures": Failure.objects.order_by("-stopped")[:10],
         "site": site_settings_summary(),
+        "base_template": live_base(request),
     }
     return render(request, "syncsite/home.html", context)
+
+
+def live_base(request: HttpRequest) -> str:
+    """The page's content alone (`?fragment=1`, what the page's live refresh fetches), or the whole page."""
+    return "syncsite/fragment.html" if request.GET.get("fragment") == "1" else "base.html"
 
 
 @never_cache
@@ -71,10 +79,23 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return page_not_found(request, exception)
 
 
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403 in the site's layout for people, {"detail": ...} for API clients."""
+    if _wants_json(request):
+        return JsonResponse({"detail": str(exception or "") or "You may not do this."}, status=403)
+    return default_permission_denied(request, exception)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """500 in the site's layout, rendered without a request context (the error may come from a context processor)."""
     if _wants_json(request):
         return JsonResponse({"detail": "Internal server error."}, status=500)
-    return HttpResponse("<h1>Server error</h1><p>The error was logged.</p>", status=500, content_type="text/html")
+    try:
+        body = loader.get_template("500.html").render()
+    except Exception:  # a broken template must not hide the original error behind another one
+        logger.exception("the 500 page could not be rendered")
+        body = "<h1>Server error</h1><p>The error was logged.</p>"
+    return HttpResponse(body, status=500, content_type="text/html")
 
 
 def site_settings_summary() -> dict:

@@ -13,3 +13,4 @@ class SyncthingBridgeConfig(AppConfig):
 
         dashboard.register("syncthing_bridge", cards=services.dashboard_cards, sections=services.dashboard_sections)
         schedules.register()
+        services.register_tracker_columns()

@@ -150,6 +150,7 @@ class SyncthingDevice(models.Model):
 
     class Meta:
         ordering = ["instance__name", "-is_self", "name"]
+        verbose_name = "Syncthing device"
         constraints = [models.UniqueConstraint(fields=["instance", "device_id"], name="syncthing_device_unique")]
 
     def __str__(self) -> str:
@@ -195,6 +196,7 @@ class SyncthingFolder(models.Model):
     class Meta:
         ordering = ["instance__name", "folder_id"]
         constraints = [models.UniqueConstraint(fields=["instance", "folder_id"], name="syncthing_folder_unique")]
+        verbose_name = "Syncthing folder"
 
     def __str__(self) -> str:
         return f"{self.instance.name}: {self.label or self.folder_id}"

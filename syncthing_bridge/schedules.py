@@ -12,5 +12,8 @@ class ListenArguments(serializers.Serializer):
 
 
 def register() -> None:
-    register_task("syncthing_bridge.tasks.refresh_all", label="Syncthing: refresh every instance")
-    register_task("syncthing_bridge.tasks.listen", label="Syncthing: tail events", arguments=ListenArguments)
+    # exclusive: two listeners would hand on the same events twice; two refreshes would race on the same rows
+    register_task("syncthing_bridge.tasks.refresh_all", label="Syncthing: refresh every instance", exclusive=True)
+    register_task(
+        "syncthing_bridge.tasks.listen", label="Syncthing: tail events", arguments=ListenArguments, exclusive=True
+    )

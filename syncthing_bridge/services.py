@@ -739,3 +739,13 @@ from syncthing_bridge.fleet import (  # noqa: E402, F401
 )
 from syncthing_bridge.live import apply_events, database_turn  # noqa: E402
 from syncthing_bridge.mirror import refresh_all, refresh_instance, refresh_instances, store_rates  # noqa: E402, F401
+
+
+def tracker_sites() -> list[str]:
+    """The tracker sites this bridge feeds (one per instance with a site): columns on the tracker's pages."""
+    return list(SyncthingInstance.objects.exclude(site="").values_list("site", flat=True).distinct())
+
+
+def register_tracker_columns() -> None:
+    """Offer the fed sites to the tracker's pages (called from the app's ready())."""
+    _tracker().register_column_sites("syncthing_bridge", tracker_sites)

@@ -16,6 +16,8 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from syncsite.redact import redact_urls_in_text
+from syncsite.templatetags.siteformat import exact
 from tracker import limits, permissions, rsyncpolicy, services
 from tracker.models import GlobalParameters, Node, NodeKind, TrackerProfile, Volume
 from tracker.query import QueryError, text_query
@@ -132,11 +134,11 @@ class NodeAdmin(admin.ModelAdmin):
     """Browse nodes: search `/path/prefix` or text-language terms (`origin:paris size>10`)."""
 
     form = NodeForm
-    list_display = ["node_id", "kind", "origin", "author_display", "time", "lock_display", "site_status"]
+    list_display = ["node_id", "kind", "origin", "author_display", "time_display", "lock_display", "site_status"]
     list_filter = ["kind", "deleted"]
     search_fields = ["node_id"]
     search_help_text = "A path prefix (/project/shots/) or key terms: origin:paris size>100 _id:/regex/"
-    readonly_fields = ["kind", "origin", "time", "sync_priority", "deleted", "site_states", "children"]
+    readonly_fields = ["kind", "origin", "time_display", "sync_priority", "deleted", "site_states", "children"]
     actions = ["lock_nodes", "unlock_nodes"]
     list_per_page = 100
     show_full_result_count = False
@@ -171,6 +173,11 @@ class NodeAdmin(admin.ModelAdmin):
         return queryset.filter(node_id__startswith=term), False
 
     @admin.display(description="author")
+    @admin.display(description="time", ordering="time")
+    def time_display(self, obj: Node) -> str:
+        """The version time in the site's zone (the wire keeps epoch milliseconds)."""
+        return exact(obj.time) if obj.time else "—"
+
     def author_display(self, obj: Node) -> str:
         author = obj.data.get("author", "")
         return ", ".join(author) if isinstance(author, list) else str(author)
@@ -215,14 +222,16 @@ class NodeAdmin(admin.ModelAdmin):
             "<table><tr><th>site</th><th>status</th><th>synced</th><th>error</th></tr>{}</table>",
             format_html_join(
                 "",
-                '<tr><td>{}</td><td style="color:{}">{}</td><td>{}</td><td>{}</td></tr>',
+                '<tr><td>{}</td><td style="color:{}">{}</td><td>{}</td><td>{}'
+                '<pre style="white-space:pre-wrap;margin:0">{}</pre></td></tr>',
                 (
                     (
                         site,
                         STATUS_COLOURS.get(status, "#000"),
                         status,
-                        obj.data.get(f"synced_{site}", ""),
+                        exact(obj.data.get(f"synced_{site}")),
                         obj.data.get(f"syncError_{site}", ""),
+                        redact_urls_in_text(str(obj.data.get(f"syncErrorMessage_{site}") or "")),
                     )
                     for site, status in rows
                 ),
@@ -243,7 +252,7 @@ class NodeAdmin(admin.ModelAdmin):
                     (
                         reverse("admin:tracker_node_change", args=[kid.pk]),
                         kid.node_id,
-                        kid.data.get("time", ""),
+                        exact(kid.data.get("time")),
                         kid.data.get("author", ""),
                         kid.data.get("comment")
                         or json.dumps({k: v for k, v in kid.data.items() if k not in ("#parent", "author", "time")})[
@@ -329,6 +338,22 @@ VOLUME_STATUS_KEYS = [
 ]
 
 
+# The spec's keys in words for the admin form (the key itself is the help text's first word).
+VOLUME_LABELS = {
+    "enableEmission": "Emission enabled (send files to other sites)",
+    "enableReception": "Reception enabled (receive files from other sites)",
+    "enableDiscovery": "Discovery enabled (scan the volume for files)",
+    "enableDiscoveryPackages": "Discover folder packages",
+    "enableDiscoveryUpdatedFiles": "Discover updated files",
+    "enableDiscoveryDeletedFiles": "Discover deleted files",
+    "syncAmountEmission": "Sync amount for emission",
+    "syncAmountReception": "Sync amount for reception",
+    "rsync_args": "rsync options",
+    "rsync_env": "rsync environment",
+    "notifiedEmails": "Notified e-mail addresses",
+}
+
+
 class VolumeForm(forms.ModelForm):
     """The spec's volume keys, typed and validated; status keys written by agents are shown, not edited."""
 
@@ -360,6 +385,11 @@ class VolumeForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["node_id"].required = False
         self.fields["node_id"].help_text = "Defaults to the name, e.g. sit/studio/paris."
+        for key, label in VOLUME_LABELS.items():
+            if key in self.fields:
+                field = self.fields[key]
+                field.label = label
+                field.help_text = f"{key}. {field.help_text}".strip() if field.help_text else key
         if self.instance.pk:
             self.fields["node_id"].disabled = True
             for name in self.fields:

@@ -34,8 +34,23 @@ def default_batch_size() -> int:
 
 
 def token_default_expiry_seconds() -> int:
-    """Lifetime of a signIn token when the client does not send `expiresIn` (0 = never expires)."""
-    return int(getattr(settings, "TRACKER_TOKEN_EXPIRY_SECONDS", 0))
+    """Lifetime of a signIn token when the client does not send `expiresIn` (0 = never expires); damas: one day."""
+    return int(getattr(settings, "TRACKER_TOKEN_EXPIRY_SECONDS", 24 * 3600))
+
+
+def script_token_expiry_seconds() -> int:
+    """Lifetime of a `createToken` token when the client does not send `expiresIn` (0 = never expires)."""
+    return int(getattr(settings, "TRACKER_SCRIPT_TOKEN_EXPIRY_SECONDS", 365 * 24 * 3600))
+
+
+def file_volume() -> str:
+    """The site (volume name) whose folder `/api/file/` serves and `/api/upload` writes into; "" = none."""
+    return str(getattr(settings, "TRACKER_FILE_VOLUME", "") or "")
+
+
+def max_upload_bytes() -> int:
+    """Largest file `/api/upload` accepts."""
+    return int(getattr(settings, "TRACKER_MAX_UPLOAD_BYTES", 1024 * 1024 * 1024))
 
 
 def max_body_items() -> int:

@@ -243,15 +243,15 @@ def check_text_terms(terms: list[str]) -> None:
         raise QueryOverLimit(f"search has {len(terms)} terms, over {conf.max_query_terms()} (TRACKER_MAX_QUERY_TERMS).")
 
 
-def check_regex(pattern: str) -> None:
+def check_regex(pattern: str, *, verbose: bool = False) -> None:
     """A regular expression a search may run: bounded length and group depth, no repeated group that
-    itself repeats or alternates (exponential backtracking), and one Python can compile."""
+    itself repeats or alternates (exponential backtracking), and one Python can compile (`verbose`: the x flag)."""
     limit = conf.max_regex_length()
     if len(pattern) > limit:
         raise QueryOverLimit(f"regular expression longer than {limit} characters (TRACKER_MAX_REGEX_LENGTH).")
     _check_regex_shape(pattern)
     try:
-        re.compile(pattern)
+        re.compile(pattern, re.VERBOSE if verbose else 0)
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
         raise QueryError(f"invalid regular expression {pattern[:200]!r}: {exc}") from exc
 

@@ -30,12 +30,20 @@ CSS_OF_STATUS = {
 }
 
 
+# A letter per state (en dash: not wanted), so colour is never the only signal.
+LETTER_OF_CSS = {"synced": "✓", "outdated": "O", "syncing": "↻", "error": "!", "unwanted": "\u2013"}
+
+
 @dataclass
 class Cell:
     site: str
     css: str
     status: str
     title: str
+
+    @property
+    def letter(self) -> str:
+        return "●" if self.status == "origin" else LETTER_OF_CSS.get(self.css, "?")
 
 
 def _ms(value: object) -> str:
@@ -182,6 +190,16 @@ def tracked_files() -> int:
         count = Node.objects.filter(kind__in=FILE_KINDS, deleted=False).count()
         cache.set("tracker:monitoring:files", count, SUMMARY_CACHE_SECONDS)
     return count
+
+
+def column_sites() -> list[str]:
+    """The sites shown as columns: volumes and the sites other apps feed (Syncthing), see services.column_sites."""
+    return services.column_sites()
+
+
+def kind_of(node_id: str) -> str | None:
+    """The stored kind of a node (what the permission matrix judges)."""
+    return Node.objects.filter(node_id=node_id).values_list("kind", flat=True).first()
 
 
 def format_ms(value: object) -> str:

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from django.db import connection
 from django.db.models import BooleanField, F, FloatField, Func, OrderBy, Q, TextField, Value
 from django.db.models.fields.json import HasKey
 from django.db.models.lookups import (
@@ -93,11 +94,36 @@ class JsonEquals(Func):
 
     def as_postgresql(self, compiler, connection, **extra):
         lhs, params = compiler.compile(self.source_expressions[0])
-        return f"COALESCE(({lhs} -> %s) = %s::jsonb, FALSE)", [*params, self.key, json.dumps(self.value)]
+        if isinstance(self.value, dict | list):
+            return f"COALESCE(({lhs} -> %s) = %s::jsonb, FALSE)", [*params, self.key, json.dumps(self.value)]
+        if not self._array_aware:
+            return f"COALESCE(({lhs} -> %s) = %s::jsonb, FALSE)", [*params, self.key, json.dumps(self.value)]
+        # Mongo equality: the value itself, or an array holding it. A jsonb scalar contains only itself and a
+        # top-level array contains its scalar elements; types are kept ("5" never matches 5, 5 matches 5.0).
+        return f"COALESCE(({lhs} -> %s) @> %s::jsonb, FALSE)", [*params, self.key, json.dumps(self.value)]
+
+    _array_aware = True
 
     def as_sqlite(self, compiler, connection, **extra):
         sql, params = self._sqlite_sql(compiler)
+        if self._array_aware and not isinstance(self.value, dict | list):
+            element, element_params = self._sqlite_element(compiler)
+            return f"COALESCE(({sql} OR {element}), 0)", [*params, *element_params]
         return f"COALESCE({sql}, 0)", params
+
+    def _sqlite_element(self, compiler):
+        """An array at the key holds the scalar value (Mongo equality reaches into arrays)."""
+        lhs, params = compiler.compile(self.source_expressions[0])
+        path = _sqlite_path(self.key)
+        value = self.value
+        if isinstance(value, bool):
+            test, test_params = "e.type = %s", ["true" if value else "false"]
+        elif isinstance(value, str):
+            test, test_params = "e.type = 'text' AND e.value = %s", [value]
+        else:
+            test, test_params = "e.type IN ('integer', 'real') AND e.value = %s", [value]
+        sql = f"(json_type({lhs}, %s) = 'array' AND EXISTS (SELECT 1 FROM json_each({lhs}, %s) AS e WHERE {test}))"  # noqa: S608 - fixed SQL; values are parameters
+        return sql, [*params, path, *params, path, *test_params]
 
     def _sqlite_sql(self, compiler):
         lhs, params = compiler.compile(self.source_expressions[0])
@@ -131,6 +157,8 @@ class JsonEquals(Func):
 
 class JsonIn(JsonEquals):
     """Top-level key equal to one of several JSON values: one read of the node's data on PostgreSQL."""
+
+    _array_aware = False
 
     def __init__(self, key: str, values: list):
         super().__init__(key, None)
@@ -171,10 +199,24 @@ def _has_key(key: str) -> Q:
     return Q(HasKey(F("data"), key))
 
 
+def regex_value(value: str) -> tuple[str, str] | None:
+    """(pattern, flags) of damas' regex strings: `REGEX_<pattern>`, `RX_<pattern>_RX<flags>` (or `RX_<pattern>`)."""
+    if value.startswith("REGEX_"):
+        return value[len("REGEX_") :], ""
+    if value.startswith("RX_"):
+        end = value.rfind("_RX")
+        if end < 3:
+            return value[3:], ""
+        return value[3:end], value[end + 3 :]
+    return None
+
+
 def _equals(key: str, value: Any) -> Q:
     value = _column_safe(value)
-    if isinstance(value, str) and value.startswith("REGEX_"):
-        return _regex(key, value[len("REGEX_") :], "")
+    if isinstance(value, str) and (regex := regex_value(value)) is not None:
+        if not set(regex[1]) <= REGEX_FLAGS:
+            raise QueryError(f"the flags of a regular expression may be i, m, s and x; got {regex[1][:20]!r}")
+        return _regex(key, *regex)
     if key == "_id":
         return Q(node_id=value) if isinstance(value, str) else NOTHING
     if value is None:
@@ -205,17 +247,38 @@ def _literal_prefix(pattern: str) -> tuple[str, bool]:
     return "".join(prefix), i == len(pattern)
 
 
+REGEX_FLAGS = set("imsx")
+
+
+def _with_flags(pattern: str, flags: str) -> str:
+    """The pattern with the flags m, s, x written inline, so both engines read it as JavaScript would.
+
+    PostgreSQL reads embedded options at the start of the pattern (`p`: `.` and brackets stop at newlines,
+    `n`: and `^`/`$` match at them, `w`: only `^`/`$` do, `s`: neither, `x`: expanded); SQLite runs Python's
+    `re`, whose defaults are JavaScript's and which reads `(?msx)`. Without `s`, `.` stops at newlines.
+    """
+    if connection.vendor == "postgresql":
+        multiline, dotall = "m" in flags, "s" in flags
+        mode = {(False, False): "p", (True, False): "n", (True, True): "w", (False, True): "s"}[(multiline, dotall)]
+        return f"(?{mode}{'x' if 'x' in flags else ''}){pattern}"
+    inline = "".join(f for f in "msx" if f in flags)
+    return f"(?{inline}){pattern}" if inline else pattern
+
+
 def _regex(key: str, pattern: str, flags: str) -> Q:
-    limits.check_regex(pattern)
+    limits.check_regex(pattern, verbose="x" in flags)
     lookup = IRegex if "i" in flags else Regex
+    engine_pattern = _with_flags(pattern, flags)
     if key == "_id":
-        condition = Q(lookup(F("node_id"), pattern))
-        if pattern.startswith("^") and "i" not in flags and "|" not in pattern:
+        condition = Q(lookup(F("node_id"), engine_pattern))
+        if pattern.startswith("^") and not set(flags) & {"i", "m", "x"} and "|" not in pattern:
             prefix, whole = _literal_prefix(pattern)
             if prefix:
-                return Q(node_id__startswith=prefix) if whole else Q(node_id__startswith=prefix) & condition
+                # SQLite's LIKE ignores case: there the regex still decides, after the index narrowed the range.
+                exact = whole and connection.vendor != "sqlite"
+                return Q(node_id__startswith=prefix) if exact else Q(node_id__startswith=prefix) & condition
         return condition
-    return _defined(lookup(JsonText(key), pattern), JsonText(key))
+    return _defined(lookup(JsonText(key), engine_pattern), JsonText(key))
 
 
 def _compare(key: str, op: str, value: Any) -> Q:
@@ -254,7 +317,7 @@ def _plain_json(key: str, value: Any) -> bool:
     """Whether `_equals(key, value)` is a plain JSON comparison (not a column, a regex or a missing key)."""
     if value is None:
         return False
-    return not (isinstance(value, str) and (value.startswith("REGEX_") or key in ("#parent", "origin")))
+    return not (isinstance(value, str) and (regex_value(value) is not None or key in ("#parent", "origin")))
 
 
 def _operators(key: str, spec: dict, depth: int) -> Q:

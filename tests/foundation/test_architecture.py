@@ -32,6 +32,7 @@ KERNEL = {
     "syncsite.permissions",
     "syncsite.redact",
     "syncsite.schedules",
+    "syncsite.taskqueue",
     "syncsite.rest",
     "syncsite.security",
     "syncsite.tokens",
@@ -50,7 +51,7 @@ SITE_WIRING = {
     "syncsite.wsgi",
 }
 SITE_WIRING_PACKAGES = ("syncsite.management",)
-KERNEL_PACKAGES = ("syncsite.migrations",)  # the token model's migrations
+KERNEL_PACKAGES = ("syncsite.migrations", "syncsite.templatetags")  # the token model's migrations; page formatting
 
 # Doors: what another layer may import of an app.
 DOORS = {

@@ -75,7 +75,8 @@ def test_tracker_limits_and_agent_ssh_settings_come_from_the_environment(tmp_pat
     code = (
         "import json, django; from django.conf import settings; django.setup();"
         "from tracker import conf; from tracker.agent import conf as agent_conf;"
-        "print(json.dumps([conf.max_node_bytes(), conf.statement_timeout_ms(), agent_conf.ssh_command()]))"
+        "print(json.dumps([conf.max_node_bytes(), conf.statement_timeout_ms(), agent_conf.ssh_command(),"
+        " conf.file_volume(), conf.max_upload_bytes(), conf.token_default_expiry_seconds()]))"
     )
     env = {
         **os.environ,
@@ -84,9 +85,12 @@ def test_tracker_limits_and_agent_ssh_settings_come_from_the_environment(tmp_pat
         "TRACKER_MAX_NODE_BYTES": "2048",
         "TRACKER_STATEMENT_TIMEOUT_MS": "1500",
         "TRACKER_AGENT_SSH_IDENTITY_FILE": "/etc/syncsite/agent_key",
+        "TRACKER_FILE_VOLUME": "studio",
+        "TRACKER_MAX_UPLOAD_BYTES": "4096",
+        "TRACKER_TOKEN_EXPIRY_SECONDS": "0",
     }
     env.pop("DATABASE_URL", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    node_bytes, timeout_ms, ssh = json.loads(out.strip().splitlines()[-1])
-    assert (node_bytes, timeout_ms) == (2048, 1500)
+    node_bytes, timeout_ms, ssh, volume, upload, expiry = json.loads(out.strip().splitlines()[-1])
+    assert (node_bytes, timeout_ms, volume, upload, expiry) == (2048, 1500, "studio", 4096, 0)
     assert "/etc/syncsite/agent_key" in ssh

@@ -186,7 +186,7 @@ def test_dashboard_cards_count_hosts_and_accounts(admin_client, account, django_
         cards = {card["key"]: card for card in dashboard_cards()}
     assert cards["hosts"]["count"] == 2
     assert cards["hosts"]["note"] == "1 other objects"
-    assert cards["hosts"]["url"] == "/admin/hosts/host/"
+    assert cards["hosts"]["url"] == "/hosts/"  # the hosts pages, not the admin
     assert cards["accounts"]["count"] == 1
     home = admin_client.get("/")
     assert home.status_code == 200

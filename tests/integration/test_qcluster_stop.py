@@ -21,7 +21,7 @@ def cluster_env(tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "SYNCSITE_VAR_DIR": str(tmp_path),
-        "Q_WORKERS": "1",
+        "Q_WORKERS": "2",  # with one worker a task taken ahead may wait a timeout: Q_RETRY would have to double
         "Q_TIMEOUT": "8",
         "Q_RETRY": "9",  # the interrupted task is delivered again 9 s after it was taken
         "Q_STOP_GRACE": "1",

@@ -27,7 +27,9 @@ def test_sign_in_returns_token_and_user_without_password(client, make_user):
     # Stored hashed: the raw token is nowhere in the table.
     token = ApiToken.objects.get()
     assert token.digest == token_digest(body["token"]) and body["token"] not in (token.digest, token.prefix)
-    assert token.expires is None and token.label == "signIn" and not token.agent
+    assert token.label == "signIn" and not token.agent
+    lifetime = (token.expires - token.created).total_seconds()  # TRACKER_TOKEN_EXPIRY_SECONDS: one day
+    assert 86390 <= lifetime <= 86410
     verify = client.get("/api/verify/", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
     assert verify.status_code == 200 and verify.json()["_id"] == "@alice"
 

@@ -39,6 +39,28 @@ ROUTES = {
     "damas-version": ("POST", "version/{}"),
     "damas-signin": ("POST", "signIn/"),
     "damas-verify": ("GET", "verify/"),
+    "damas-graph-ids": ("GET", "graph/0/{}"),
+    "damas-file": ("GET", "file/{}"),
+    "damas-upload": ("POST", "upload/"),
+    "damas-create-token": ("POST", "createToken/"),
+    "damas-tokens": ("GET", "tokens/"),
+    "damas-token": ("DELETE", "tokens/{}"),
+    "damas-lost-password": ("POST", "lostPassword/"),
+    "damas-lost-password-email": ("GET", "lostPassword/{}"),
+    "damas-change-password": ("POST", "changePassword/"),
+    "damas-reset-password-body": ("POST", "resetPassword/"),
+    "damas-reset-password": ("POST", "resetPassword/{}"),
+}
+# Routes that take form posts as well as JSON: fuzzed with every content type.
+FORM_ROUTES = {
+    "damas-signin",
+    "damas-search-mongo",
+    "damas-upload",
+    "damas-create-token",
+    "damas-lost-password",
+    "damas-change-password",
+    "damas-reset-password-body",
+    "damas-reset-password",
 }
 CALLERS = [None, "guest", "user", "admin"]
 FUZZ = settings(
@@ -166,7 +188,7 @@ def test_fuzz_bodies_never_5xx(callers, name):
     @FUZZ
     @given(caller=st.sampled_from(CALLERS), body=BODIES, content_type=CONTENT_TYPES)
     def run(caller, body, content_type):
-        content_type = content_type if name == "damas-signin" else "application/json"
+        content_type = content_type if name in FORM_ROUTES else "application/json"
         _check(_send(callers[caller], method, path, body, content_type), (name, caller, body[:100]))
 
     run()

@@ -20,13 +20,12 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from syncsite.errors import DomainError
-from tracker import conf, limits, permissions, services
+from tracker import conf, durations, limits, permissions, services
 from tracker.auth import BadCredentials, actor_for_request
 from tracker.models import Node, UserClass
 from tracker.query import mongo_order, mongo_query, text_query
 
 logger = logging.getLogger(__name__)
-MAX_TOKEN_SECONDS = 10 * 366 * 24 * 3600
 
 
 class ApiError(services.TrackerError):
@@ -38,7 +37,10 @@ class ApiError(services.TrackerError):
 
 
 def _json(data: Any, status: int = 200) -> JsonResponse:
-    return JsonResponse(data, status=status, safe=False, json_dumps_params={"ensure_ascii": False})
+    """Compact JSON, as Express writes it: damas' shell client reads answers with `sed`."""
+    return JsonResponse(
+        data, status=status, safe=False, json_dumps_params={"ensure_ascii": False, "separators": (",", ":")}
+    )
 
 
 def _error(status: int, detail: str, **extra: Any) -> JsonResponse:
@@ -60,11 +62,18 @@ def _error_response(exc: DomainError | DatabaseError | RecursionError) -> JsonRe
     return _error(503, "The database could not complete this request.")
 
 
-def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST, *, read_only: bool = False):
+def damas_view(
+    methods: tuple[str, ...],
+    min_class: str | None = UserClass.GUEST,
+    *,
+    read_only: bool = False,
+    time_limited: bool = True,
+):
     """Method check (405), authentication (401), class check (403) and JSON errors around a view.
 
     The view receives (request, actor, ...). `min_class=None` means no authentication at all.
     Read-only routes accept the browser session and, when TRACKER_ANONYMOUS_READ is on, nobody at all.
+    `time_limited=False`: the view bounds its own database work (an upload's body takes as long as it takes).
     """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -88,6 +97,8 @@ def damas_view(methods: tuple[str, ...], min_class: str | None = UserClass.GUEST
                         actor = services.Actor("anonymous", UserClass.GUEST)
                     if not actor.at_least(min_class):
                         raise ApiError(403, f"This needs the {min_class} class; you are {actor.user_class}.")
+                if not time_limited:
+                    return view(request, actor, *args, **kwargs)
                 with limits.time_limit():
                     return view(request, actor, *args, **kwargs)
             except (DomainError, DatabaseError, RecursionError) as exc:
@@ -254,9 +265,29 @@ def _count(value: Any, name: str) -> int:
     return number
 
 
+def _mongo_body(request: HttpRequest) -> Any:
+    """The search_mongo request: a JSON body, or damas' `queryobj` field (a form field or a JSON key) holding
+    the same object as JSON text."""
+    if request.content_type == "application/json":
+        body = _body(request)
+        text = body.get("queryobj") if isinstance(body, dict) else None
+    else:
+        form = _form(request)
+        text = form.get("queryobj")
+        body = {key: form.get(key) for key in ("query", "sort", "limit", "skip") if key in form}
+        for key in ("query", "sort"):
+            if isinstance(body.get(key), str):
+                body[key] = limits.parse_json(body[key].encode())
+    if isinstance(text, str):
+        body = limits.parse_json(text.encode())
+    elif text is not None:
+        raise ApiError(400, "queryobj must be JSON text.")
+    return body
+
+
 @damas_view(("POST",), read_only=True)
 def search_mongo(request, actor):
-    body = _body(request)
+    body = _mongo_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, 'Send {"query": {...}, "sort": {...}, "limit": n, "skip": n}.')
     limits.check_sort(body.get("sort"))
@@ -273,6 +304,18 @@ def search_mongo(request, actor):
 @damas_view(("POST",), read_only=True)
 def graph(request, actor, depth: str = "0"):
     node_ids, _ = _ids(_body(request))
+    return _graph_response(node_ids, depth, actor)
+
+
+@damas_view(("GET",), read_only=True)
+def graph_ids(request, actor, depth: str, ids: str):
+    node_ids = _path_text(ids).split(",")
+    if len(node_ids) > conf.max_body_items():
+        raise ApiError(400, f"At most {conf.max_body_items()} ids per call.")
+    return _graph_response(node_ids, depth, actor)
+
+
+def _graph_response(node_ids: list[str], depth: str, actor) -> JsonResponse:
     try:
         max_depth = min(int(depth), 1000)
     except ValueError as exc:
@@ -329,28 +372,32 @@ def version(request, actor, node_id: str = ""):
 # --------------------------------------------------------------------------------------------- users
 
 
-@damas_view(("POST",), None)
-def sign_in(request, actor):
+def _fields(request: HttpRequest, what: str) -> Any:
+    """The fields of a form post, or of a JSON object body (damas' clients send either)."""
     if request.content_type == "application/json":
         data = _body(request)
         if not isinstance(data, dict):
-            raise ApiError(400, "Send username and password.")
-    else:
-        data = _form(request)
+            raise ApiError(400, f"Send {what}.")
+        return data
+    return _form(request)
+
+
+def _expires_in(data: Any) -> int | None:
+    """`expiresIn` in seconds (0 = never), None when absent; seconds or damas' "30m", "12h", "1d", "2w"."""
+    value = data.get("expiresIn")
+    if value in (None, ""):
+        return None
+    return durations.parse_expires_in(value)
+
+
+@damas_view(("POST",), None)
+def sign_in(request, actor):
+    data = _fields(request, "username and password")
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
-        raise ApiError(400, "Send username and password (form fields).")
+        raise ApiError(400, "Send username (or e-mail) and password (form fields).")
     _path_text(username + password)
-    expires_in = data.get("expiresIn")
-    if expires_in in (None, ""):
-        seconds = None
-    else:
-        try:
-            seconds = int(expires_in)
-        except (TypeError, ValueError) as exc:
-            raise ApiError(400, "expiresIn must be a number of seconds (0 = never).") from exc
-        if seconds < 0 or seconds > MAX_TOKEN_SECONDS:
-            raise ApiError(400, f"expiresIn must be between 0 (never) and {MAX_TOKEN_SECONDS} seconds.")
+    seconds = _expires_in(data)
     result = services.sign_in(username, password, seconds, request=request)
     if result is None:
         raise ApiError(401, "Bad username or password.")
@@ -373,3 +420,60 @@ def verify(request, actor):
     if user is None:
         raise ApiError(401, "This token's user no longer exists.")
     return _json(services.user_node(user))
+
+
+# --------------------------------------------------------------------------------------------- tokens
+
+
+@damas_view(("POST",), UserClass.GUEST)
+def create_token(request, actor):
+    data = _fields(request, "expiresIn and label")
+    label = data.get("label", "")
+    if label is not None and not isinstance(label, str):
+        raise ApiError(400, "label must be text.")
+    _path_text(label or "")
+    return _json(services.create_script_token(actor, label=label or "", expires_in=_expires_in(data)), 201)
+
+
+@damas_view(("GET", "DELETE"), UserClass.GUEST)
+def tokens(request, actor, token_id: str | None = None):
+    if request.method == "GET":
+        if token_id is not None:
+            raise ApiError(405, "List with GET tokens/; revoke with DELETE tokens/<id>.")
+        username = request.GET.get("user") or None
+        return _json(services.list_tokens(actor, _path_text(username) if username else None))
+    if token_id is None or not token_id.isdigit() or len(token_id) > 18:
+        raise ApiError(400, "Give the token's id in the path: DELETE tokens/<id>.")
+    return _json(services.revoke_token(actor, int(token_id)))
+
+
+# --------------------------------------------------------------------------------------------- passwords
+
+
+@damas_view(("GET", "POST"), None)
+def lost_password(request, actor, email: str | None = None):
+    if email is None:
+        value = _fields(request, "email").get("email")
+        email = value if isinstance(value, str) else ""
+    _path_text(email)
+    services.lost_password(email.strip(), request)
+    return _json("email sent")  # the same answer whether or not the address is known
+
+
+@damas_view(("POST",), UserClass.GUEST)
+def change_password(request, actor):
+    password = _fields(request, "password").get("password")
+    services.change_password(actor, password if isinstance(password, str) else "")
+    return _json("OK")
+
+
+@damas_view(("POST",), None)
+def reset_password(request, actor, token: str = ""):
+    data = _fields(request, "password")
+    token = token or (data.get("token") if isinstance(data.get("token"), str) else "")
+    if not token:
+        raise ApiError(400, "Give the token in the path: resetPassword/<token>.")
+    _path_text(token)
+    password = data.get("password")
+    services.reset_password(token, password if isinstance(password, str) else "")
+    return _json("OK")

@@ -6,7 +6,7 @@ Trailing slashes are optional, as with the original server. Ids in paths keep th
 
 from django.urls import re_path
 
-from tracker.api import damas
+from tracker.api import damas, damas_files
 
 urlpatterns = [
     re_path(r"^create/?$", damas.create, name="damas-create"),
@@ -22,6 +22,7 @@ urlpatterns = [
     re_path(r"^search_mongo/?$", damas.search_mongo, name="damas-search-mongo"),
     re_path(r"^graph/?$", damas.graph, name="damas-graph-all"),
     re_path(r"^graph/(?P<depth>[^/]+)/?$", damas.graph, name="damas-graph"),
+    re_path(r"^graph/(?P<depth>[^/]+)/(?P<ids>.+)$", damas.graph_ids, name="damas-graph-ids"),
     re_path(r"^lock/?$", damas.lock, name="damas-lock"),
     re_path(r"^unlock/?$", damas.unlock, name="damas-unlock"),
     re_path(r"^publish/?$", damas.publish, name="damas-publish"),
@@ -30,4 +31,14 @@ urlpatterns = [
     re_path(r"^version/(?P<node_id>.+)$", damas.version, name="damas-version"),
     re_path(r"^signIn/?$", damas.sign_in, name="damas-signin"),
     re_path(r"^verify/?$", damas.verify, name="damas-verify"),
+    re_path(r"^file/(?P<path>.+)$", damas_files.file, name="damas-file"),
+    re_path(r"^upload/?$", damas_files.upload, name="damas-upload"),
+    re_path(r"^createToken/?$", damas.create_token, name="damas-create-token"),
+    re_path(r"^tokens/?$", damas.tokens, name="damas-tokens"),
+    re_path(r"^tokens/(?P<token_id>[^/]+)/?$", damas.tokens, name="damas-token"),
+    re_path(r"^lostPassword/?$", damas.lost_password, name="damas-lost-password"),
+    re_path(r"^lostPassword/(?P<email>[^/]+)/?$", damas.lost_password, name="damas-lost-password-email"),
+    re_path(r"^changePassword/?$", damas.change_password, name="damas-change-password"),
+    re_path(r"^resetPassword/?$", damas.reset_password, name="damas-reset-password-body"),
+    re_path(r"^resetPassword/(?P<token>[^/]+)/?$", damas.reset_password, name="damas-reset-password"),
 ]

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,67 +14,123 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AccessToken',
+            name="AccessToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('expires', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tracker_tokens', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("expires", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tracker_tokens",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tracker access token',
+                "verbose_name": "tracker access token",
             },
         ),
         migrations.CreateModel(
-            name='Node',
+            name="Node",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('node_id', models.TextField(unique=True, verbose_name='_id')),
-                ('kind', models.CharField(choices=[('file', 'File'), ('folder', 'Folder package'), ('user', 'User'), ('volume', 'Volume'), ('child', 'Child node'), ('other', 'Other')], default='other', max_length=8)),
-                ('parent', models.TextField(blank=True, null=True, verbose_name='#parent')),
-                ('origin', models.TextField(blank=True, null=True)),
-                ('time', models.BigIntegerField(blank=True, help_text='Epoch milliseconds.', null=True)),
-                ('sync_priority', models.IntegerField(default=0)),
-                ('deleted', models.BooleanField(default=False)),
-                ('authors', models.TextField(blank=True, default='')),
-                ('data', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("node_id", models.TextField(unique=True, verbose_name="_id")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("file", "File"),
+                            ("folder", "Folder package"),
+                            ("user", "User"),
+                            ("volume", "Volume"),
+                            ("child", "Child node"),
+                            ("other", "Other"),
+                        ],
+                        default="other",
+                        max_length=8,
+                    ),
+                ),
+                ("parent", models.TextField(blank=True, null=True, verbose_name="#parent")),
+                ("origin", models.TextField(blank=True, null=True)),
+                ("time", models.BigIntegerField(blank=True, help_text="Epoch milliseconds.", null=True)),
+                ("sync_priority", models.IntegerField(default=0)),
+                ("deleted", models.BooleanField(default=False)),
+                ("authors", models.TextField(blank=True, default="")),
+                ("data", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'indexes': [models.Index(fields=['parent'], name='tracker_node_parent'), models.Index(fields=['origin'], name='tracker_node_origin'), models.Index(fields=['kind', 'node_id'], name='tracker_node_kind_id'), models.Index(fields=['time'], name='tracker_node_time')],
+                "indexes": [
+                    models.Index(fields=["parent"], name="tracker_node_parent"),
+                    models.Index(fields=["origin"], name="tracker_node_origin"),
+                    models.Index(fields=["kind", "node_id"], name="tracker_node_kind_id"),
+                    models.Index(fields=["time"], name="tracker_node_time"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='TrackerProfile',
+            name="TrackerProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_class', models.CharField(choices=[('guest', 'guest'), ('user', 'user'), ('editor', 'editor'), ('admin', 'admin')], default='user', max_length=8, verbose_name='class')),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='tracker_profile', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "user_class",
+                    models.CharField(
+                        choices=[("guest", "guest"), ("user", "user"), ("editor", "editor"), ("admin", "admin")],
+                        default="user",
+                        max_length=8,
+                        verbose_name="class",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tracker_profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'tracker user class',
+                "verbose_name": "tracker user class",
             },
         ),
         migrations.CreateModel(
-            name='SiteState',
+            name="SiteState",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('site', models.TextField()),
-                ('path', models.TextField()),
-                ('priority', models.IntegerField(default=0)),
-                ('time', models.BigIntegerField(default=0)),
-                ('active', models.BooleanField(default=True)),
-                ('wanted', models.BooleanField(null=True)),
-                ('synced', models.BigIntegerField(blank=True, null=True)),
-                ('syncing', models.BigIntegerField(blank=True, null=True)),
-                ('error', models.IntegerField(blank=True, null=True)),
-                ('last_attempt', models.BigIntegerField(blank=True, null=True)),
-                ('failures', models.IntegerField(default=0)),
-                ('node', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='site_states', to='tracker.node')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("site", models.TextField()),
+                ("path", models.TextField()),
+                ("priority", models.IntegerField(default=0)),
+                ("time", models.BigIntegerField(default=0)),
+                ("active", models.BooleanField(default=True)),
+                ("wanted", models.BooleanField(null=True)),
+                ("synced", models.BigIntegerField(blank=True, null=True)),
+                ("syncing", models.BigIntegerField(blank=True, null=True)),
+                ("error", models.IntegerField(blank=True, null=True)),
+                ("last_attempt", models.BigIntegerField(blank=True, null=True)),
+                ("failures", models.IntegerField(default=0)),
+                (
+                    "node",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="site_states", to="tracker.node"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(models.F('site'), models.OrderBy(models.F('priority'), descending=True), models.F('time'), models.F('path'), condition=models.Q(('active', True)), name='tracker_sitestate_queue'), models.Index(fields=['site', 'path'], name='tracker_sitestate_site_path')],
-                'constraints': [models.UniqueConstraint(fields=('node', 'site'), name='tracker_sitestate_node_site')],
+                "indexes": [
+                    models.Index(
+                        models.F("site"),
+                        models.OrderBy(models.F("priority"), descending=True),
+                        models.F("time"),
+                        models.F("path"),
+                        condition=models.Q(("active", True)),
+                        name="tracker_sitestate_queue",
+                    ),
+                    models.Index(fields=["site", "path"], name="tracker_sitestate_site_path"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("node", "site"), name="tracker_sitestate_node_site")],
             },
         ),
     ]

@@ -4,68 +4,71 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracker', '0001_initial'),
+        ("tracker", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GlobalParameters',
-            fields=[
-            ],
+            name="GlobalParameters",
+            fields=[],
             options={
-                'verbose_name': 'global parameters',
-                'verbose_name_plural': 'global parameters',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "global parameters",
+                "verbose_name_plural": "global parameters",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('tracker.node',),
+            bases=("tracker.node",),
         ),
         migrations.CreateModel(
-            name='Volume',
-            fields=[
-            ],
+            name="Volume",
+            fields=[],
             options={
-                'verbose_name': 'volume',
-                'proxy': True,
-                'indexes': [],
-                'constraints': [],
+                "verbose_name": "volume",
+                "proxy": True,
+                "indexes": [],
+                "constraints": [],
             },
-            bases=('tracker.node',),
+            bases=("tracker.node",),
         ),
         migrations.RemoveIndex(
-            model_name='node',
-            name='tracker_node_parent',
+            model_name="node",
+            name="tracker_node_parent",
         ),
         migrations.RemoveIndex(
-            model_name='node',
-            name='tracker_node_kind_id',
+            model_name="node",
+            name="tracker_node_kind_id",
         ),
         migrations.RemoveIndex(
-            model_name='node',
-            name='tracker_node_time',
+            model_name="node",
+            name="tracker_node_time",
         ),
         migrations.RemoveIndex(
-            model_name='sitestate',
-            name='tracker_sitestate_site_path',
+            model_name="sitestate",
+            name="tracker_sitestate_site_path",
         ),
         migrations.AlterField(
-            model_name='node',
-            name='node_id',
-            field=models.TextField(verbose_name='_id'),
+            model_name="node",
+            name="node_id",
+            field=models.TextField(verbose_name="_id"),
         ),
         migrations.AddIndex(
-            model_name='node',
-            index=models.Index(condition=models.Q(('parent__isnull', False)), fields=['parent'], name='tracker_node_parent'),
+            model_name="node",
+            index=models.Index(
+                condition=models.Q(("parent__isnull", False)), fields=["parent"], name="tracker_node_parent"
+            ),
         ),
         migrations.AddIndex(
-            model_name='node',
-            index=models.Index(condition=models.Q(('kind__in', ['volume', 'user'])), fields=['kind'], name='tracker_node_special'),
+            model_name="node",
+            index=models.Index(
+                condition=models.Q(("kind__in", ["volume", "user"])), fields=["kind"], name="tracker_node_special"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='node',
-            constraint=models.UniqueConstraint(fields=('node_id',), name='tracker_node_unique_id', opclasses=['text_pattern_ops']),
+            model_name="node",
+            constraint=models.UniqueConstraint(
+                fields=("node_id",), name="tracker_node_unique_id", opclasses=["text_pattern_ops"]
+            ),
         ),
     ]

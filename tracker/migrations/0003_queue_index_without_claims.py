@@ -19,23 +19,33 @@ def back_to_full_pages(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracker', '0002_lean_indexes_and_proxies'),
+        ("tracker", "0002_lean_indexes_and_proxies"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='sitestate',
-            name='tracker_sitestate_queue',
+            model_name="sitestate",
+            name="tracker_sitestate_queue",
         ),
         migrations.AddIndex(
-            model_name='sitestate',
-            index=models.Index(models.F('site'), models.OrderBy(models.F('priority'), descending=True), models.F('time'), models.F('path'), condition=models.Q(('active', True), ('syncing__isnull', True)), name='tracker_sitestate_queue_open'),
+            model_name="sitestate",
+            index=models.Index(
+                models.F("site"),
+                models.OrderBy(models.F("priority"), descending=True),
+                models.F("time"),
+                models.F("path"),
+                condition=models.Q(("active", True), ("syncing__isnull", True)),
+                name="tracker_sitestate_queue_open",
+            ),
         ),
         migrations.AddIndex(
-            model_name='sitestate',
-            index=models.Index(condition=models.Q(('syncing__isnull', False)), fields=['site', 'syncing'], name='tracker_sitestate_claims'),
+            model_name="sitestate",
+            index=models.Index(
+                condition=models.Q(("syncing__isnull", False)),
+                fields=["site", "syncing"],
+                name="tracker_sitestate_claims",
+            ),
         ),
         migrations.RunPython(leave_room_for_updates, back_to_full_pages),
     ]

@@ -5,18 +5,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracker', '0003_queue_index_without_claims'),
+        ("tracker", "0003_queue_index_without_claims"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='node',
-            index=models.Index(django.db.models.fields.json.KeyTransform('src_id', 'data'), condition=models.Q(('data__has_key', 'src_id')), name='tracker_node_edge_src'),
+            model_name="node",
+            index=models.Index(
+                django.db.models.fields.json.KeyTransform("src_id", "data"),
+                condition=models.Q(("data__has_key", "src_id")),
+                name="tracker_node_edge_src",
+            ),
         ),
         migrations.AddIndex(
-            model_name='node',
-            index=models.Index(django.db.models.fields.json.KeyTransform('tgt_id', 'data'), condition=models.Q(('data__has_key', 'tgt_id')), name='tracker_node_edge_tgt'),
+            model_name="node",
+            index=models.Index(
+                django.db.models.fields.json.KeyTransform("tgt_id", "data"),
+                condition=models.Q(("data__has_key", "tgt_id")),
+                name="tracker_node_edge_tgt",
+            ),
         ),
     ]

@@ -4,14 +4,13 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracker', '0004_edge_indexes'),
-        ('syncsite', '0002_import_legacy_tokens'),
+        ("tracker", "0004_edge_indexes"),
+        ("syncsite", "0002_import_legacy_tokens"),
     ]
 
     operations = [
         migrations.DeleteModel(
-            name='AccessToken',
+            name="AccessToken",
         ),
     ]

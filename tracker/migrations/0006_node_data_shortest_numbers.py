@@ -5,15 +5,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('tracker', '0005_drop_access_token'),
+        ("tracker", "0005_drop_access_token"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='node',
-            name='data',
+            model_name="node",
+            name="data",
             field=models.JSONField(blank=True, decoder=tracker.numbers.NodeJSONDecoder, default=dict),
         ),
     ]

@@ -173,24 +173,29 @@ def _wanted_flag(data: dict, site: str) -> bool | None:
     return None
 
 
-def _state_for(node: Node, site: str) -> SiteState:
-    data = node.data
+def _state_values(pk: int | None, node_id: str, data: dict, columns: dict, site: str) -> dict:
+    """The state row of a node at a site, as column values (`columns`: the node's `_columns`)."""
     synced = _int_or_none(data.get(f"synced_{site}"))
-    node_time = node.time or 0
-    return SiteState(
-        node_id=node.pk,
-        site=site,
-        path=node.node_id,
-        priority=node.sync_priority,
-        time=node_time,
-        active=not node.deleted and (synced is None or synced < node_time),
-        wanted=_wanted_flag(data, site),
-        synced=synced,
-        syncing=_int_or_none(data.get(f"syncing_{site}")),
-        error=_int_or_none(data.get(f"syncError_{site}"), INT32_MAX),
-        last_attempt=_int_or_none(data.get(f"syncLastAttempt_{site}")),
-        failures=1 if data.get(f"syncError_{site}") is not None else 0,
-    )
+    node_time = columns["time"] or 0
+    return {
+        "node_id": pk,
+        "site": site,
+        "path": node_id,
+        "priority": columns["sync_priority"],
+        "time": node_time,
+        "active": not columns["deleted"] and (synced is None or synced < node_time),
+        "wanted": _wanted_flag(data, site),
+        "synced": synced,
+        "syncing": _int_or_none(data.get(f"syncing_{site}")),
+        "error": _int_or_none(data.get(f"syncError_{site}"), INT32_MAX),
+        "last_attempt": _int_or_none(data.get(f"syncLastAttempt_{site}")),
+        "failures": 1 if data.get(f"syncError_{site}") is not None else 0,
+    }
+
+
+def _state_for(node: Node, site: str) -> SiteState:
+    columns = {"time": node.time, "sync_priority": node.sync_priority, "deleted": node.deleted}
+    return SiteState(**_state_values(node.pk, node.node_id, node.data, columns, site))
 
 
 def _volume_name(node_id: str, data: dict) -> str:

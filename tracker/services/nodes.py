@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 
 from django.db import IntegrityError, connection, transaction
@@ -16,13 +17,14 @@ from tracker.services.columns import (
     _make_node,
     _set_columns,
     _split_wire,
+    _state_values,
     new_child_id,
     now_ms,
     validate_file_id,
     validate_node_id,
 )
 from tracker.services.errors import AlreadyExists, Conflict, Forbidden, InvalidId, InvalidInput, NotFound, TrackerError
-from tracker.services.postgres import _pg_insert_nodes, _pg_insert_rows, _pg_insert_states
+from tracker.services.postgres import _pg_insert_nodes, _pg_publish
 from tracker.services.sitestate import _refresh_states, _sites_changed, sites
 
 
@@ -345,6 +347,8 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
             candidates.append((index, node_id, data))
         except TrackerError as exc:
             results[index] = exc
+    if connection.vendor == "postgresql":
+        return _pg_publish_candidates(candidates, results)
     with transaction.atomic():
         existing = set(Node.objects.filter(node_id__in=[c[1] for c in candidates]).values_list("node_id", flat=True))
         files: list[tuple[str, dict]] = []
@@ -355,30 +359,96 @@ def _publish_items(items: list, actor: Actor) -> list[dict | TrackerError]:
                 continue
             existing.add(node_id)
             files.append((node_id, data))
-            child = {
-                "#parent": node_id,
-                "comment": data.get("comment", ""),
-                "origin": data["origin"],
-                "author": data["author"],
-                "time": data["time"],
-            }
-            children.append((new_child_id(), child))
+            children.append((new_child_id(), _publish_child(node_id, data)))
             results[index] = {"_id": node_id, **data}
-        if connection.vendor == "postgresql":
-            # The hot path: plain dicts, one INSERT for files and children, state rows built in SQL.
-            rows = [{"node_id": i, **_columns(i, d), "data": d} for i, d in files + children]
-            try:
-                with transaction.atomic():
-                    pks = _pg_insert_rows(rows)
-            except IntegrityError as exc:
-                raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
-            site_names = sites()
-            if files and site_names:
-                _pg_insert_states("n.id = ANY(%s)", [[pks[i] for i, _ in files]], site_names)
+        if connection.vendor == "sqlite":
+            _sqlite_publish(files, children, sites())
         else:
             file_nodes = [_make_node(i, d) for i, d in files]
             _insert_nodes(file_nodes + [_make_node(i, d) for i, d in children])
             _refresh_states(file_nodes, new=True)
+    return results  # type: ignore[return-value]
+
+
+_NODE_INSERT = (
+    "INSERT INTO tracker_node (node_id, kind, parent, origin, time, sync_priority, deleted, authors, data)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+_STATE_INSERT = (
+    "INSERT INTO tracker_sitestate (node_id, site, path, priority, time, active, wanted, synced, syncing, error,"
+    " last_attempt, failures) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (node_id, site) DO NOTHING"
+)
+
+
+def _sqlite_publish(files: list[tuple[str, dict]], children: list[tuple[str, dict]], site_names: list[str]) -> None:
+    """SQLite's publish: plain rows through `executemany` (no model instances), the ids read back in pages, and
+    the state rows from the same rules as everywhere (`_state_values`). SQLite serialises writers (IMMEDIATE
+    transactions), so the existence check made before cannot be overtaken."""
+    columns = {node_id: _columns(node_id, data) for node_id, data in files}
+    rows = []
+    for node_id, data in files:
+        c = columns[node_id]
+        rows.append((node_id, c["kind"], c["parent"], c["origin"], c["time"], c["sync_priority"], c["deleted"],
+                     c["authors"], json.dumps(data)))  # fmt: skip
+    for node_id, data in children:
+        c = _columns(node_id, data)
+        rows.append((node_id, c["kind"], c["parent"], c["origin"], c["time"], c["sync_priority"], c["deleted"],
+                     c["authors"], json.dumps(data)))  # fmt: skip
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(_NODE_INSERT, rows)
+            pks: dict[str, int] = {}
+            ids = [node_id for node_id, _ in files]
+            for start in range(0, len(ids), 500):
+                page = ids[start : start + 500]
+                marks = ", ".join(["%s"] * len(page))
+                cursor.execute(f"SELECT node_id, id FROM tracker_node WHERE node_id IN ({marks})", page)  # noqa: S608
+                pks.update(cursor.fetchall())
+            states = [
+                tuple(_state_values(pks[node_id], node_id, data, columns[node_id], site).values())
+                for node_id, data in files
+                if columns[node_id]["kind"] in FILE_KINDS
+                for site in site_names
+                if site != columns[node_id]["origin"]
+            ]
+            cursor.executemany(_STATE_INSERT, states)
+    except IntegrityError as exc:
+        raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
+
+
+def _publish_child(node_id: str, data: dict) -> dict:
+    """The child node recording a publication."""
+    return {
+        "#parent": node_id,
+        "comment": data.get("comment", ""),
+        "origin": data["origin"],
+        "author": data["author"],
+        "time": data["time"],
+    }
+
+
+def _pg_publish_candidates(
+    candidates: list[tuple[int, str, dict]], results: list[dict | TrackerError | None]
+) -> list[dict | TrackerError]:
+    """The PostgreSQL publish: the checked items go to the database in one COPY and one set-based merge, which
+    tells which were already tracked (no separate existence query)."""
+    files: list[tuple[str, str, dict]] = []
+    first_of: dict[str, int] = {}
+    for index, node_id, data in candidates:
+        if node_id in first_of:  # the same path twice in one call: the first one is published
+            results[index] = AlreadyExists(f"{node_id} is already tracked", node_id)
+            continue
+        first_of[node_id] = index
+        files.append((node_id, new_child_id(), data))
+    with transaction.atomic(savepoint=False):  # one statement writes everything: no savepoint needed
+        inserted = _pg_publish(files) if files else set()
+    for node_id, _, data in files:
+        index = first_of[node_id]
+        if node_id in inserted:
+            results[index] = {"_id": node_id, **data}
+        else:
+            results[index] = AlreadyExists(f"{node_id} is already tracked", node_id)
     return results  # type: ignore[return-value]
 
 

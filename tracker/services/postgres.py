@@ -19,8 +19,8 @@ def _pg_key_number(prefix: str, bound: int = INT64_MAX) -> str:
     return f"(CASE WHEN jsonb_typeof(n.data -> {key}) = 'number' THEN {value}::bigint END)"
 
 
-def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_conflict: bool = True) -> None:
-    """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
+def _pg_state_columns() -> str:
+    """The select list of a state row from a node `n` and a site `s` (the same rules as _state_for)."""
     synced, syncing = _pg_key_number("synced"), _pg_key_number("syncing")
     error, attempt = _pg_key_number("syncError", INT32_MAX), _pg_key_number("syncLastAttempt")
     wanted = (
@@ -28,21 +28,104 @@ def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_con
         " THEN (n.data ->> ('sync_' || s.site))::boolean"
         " WHEN jsonb_typeof(n.data -> 'syncEverywhere') = 'boolean' THEN (n.data ->> 'syncEverywhere')::boolean END)"
     )
+    return f"""n.id, s.site, n.node_id, n.sync_priority, COALESCE(n.time, 0),
+                NOT n.deleted AND COALESCE({synced} < COALESCE(n.time, 0), TRUE),
+                {wanted}, {synced}, {syncing}, {error}::integer, {attempt},
+                CASE WHEN n.data ? ('syncError_' || s.site) THEN 1 ELSE 0 END"""
+
+
+_STATE_COLUMNS = "(node_id, site, path, priority, time, active, wanted, synced, syncing, error, last_attempt, failures)"
+
+
+def _pg_insert_states(where: str, params: list, site_names: list[str], *, on_conflict: bool = True) -> None:
+    """Build state rows in the database from the nodes' JSON (the same rules as _state_for), no round trips."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO tracker_sitestate
-                (node_id, site, path, priority, time, active, wanted, synced, syncing, error, last_attempt, failures)
-            SELECT n.id, s.site, n.node_id, n.sync_priority, COALESCE(n.time, 0),
-                NOT n.deleted AND COALESCE({synced} < COALESCE(n.time, 0), TRUE),
-                {wanted}, {synced}, {syncing}, {error}::integer, {attempt},
-                CASE WHEN n.data ? ('syncError_' || s.site) THEN 1 ELSE 0 END
+            INSERT INTO tracker_sitestate {_STATE_COLUMNS}
+            SELECT {_pg_state_columns()}
             FROM tracker_node n CROSS JOIN unnest(%s::text[]) AS s(site)
             WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site AND {where}
             {"ON CONFLICT (node_id, site) DO NOTHING" if on_conflict else ""}
             """,  # noqa: S608 - fixed SQL; values are parameters
             [list(site_names), *params],
         )
+
+
+_NODE_COLUMNS = "node_id, kind, parent, origin, time, sync_priority, deleted, authors, data"
+_STAGE = "tracker_publish_stage"
+_STAGE_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (ord integer, plain boolean, child_id text, node_id text, kind text,"
+    " parent text,"
+    " origin text,"
+    " time bigint, sync_priority integer, deleted boolean, authors text, data jsonb) ON COMMIT DELETE ROWS"
+)
+
+# One statement: empty the staging table, insert the files not tracked yet, a child node recording each
+# publication (its keys are the file's: comment, origin, author, time), and the file's state row at every
+# site but its origin. The sites are the volumes' names, as `sites()` reads them.
+_PG_PUBLISH_MERGE = f"""
+WITH staged AS (
+    DELETE FROM {_STAGE} RETURNING *
+), files AS (
+    INSERT INTO tracker_node ({_NODE_COLUMNS})
+    SELECT node_id, kind, parent, origin, time, sync_priority, deleted, authors, data FROM staged ORDER BY ord
+    ON CONFLICT DO NOTHING
+    RETURNING id, {_NODE_COLUMNS}
+), children AS (
+    INSERT INTO tracker_node ({_NODE_COLUMNS})
+    SELECT s.child_id, 'child', f.node_id, f.origin, f.time, 0, FALSE, f.authors,
+        jsonb_build_object('#parent', f.node_id, 'comment', COALESCE(f.data -> 'comment', '""'::jsonb),
+                           'origin', f.data -> 'origin', 'author', f.data -> 'author', 'time', f.data -> 'time')
+    FROM staged s JOIN files f ON f.node_id = s.node_id
+    ORDER BY s.ord
+    ON CONFLICT DO NOTHING
+), sites AS (
+    SELECT DISTINCT CASE WHEN jsonb_typeof(data -> 'name') = 'string' AND data ->> 'name' <> ''
+        THEN data ->> 'name' ELSE node_id END AS site
+    FROM tracker_node WHERE kind = 'volume'
+), states AS (
+    INSERT INTO tracker_sitestate {_STATE_COLUMNS}
+    SELECT {_pg_state_columns()}
+    FROM files n JOIN staged p ON p.node_id = n.node_id AND NOT p.plain CROSS JOIN sites s
+    WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site
+    UNION ALL
+    -- Files without any sync key (the usual publish): pending everywhere, no JSON to read.
+    SELECT n.id, s.site, n.node_id, n.sync_priority, COALESCE(n.time, 0), NOT n.deleted, NULL::boolean,
+        NULL::bigint, NULL::bigint, NULL::integer, NULL::bigint, 0
+    FROM files n JOIN staged p ON p.node_id = n.node_id AND p.plain CROSS JOIN sites s
+    WHERE n.kind IN ('file', 'folder') AND n.origin IS DISTINCT FROM s.site
+)
+SELECT node_id FROM files
+"""  # noqa: S608 - fixed SQL; values are parameters
+
+
+def _plain(data: dict) -> bool:
+    """No key of the node bears on its state rows (sync_<site>, synced_<site>, syncEverywhere, ...)."""
+    return not any(key.startswith("sync") and key != "sync_priority" for key in data)
+
+
+def _pg_publish(files: list[tuple[str, str, dict]]) -> set[str]:
+    """Publish (file id, child id, keys) in three round trips: make sure the session's staging table exists,
+    COPY the files into it, and run one set-based merge (`_PG_PUBLISH_MERGE`).
+
+    Returns the ids of the files inserted; the others were already tracked (or were just created by a
+    concurrent writer: `ON CONFLICT DO NOTHING` waits for it and skips, no error). Row and statement triggers
+    on tracker_node fire for every inserted row as for any insert.
+    """
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_SQL)
+        columns = f"ord, plain, child_id, {_NODE_COLUMNS}"
+        with cursor.cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+            for ord_, (node_id, child_id, data) in enumerate(files):
+                c = _columns(node_id, data)
+                copy.write_row(
+                    (ord_, _plain(data), child_id, node_id, c["kind"], c["parent"], c["origin"], c["time"],
+                     c["sync_priority"], c["deleted"], c["authors"], dumps(data))
+                )  # fmt: skip
+        cursor.execute(_PG_PUBLISH_MERGE)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _pg_insert_nodes(nodes: list[Node]) -> None:

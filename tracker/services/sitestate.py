@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.db import connection
 
@@ -80,6 +80,23 @@ def sites() -> list[str]:
     """Names of all volumes, sorted."""
     rows = Node.objects.filter(kind=NodeKind.VOLUME).values_list("node_id", "data")
     return sorted({_volume_name(node_id, data) for node_id, data in rows})
+
+
+_column_sources: dict[str, Callable[[], Iterable[str]]] = {}
+
+
+def register_column_sites(name: str, source: Callable[[], Iterable[str]]) -> None:
+    """Another app offers sites it feeds without a volume (the Syncthing bridge marks files synced at its daemons'
+    sites): the pages show them as columns like volumes. Registering a name again replaces its source."""
+    _column_sources[name] = source
+
+
+def column_sites() -> list[str]:
+    """The sites the pages show as columns: every volume and every site a registered feeder names, sorted."""
+    names = set(sites())
+    for source in _column_sources.values():
+        names.update(site for site in source() if site)
+    return sorted(names)
 
 
 def _volume_node(site: str) -> Node | None:

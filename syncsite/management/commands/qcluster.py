@@ -3,9 +3,9 @@
 django-q2's own cluster waits, on a stop signal, for every running task to finish (an hour with the
 default timeout), so `make run` and service managers left it running. Here busy workers get
 Q_STOP_GRACE seconds to finish, then they are interrupted; the task they ran stays un-acknowledged in
-the broker, which delivers it again after Q_CLUSTER["retry"] seconds, so it is not lost (tasks must
-tolerate being run again from the start). If the cluster still has not stopped by Q_STOP_TIMEOUT, its
-remaining processes are killed.
+the database broker, which delivers it again Q_CLUSTER["retry"] seconds after it started, so it is not lost
+(tasks must tolerate being run again from the start; the Redis broker loses it: docs/scaling.md). If the
+cluster still has not stopped by Q_STOP_TIMEOUT, its remaining processes are killed.
 """
 
 from __future__ import annotations
@@ -119,6 +119,11 @@ class Command(DjangoQCommand):
         settings.SECRET_KEY  # noqa: B018 - as django-q2: signing needs it, fail before starting
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        if "redis" in settings.Q_CLUSTER:
+            logger.warning(
+                "the task broker is Redis: a task a killed cluster held is lost (at-most-once); "
+                "leave REDIS_URL unset for the database broker's at-least-once delivery (docs/scaling.md)"
+            )
         q = BoundedCluster()
         q.start()
         if options.get("run_once", False):
