@@ -1,4 +1,7 @@
-"""Terminal colour codes for plugin output (syncerapi.v1.cc)."""
+"""Terminal colour codes for plugin output (syncerapi.v1.cc): empty when NO_COLOR is set or stdout is no terminal."""
+
+import os
+import sys
 
 
 class ColorCodes:
@@ -13,4 +16,12 @@ class ColorCodes:
     UNDERLINE = "\033[4m"
 
 
-cc = ColorCodes
+class NoColorCodes(ColorCodes):
+    HEADER = OKBLUE = OKCYAN = OKGREEN = WARNING = FAIL = ENDC = BOLD = UNDERLINE = ""
+
+
+def _wants_color() -> bool:
+    return not os.environ.get("NO_COLOR") and hasattr(sys.stdout, "isatty") and sys.stdout.isatty()
+
+
+cc = ColorCodes if _wants_color() else NoColorCodes

@@ -36,6 +36,9 @@ from hosts.normalize import NormalisedRows, Normaliser, normalize_value
 Progress = Callable[[int], Any]
 
 
+DUPLICATES_SHOWN = 20  # hostnames a run's summary names of the repeated ones
+
+
 @dataclass
 class ImportResult:
     """Counts of one run; `details()` is what the run's LogEntry records (`errors` only when there are some)."""
@@ -49,6 +52,7 @@ class ImportResult:
     deleted: int = 0
     dry_run: bool = False
     messages: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)  # hostnames named by several rows (the last row won)
     seen_owned: int = field(default=0, repr=False)  # rows that were already the account's hosts
 
     def details(self) -> list[tuple[str, Any]]:
@@ -62,6 +66,10 @@ class ImportResult:
         ]
         if self.errors:  # a detail named like "error" marks the whole LogEntry as failed
             pairs.append(("errors", self.errors))
+        if self.duplicates:
+            shown = sorted(set(self.duplicates))
+            more = f" and {len(shown) - DUPLICATES_SHOWN} more" if len(shown) > DUPLICATES_SHOWN else ""
+            pairs.append(("duplicates skipped", ", ".join(shown[:DUPLICATES_SHOWN]) + more))
         if self.dry_run:
             pairs.append(("dry_run", True))
         pairs.extend(("message", message) for message in self.messages)
@@ -145,6 +153,7 @@ def _normalised_rows(
             raise ImportRowsError(f"row {index + 1} ({name}): labels must be an object, got {type(labels).__name__}")
         if name in prepared:
             result.skipped += 1  # an earlier row of the same host is replaced by this one
+            result.duplicates.append(name)
         prepared[name] = labels or {}
     return prepared
 
@@ -153,6 +162,7 @@ def _settled_rows(rows: NormalisedRows, result: ImportResult, strict: bool) -> d
     """`_normalised_rows` + `Normaliser.all_labels` for rows already normal: only empty names and repeats."""
     prepared = rows.hosts
     result.skipped += rows.repeated
+    result.duplicates += getattr(rows, "duplicates", [])
     if "" in prepared:
         if strict:
             result.errors += 1
@@ -202,6 +212,7 @@ def import_rows(
         prepared = _normalised_rows(rows, result, strict, normaliser)
         if isinstance(rows, NormalisedRows):  # normalised under other rules: normalised again, the repeats counted
             result.skipped += rows.repeated
+            result.duplicates += rows.duplicates
     now = timezone.now()
     size = batch_size()
     with transaction.atomic():

@@ -175,8 +175,16 @@ class NormalisedRows:
     `len()` is the number of rows read; iterating gives one (hostname, labels) pair per hostname.
     """
 
-    def __init__(self, hosts: dict[str, dict[str, Any]], rows: int, first_empty: int, rules: tuple[Any, ...]) -> None:
+    def __init__(
+        self,
+        hosts: dict[str, dict[str, Any]],
+        rows: int,
+        first_empty: int,
+        rules: tuple[Any, ...],
+        duplicates: list[str] | None = None,
+    ) -> None:
         self.hosts = hosts
+        self.duplicates = duplicates or []  # hostnames that more than one row named (the last row won)
         self.rows = rows
         self.first_empty = first_empty  # the number (from 1) of the first row without a hostname, 0 if none
         self.rules = rules

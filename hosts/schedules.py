@@ -37,3 +37,4 @@ class PurgeLogEntriesArguments(serializers.Serializer):
 def register() -> None:
     register_task("hosts.tasks.run_cronjob", label="Run a registered cronjob", arguments=RunCronjobArguments)
     register_task("hosts.tasks.purge_log_entries", label="Purge old log entries", arguments=PurgeLogEntriesArguments)
+    register_task("hosts.tasks.report_stale_hosts", label="Report the hosts imports no longer see")

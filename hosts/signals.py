@@ -31,12 +31,48 @@ def _secure_declared_fields(sender, **kwargs) -> None:
     secure_declared_fields()
 
 
+RUN_FAILED = "hosts.run_failed"
+
+
+def _run_logged(sender, instance, created: bool = False, raw: bool = False, **kwargs) -> None:
+    """An import, export or plugin run's log entry: a flagged one raises the event, a clean one resolves it."""
+    from syncsite import events
+
+    if raw or not created:
+        return
+    key = f"{instance.source}: {instance.name}"
+    if instance.has_error:
+        lines = [f"{name}: {value}" for name, value in (instance.details or [])[:50] if isinstance(name, str)]
+        events.emit(RUN_FAILED, key, f"run failed: {key}", lines=lines, url=f"/admin/hosts/logentry/{instance.pk}/")
+    else:
+        events.resolve(RUN_FAILED, key, title=f"run works again: {key}")
+
+
+def _cronjob_finished(sender, instance, raw: bool = False, **kwargs) -> None:
+    from syncsite import events
+
+    if raw:
+        return
+    key = f"cronjob: {instance.job}" + (f" ({instance.account})" if instance.account else "")
+    if instance.status == instance.FAILED:
+        last = (instance.traceback or "").strip().splitlines()[-1:] or ["(no traceback)"]
+        url = f"/admin/hosts/cronjobrun/{instance.pk}/"
+        events.emit(RUN_FAILED, key, f"cronjob failed: {instance.job}", lines=last, url=url)
+    elif instance.status == instance.SUCCESS:
+        events.resolve(RUN_FAILED, key, title=f"cronjob works again: {instance.job}")
+
+
 def connect() -> None:
     from django.apps import apps
 
     from hosts import models
 
     post_migrate.connect(_secure_declared_fields, sender=apps.get_app_config("hosts"), dispatch_uid="hosts-secrets")
+    post_save.connect(_run_logged, sender=models.LogEntry, dispatch_uid="hosts-run-logged")
+    post_save.connect(_cronjob_finished, sender=models.CronjobRun, dispatch_uid="hosts-cronjob-finished")
+    from syncsite import events
+
+    events.declare(RUN_FAILED, "Hosts: an import, export, plugin or cronjob run failed")
 
     for model in (
         models.CustomAttributeRule,

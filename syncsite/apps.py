@@ -18,7 +18,7 @@ class SyncsiteConfig(AppConfig):
         """
         from django_q.signals import pre_enqueue, pre_execute
 
-        from syncsite import dashboard, errors, schedules, site_schedules, taskqueue
+        from syncsite import dashboard, errors, ops, schedules, site_schedules, taskqueue
         from synctools import conf as synctools_conf
         from synctools import services as synctools_services
         from synctools.errors import SynctoolsError
@@ -34,6 +34,9 @@ class SyncsiteConfig(AppConfig):
         pre_enqueue.connect(schedules.guard_enqueued_task, dispatch_uid="syncsite.schedules.guard")
         pre_execute.connect(taskqueue.renew_delivery, dispatch_uid="syncsite.taskqueue.renew_delivery")
         site_schedules.register()
+        ops.register()
+        # "Needs attention" comes first: the site's own entry (its label sorts before every app's).
+        dashboard.register("syncsite", sections=ops.dashboard_sections)
 
 
 class SyncsiteAdminConfig(admin_apps.AdminConfig):

@@ -55,3 +55,8 @@ def collect() -> tuple[list[dict], list[dict]]:
         cards.extend(entry.cards())
         sections.extend(entry.sections())
     return cards, sections
+
+
+def collect_cards() -> list[dict]:
+    """Only the cards (what /metrics exports), without computing the sections."""
+    return [card for label in registered() for card in _entries[label].cards()]

@@ -40,6 +40,22 @@ class ApiToken(models.Model):
         return self.revoked is None and (self.expires is None or self.expires > now)
 
 
+class Heartbeat(models.Model):
+    """The last sign of life of something that runs on its own: an agent from cron, a queue worker, a command."""
+
+    key = models.CharField(max_length=200, unique=True, help_text="agent:<site>, worker:<cluster>, command:<name>")
+    last_seen = models.DateTimeField(db_index=True)
+    last_ok = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(default=True, help_text="Whether its last run did all its work.")
+    summary = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
 class TaskLease(models.Model):
     """A named lease a task holds while it runs, so two workers never run the same long job at once.
 

@@ -45,9 +45,12 @@ INSTALLED_APPS = [
     "tracker",
     "syncthing_bridge",
     "synctools",
+    "notifications",
+    "auditlog",
 ]
 
 MIDDLEWARE = [
+    "syncsite.metrics.RequestMetricsMiddleware",  # first: counts every answer, also the ones middleware gives
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",  # the audit log records who made a change
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into the lockout answer
 ]
 
@@ -236,7 +240,11 @@ for _name in (
     "TRACKER_MAX_UPLOAD_BYTES",
     "TRACKER_TOKEN_EXPIRY_SECONDS",
     "TRACKER_SCRIPT_TOKEN_EXPIRY_SECONDS",
+    "TRACKER_PASSWORD_RESET_INTERVAL_SECONDS",
     "TRACKER_AGENT_SSH_CONNECT_TIMEOUT",
+    "TRACKER_CAPACITY_INTERVAL_SECONDS",
+    "TRACKER_DELETION_MAX_PER_ROUND",
+    "TRACKER_TRASH_RETENTION_DAYS",
     "SYNCTOOLS_STALE_RUN_SECONDS",
 ):
     if os.environ.get(_name):
@@ -250,3 +258,23 @@ for _name in (
 ):
     if os.environ.get(_name):
         globals()[_name] = os.environ[_name]
+
+# --- operations (docs/operations.md) -------------------------------------------------------------
+# /metrics (Prometheus text format) answers only requests with "Authorization: Bearer <METRICS_TOKEN>";
+# without a token the endpoint answers 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# /readyz: a worker (qcluster) heartbeat older than this is not ready.
+READYZ_WORKER_SECONDS = env_int("READYZ_WORKER_SECONDS", 120)
+# Notifications: Django's mail settings send the mails (the SMTP password only ever from the environment).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "syncsite@localhost")
+# The dashboard and the health checks: an agent silent this long is stale; a file in error this long is told.
+OPS_AGENT_STALE_MINUTES = env_int("OPS_AGENT_STALE_MINUTES", 30)
+OPS_FILE_ERROR_MINUTES = env_int("OPS_FILE_ERROR_MINUTES", 60)
+# The audit log never stores these fields' values (encrypted secrets, password hashes, token digests).
+AUDITLOG_INCLUDE_ALL_MODELS = False

@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from syncsite import api, views
+from syncsite import api, metrics, ops, views
 from synctools import conf as synctools_conf
 
 
@@ -21,6 +21,8 @@ def sync_urlpatterns() -> list:
 
     return route.urlpatterns
 
+
+ops.add_audit_history(admin.site)  # the audited models' admin pages link to their audit log
 
 router = DefaultRouter()
 router.register("schedules", api.ScheduleViewSet, basename="schedule")
@@ -37,6 +39,8 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

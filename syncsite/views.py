@@ -69,6 +69,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database, the task broker and a queue worker heartbeat (kept in the database)."""
+    from syncsite import ops
+
+    ok, checks = ops.readiness()
+    return JsonResponse({"status": "ok" if ok else "unavailable", **checks}, status=200 if ok else 503)
+
+
 def _wants_json(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", "")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from syncsite.admin import ReadOnlyAdminMixin
@@ -28,7 +29,7 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
 
     class Meta:
         model = SyncthingInstance
-        fields = ["name", "url", "api_key", "ca_certificate", "site", "enabled", "timeout"]
+        fields = ["name", "url", "api_key", "ca_certificate", "site", "syncthing_only", "enabled", "timeout"]
 
     def clean(self):
         cleaned = super().clean()
@@ -38,6 +39,11 @@ class SyncthingInstanceForm(SecretFieldMixin, forms.ModelForm):
                 "api_key",
                 "The stored key is unreadable: re-enter it." if unreadable else "The daemon's API key is required.",
             )
+        previous = self.instance.site if self.instance.pk is not None else None
+        try:
+            services.check_site(cleaned.get("site") or "", bool(cleaned.get("syncthing_only")), previous)
+        except ValidationError as exc:
+            self.add_error(None, exc)
         return cleaned
 
 

@@ -14,3 +14,6 @@ class SyncthingBridgeConfig(AppConfig):
         dashboard.register("syncthing_bridge", cards=services.dashboard_cards, sections=services.dashboard_sections)
         schedules.register()
         services.register_tracker_columns()
+        from syncthing_bridge import alerts
+
+        alerts.declare_events()

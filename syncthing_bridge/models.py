@@ -59,6 +59,12 @@ class SyncthingInstance(models.Model):
     site = models.CharField(
         max_length=200, blank=True, help_text="Tracker site (volume name) whose files this daemon holds."
     )
+    syncthing_only = models.BooleanField(
+        "Syncthing-only site",
+        default=False,
+        help_text="The site is known to Syncthing only (no tracker volume of that name); otherwise the site must "
+        "name an existing volume.",
+    )
     enabled = models.BooleanField(default=True)
     timeout = models.FloatField(
         default=10.0,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, close_old_connections, connections, transaction
 from django.db.models import Count, Q
 from django.urls import reverse
@@ -104,6 +105,7 @@ def create_instance(name: str, url: str, api_key: str, **fields: Any) -> Syncthi
     """A new instance, validated like the admin form validates it (ValidationError otherwise)."""
     instance = SyncthingInstance(name=name, url=url, api_key=api_key, **fields)
     instance.full_clean()
+    check_site(instance.site, instance.syncthing_only)
     instance.save()
     return instance
 
@@ -112,11 +114,28 @@ def update_instance(instance: SyncthingInstance, **fields: Any) -> SyncthingInst
     """Change configured fields; a blank or missing api_key keeps the stored one. ValidationError when invalid."""
     if not fields.get("api_key"):
         fields.pop("api_key", None)
+    previous_site = instance.site
     for name, value in fields.items():
         setattr(instance, name, value)
     instance.full_clean(exclude=[f.name for f in instance._meta.fields if f.name not in fields] if fields else None)
+    check_site(instance.site, instance.syncthing_only, previous_site)
     instance.save(update_fields=list(fields) or None)
     return instance
+
+
+def check_site(site: str, syncthing_only: bool, previous: str | None = None) -> None:
+    """A site must name a tracker volume unless declared Syncthing-only: a misspelt site would feed nothing.
+
+    One rule for the admin, the API and the services; a site stored before the rule existed is kept as is."""
+    if not site or syncthing_only or site == previous:
+        return
+    if site not in _tracker().sites():
+        raise ValidationError(
+            {
+                "site": f"There is no tracker volume named {site!r}: name an existing volume,"
+                " or tick 'Syncthing-only site' for a site the tracker does not know."
+            }
+        )
 
 
 def delete_instance(instance: SyncthingInstance) -> None:
@@ -540,6 +559,10 @@ class InstanceListener:
             logger.warning("listener %s: state update failed: %s", self.instance.name, exc)
         except OperationalError as exc:
             logger.warning("listener %s: state not updated: %s (a refresh repairs it)", self.instance.name, exc)
+        from syncthing_bridge import alerts  # DeviceDisconnected, FolderErrors: told at once, not at the next check
+
+        for event in batch:
+            alerts.on_event(self.instance, event)
 
     def _sample_rates(self, st: Syncthing) -> None:
         """The devices' transfer rates from the connections' byte counters, every few seconds (between refreshes)."""

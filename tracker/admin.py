@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 
 from syncsite.redact import redact_urls_in_text
 from syncsite.templatetags.siteformat import exact
-from tracker import limits, permissions, rsyncpolicy, services
+from tracker import conf, limits, permissions, rsyncpolicy, services
 from tracker.models import GlobalParameters, Node, NodeKind, TrackerProfile, Volume
 from tracker.query import QueryError, text_query
 
@@ -320,6 +320,7 @@ VOLUME_BOOLEANS = [
     "enableDiscoveryPackages",
     "enableDiscoveryUpdatedFiles",
     "enableDiscoveryDeletedFiles",
+    "enableDeletion",
 ]
 VOLUME_STATUS_KEYS = [
     "agentStatus",
@@ -333,9 +334,36 @@ VOLUME_STATUS_KEYS = [
     "exit_emission",
     "exit_reception",
     "exit_scan",
+    "exit_deletion",
+    "stderr_deletion",
+    "last_deletion",
+    "bytesTotal",
+    "bytesUsed",
+    "capacityError",
     "error",
     "scan_duration",
 ]
+
+
+AUDIT_HIDDEN_KEYS = {"rsync_env"}  # may carry RSYNC_PASSWORD: the audit log says it changed, not to what
+
+
+def _audit(obj: Node, before: dict, after: dict, change: bool) -> None:
+    """An audit log entry (django-auditlog) for a volume or the global parameters, which are JSON keys of a node
+    written through the tracker's services, so the model signals auditlog listens to do not see them."""
+    from auditlog.models import LogEntry
+
+    changes = {}
+    for key in sorted(set(before) | set(after)):
+        if key.startswith("_") or before.get(key) == after.get(key):
+            continue
+        old, new = before.get(key), after.get(key)
+        if key in AUDIT_HIDDEN_KEYS:
+            old, new = ("***" if old else None), ("***" if new else None)
+        changes[key] = [None if old is None else str(old), None if new is None else str(new)]
+    if changes:
+        action = LogEntry.Action.UPDATE if change else LogEntry.Action.CREATE
+        LogEntry.objects.log_create(obj, action=action, changes=changes)
 
 
 # The spec's keys in words for the admin form (the key itself is the help text's first word).
@@ -346,6 +374,9 @@ VOLUME_LABELS = {
     "enableDiscoveryPackages": "Discover folder packages",
     "enableDiscoveryUpdatedFiles": "Discover updated files",
     "enableDiscoveryDeletedFiles": "Discover deleted files",
+    "enableDeletion": "Propagate deletions (move into the trash)",
+    "deletionMaxPerRound": "Maximum deletions per round",
+    "trashRetentionDays": "Trash retention (days)",
     "syncAmountEmission": "Sync amount for emission",
     "syncAmountReception": "Sync amount for reception",
     "rsync_args": "rsync options",
@@ -359,14 +390,26 @@ class VolumeForm(forms.ModelForm):
 
     name = forms.SlugField(help_text="The site name used in synced_<name>, sync_<name>, origin...")
     url = forms.CharField(help_text="ssh://user@host:port/project/, file:///path or a local /path.")
-    enableEmission = forms.BooleanField(required=False, initial=True)
+    # Initial values are the agent's defaults for a volume without the key (docs/tracker-agent.md).
+    enableEmission = forms.BooleanField(required=False, initial=False)
     enableReception = forms.BooleanField(required=False, initial=True)
-    enableDiscovery = forms.BooleanField(required=False, initial=True)
+    enableDiscovery = forms.BooleanField(required=False, initial=False)
     enableDiscoveryPackages = forms.BooleanField(required=False, initial=True)
     enableDiscoveryUpdatedFiles = forms.BooleanField(required=False, initial=True)
-    enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=True)
-    syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=10)
-    syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=10)
+    enableDiscoveryDeletedFiles = forms.BooleanField(required=False, initial=False)
+    enableDeletion = forms.BooleanField(
+        required=False,
+        initial=False,
+        help_text="Move files deleted at their origin into this volume's .syncsite-trash/<day>/ (never unlinked).",
+    )
+    deletionMaxPerRound = forms.IntegerField(
+        required=False, min_value=0, help_text="More deletions than this in one round stop and alert (default 100)."
+    )
+    trashRetentionDays = forms.IntegerField(
+        required=False, min_value=0, help_text="Trash days older than this are purged (default 30)."
+    )
+    syncAmountEmission = forms.IntegerField(min_value=1, max_value=100000, initial=conf.default_batch_size)
+    syncAmountReception = forms.IntegerField(min_value=1, max_value=100000, initial=conf.default_batch_size)
     rsync_args = forms.CharField(
         required=False, help_text="Extra rsync options from an allow-list, e.g. --bwlimit=10000 -z"
     )
@@ -431,6 +474,8 @@ class VolumeForm(forms.ModelForm):
         keys.update({name: self.cleaned_data[name] for name in VOLUME_BOOLEANS})
         keys["syncAmountEmission"] = self.cleaned_data["syncAmountEmission"]
         keys["syncAmountReception"] = self.cleaned_data["syncAmountReception"]
+        keys["deletionMaxPerRound"] = self.cleaned_data.get("deletionMaxPerRound")
+        keys["trashRetentionDays"] = self.cleaned_data.get("trashRetentionDays")
         return keys
 
 
@@ -443,6 +488,7 @@ class VolumeAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         fields = ["node_id", "name", "url", *VOLUME_BOOLEANS, "syncAmountEmission", "syncAmountReception"]
+        fields += ["deletionMaxPerRound", "trashRetentionDays"]
         fields += ["rsync_args", "rsync_env", "notifiedEmails"]
         hidden = permissions.hidden_keys(_actor(request), NodeKind.VOLUME)
         fields = [f for f in fields if f not in hidden]
@@ -494,6 +540,7 @@ class VolumeAdmin(admin.ModelAdmin):
         except services.TrackerError as exc:
             raise ValidationError(exc.detail) from exc
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
+        _audit(Volume.objects.get(pk=obj.pk), obj.data if change else {}, node, change)
 
     def delete_model(self, request, obj: Volume) -> None:
         _delete(request, [obj.node_id])
@@ -579,8 +626,10 @@ class GlobalParametersAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: GlobalParameters, form, change: bool) -> None:
         changes = {name: form.cleaned_data[name] for name in form.fields}
+        before = dict(obj.data) if change and obj.pk else {}
         node = services.set_global_parameters(changes, actor=_actor(request))
         obj.pk = Node.objects.get(node_id=node["_id"]).pk
+        _audit(GlobalParameters.objects.get(pk=obj.pk), before, node, bool(before))
 
     def delete_model(self, request, obj) -> None:
         _delete(request, [obj.node_id])

@@ -11,3 +11,4 @@ class TrackerConfig(AppConfig):
 
         dashboard.register("tracker", cards=services.dashboard_cards, sections=services.dashboard_sections)
         schedules.register()
+        services.health.declare_events()

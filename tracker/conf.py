@@ -43,6 +43,11 @@ def script_token_expiry_seconds() -> int:
     return int(getattr(settings, "TRACKER_SCRIPT_TOKEN_EXPIRY_SECONDS", 365 * 24 * 3600))
 
 
+def password_reset_interval_seconds() -> int:
+    """Least time between two reset mails to one user, so a guest cannot flood an inbox through lostPassword."""
+    return int(getattr(settings, "TRACKER_PASSWORD_RESET_INTERVAL_SECONDS", 300))
+
+
 def file_volume() -> str:
     """The site (volume name) whose folder `/api/file/` serves and `/api/upload` writes into; "" = none."""
     return str(getattr(settings, "TRACKER_FILE_VOLUME", "") or "")

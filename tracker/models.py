@@ -68,6 +68,8 @@ class Node(models.Model):
             models.Index(fields=["parent"], name="tracker_node_parent", condition=Q(parent__isnull=False)),
             models.Index(fields=["origin"], name="tracker_node_origin"),
             models.Index(fields=["kind"], name="tracker_node_special", condition=Q(kind__in=["volume", "user"])),
+            # Deleted files (few), for the agents' deletion queue.
+            models.Index(fields=["node_id"], name="tracker_node_deleted", condition=Q(deleted=True)),
             # Edge nodes (graph): only nodes that have the key are indexed, so files pay nothing for these.
             models.Index(
                 KeyTransform("src_id", "data"), name="tracker_node_edge_src", condition=Q(data__has_key="src_id")

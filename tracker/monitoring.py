@@ -166,7 +166,7 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
                 "outdated": counts.get("n_outdated", 0),
                 "syncing": counts.get("n_syncing", 0),
                 "errors": counts.get("n_errors", 0),
-                "agent_status": volume.get("agentStatus") or "unknown",
+                "agent_status": _agent_status(volume),
                 "agent_version": volume.get("agentVersion") or "",
                 "last_connection": _ms(volume.get("lastConnectionSuccess")),
                 "last_reception": _ms(volume.get("last_reception")),
@@ -176,11 +176,29 @@ def _site_summaries(site_names: list[str]) -> list[dict]:
                 "exit_reception": volume.get("exit_reception"),
                 "exit_scan": volume.get("exit_scan"),
                 "stderr_reception": volume.get("stderr_reception") or "",
+                "bytes_total": _whole(volume.get("bytesTotal")),
+                "bytes_used": _whole(volume.get("bytesUsed")),
+                "capacity_error": volume.get("capacityError") or "",
+                "exit_deletion": volume.get("exit_deletion"),
+                "stderr_deletion": volume.get("stderr_deletion") or "",
                 "url": volume.get("url") or "",
             }
         )
     cache.set("tracker:monitoring:summary", summaries, SUMMARY_CACHE_SECONDS)
     return summaries
+
+
+def _agent_status(volume: dict) -> str:
+    """ "on", or for an agent that runs from cron (--once) and is off between rounds, "last ran <when>"."""
+    status = volume.get("agentStatus") or "unknown"
+    if status == "off" and isinstance(volume.get("agentLastRun"), int | float):
+        return f"last ran {_ms(volume['agentLastRun'])}"
+    return status
+
+
+def _whole(value: object) -> int | None:
+    """A byte count from a volume key, or None when absent or not a number."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0 else None
 
 
 def tracked_files() -> int:

@@ -273,3 +273,99 @@ def check_volume_keys(keys: Mapping) -> None:
         parse_url(url)
     parse_rsync_args(keys.get("rsync_args"))
     parse_rsync_env(keys.get("rsync_env"))
+
+
+# --------------------------------------------------------------------------------------------- pattern rules
+
+
+class PatternRuleError(PolicyError):
+    """includePatternRules / excludePatternRules / excludedFiles that do not parse as glob rules."""
+
+
+PATTERN_RULE_KEYS = ("includePatternRules", "excludePatternRules", "excludedFiles")
+MAX_PATTERN_RULES = 500
+MAX_PATTERN_LENGTH = 1024
+# rsync filter-rule syntax (`merge`, `dir-merge`, `+ `, `- `, `: `, `. `, `!`): a rule is a glob, never a rule
+# that makes rsync read a file or changes the rule list.
+_RULE_PREFIX = re.compile(
+    r"^(?:[+\-.:]\s|[+\-.:,]$|!$|(?:merge|dir-merge|include|exclude|hide|show|protect|risk|clear)(?:[\s,]|$))", re.I
+)
+
+
+def _check_glob(key: str, pattern: str) -> None:
+    if len(pattern) > MAX_PATTERN_LENGTH:
+        raise PatternRuleError(f"{key}: a pattern is longer than {MAX_PATTERN_LENGTH} characters")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in pattern):
+        raise PatternRuleError(f"{key}: control character in pattern {pattern[:80]!r}")
+    if _RULE_PREFIX.match(pattern):
+        raise PatternRuleError(
+            f"{key}: {pattern[:80]!r} looks like an rsync filter rule; write a glob such as *.tmp or /render/cache/*"
+        )
+    if "\\" in pattern:
+        raise PatternRuleError(f"{key}: backslash in pattern {pattern[:80]!r} (paths use /)")
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == "[":
+            end = index + 1
+            if end < len(pattern) and pattern[end] in "!^":
+                end += 1
+            if end < len(pattern) and pattern[end] == "]":
+                end += 1  # a leading ] is part of the set
+            end = pattern.find("]", end)
+            if end == -1:
+                raise PatternRuleError(f"{key}: unclosed [ in pattern {pattern[:80]!r}")
+            index = end
+        elif pattern[index] == "]":
+            raise PatternRuleError(f"{key}: ] without [ in pattern {pattern[:80]!r}")
+        index += 1
+    if "//" in pattern or "/../" in f"{pattern}/" or pattern.startswith("../"):
+        raise PatternRuleError(f"{key}: pattern {pattern[:80]!r} has an empty or '..' path segment")
+
+
+def parse_pattern_rules(raw: object, key: str = "patterns") -> list[str]:
+    """Glob rules as stored on rsyncGlobalParameters: a string (comma or newline separated; `#` starts a comment
+    line) or a list of strings; the globs, or PatternRuleError saying which rule does not parse and why.
+
+    A glob without `/` matches a file or folder name anywhere (`*.tmp`), with `/` the whole tracker path
+    (`/render/cache/*`); `*`, `?` and `[...]` sets. The agent matches ids against them itself."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, list | tuple):
+        items = list(raw)
+        if not all(isinstance(item, str) for item in items):
+            raise PatternRuleError(f"{key}: every rule must be a string")
+    elif isinstance(raw, str):
+        items = re.split(r"[,\n]", raw)
+    else:
+        raise PatternRuleError(f"{key}: a string of comma or newline separated globs, or a list of globs")
+    patterns = [item.strip() for item in items if item.strip() and not item.strip().startswith("#")]
+    if len(patterns) > MAX_PATTERN_RULES:
+        raise PatternRuleError(f"{key}: more than {MAX_PATTERN_RULES} rules")
+    for pattern in patterns:
+        _check_glob(key, pattern)
+    return patterns
+
+
+def check_pattern_keys(keys: Mapping) -> None:
+    """Refuse pattern rules that do not parse (absent or empty: ok)."""
+    for key in PATTERN_RULE_KEYS:
+        if key in keys:
+            parse_pattern_rules(keys.get(key), key)
+
+
+# --------------------------------------------------------------------------------------------- deletions
+
+DELETION_KEYS = {"enableDeletion": bool, "deletionMaxPerRound": int, "trashRetentionDays": int}
+
+
+def check_deletion_keys(keys: Mapping) -> None:
+    """A volume's deletion switches: enableDeletion a boolean, the two limits whole numbers >= 0 (or absent)."""
+    value = keys.get("enableDeletion")
+    if value is not None and not isinstance(value, bool):
+        raise PolicyError("enableDeletion must be true or false")
+    for key in ("deletionMaxPerRound", "trashRetentionDays"):
+        value = keys.get(key)
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 10**9:
+            raise PolicyError(f"{key} must be a whole number >= 0")

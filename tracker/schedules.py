@@ -35,3 +35,4 @@ def register() -> None:
     register_task(
         "tracker.tasks.agent_rounds", label="Tracker agent: a round for each local site", arguments=AgentRoundsArguments
     )
+    register_task("tracker.tasks.check_health", label="Tracker: tell stale agents and files stuck in error")

@@ -20,7 +20,10 @@ def agent_round(site: str) -> dict:
         report = agent.run_once(force_scan=False)
     finally:
         agent.shutdown()
-    return report.as_dict()
+    data = report.as_dict()
+    summary, failed, problems = services.summarize(data)
+    services.report_round(site, summary, failed, problems)
+    return data
 
 
 def agent_rounds(sites: list[str] | None = None) -> dict:
@@ -41,3 +44,10 @@ def agent_rounds(sites: list[str] | None = None) -> dict:
 def enqueue_agent_round(site: str) -> None:
     """Queue a round once the current transaction commits (e.g. right after a publish)."""
     transaction.on_commit(lambda: async_task("tracker.tasks.agent_round", site, task_name=f"tracker agent {site}"))
+
+
+def check_health() -> dict:
+    """Raise or resolve the "agent silent" and "files stuck in error" events (see tracker.services.health)."""
+    from tracker import services
+
+    return services.check_health()

@@ -149,6 +149,7 @@ class _CsvTable:
         width, host_index = self.width, self.host_index
         hosts: dict[str, dict[str, Any]] = {}
         count = first_empty = 0
+        duplicates: list[str] = []
         for cells in self.reader:
             if len(cells) != width and self._blank_line(cells):
                 continue
@@ -163,8 +164,10 @@ class _CsvTable:
             del cells[host_index]
             if kept is not None:
                 cells = [cells[index] for index in kept]
+            if hostname in hosts and hostname:
+                duplicates.append(hostname)
             hosts[hostname] = dict(zip(keys, map(strip, cells), strict=True))
-        return NormalisedRows(hosts, count, first_empty, normaliser.rules)
+        return NormalisedRows(hosts, count, first_empty, normaliser.rules, duplicates)
 
 
 # --- JSON ------------------------------------------------------------------------------------------------

@@ -38,6 +38,7 @@ def normalised_table(
     labels, lowercase, match = normaliser.labels, normaliser.lowercase, normaliser.match
     hosts: dict[str, dict[str, Any]] = {}
     count = first_empty = 0
+    duplicates: list[str] = []
     for row in rows:
         count += 1
         values = list(row)
@@ -54,8 +55,10 @@ def normalised_table(
                 bytes(item).decode("utf-8", "replace") if isinstance(item, bytes | bytearray | memoryview) else item
                 for item in values
             ]
+        if hostname in hosts and hostname:
+            duplicates.append(hostname)
         hosts[hostname] = labels(dict(zip(label_names, values, strict=True)))
-    return NormalisedRows(hosts, count, first_empty, normaliser.rules)
+    return NormalisedRows(hosts, count, first_empty, normaliser.rules, duplicates)
 
 
 class SqlImport(ImportPlugin):

@@ -64,6 +64,7 @@ class SyncthingInstanceSerializer(serializers.ModelSerializer):
             "api_key",
             "ca_certificate",
             "site",
+            "syncthing_only",
             "enabled",
             "timeout",
             "api_key_readable",

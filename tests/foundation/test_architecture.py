@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("hosts", "tracker", "syncthing_bridge", "synctools")
+APPS = ("hosts", "tracker", "syncthing_bridge", "synctools", "notifications")
 FACADE = "syncerapi"  # syncerapi.v1: re-exports of the hosts app for plugin authors
 PLUGINS = "hosts.plugins"  # built-in host plugins: a layer above the facade
 
@@ -25,8 +25,10 @@ KERNEL = {
     "syncsite.config",
     "syncsite.dashboard",
     "syncsite.errors",
+    "syncsite.events",
     "syncsite.fields",
     "syncsite.forms",
+    "syncsite.heartbeats",
     "syncsite.http",
     "syncsite.models",
     "syncsite.permissions",
@@ -43,6 +45,9 @@ SITE_WIRING = {
     "syncsite.api",
     "syncsite.apps",
     "syncsite.asgi",
+    "syncsite.backup",
+    "syncsite.metrics",
+    "syncsite.ops",
     "syncsite.settings",
     "syncsite.site_schedules",
     "syncsite.sync_routes",
@@ -59,6 +64,7 @@ DOORS = {
     "tracker": ("tracker.services",),
     "syncthing_bridge": ("syncthing_bridge.services", "syncthing_bridge.client"),
     "synctools": ("synctools.services",),
+    "notifications": ("notifications.services",),
 }
 # Which app may go through which other app's door (DESIGN.md): the bridge feeds the tracker, and hosts
 # through the facade; nothing else crosses.

@@ -8,7 +8,8 @@ from syncsite import dashboard
 
 
 def test_every_app_offers_its_cards_in_installed_apps_order():
-    assert dashboard.registered() == ["hosts", "tracker", "syncthing_bridge", "synctools"]
+    # the site's own entry ("needs attention") first, then the apps in INSTALLED_APPS order
+    assert dashboard.registered() == ["syncsite", "hosts", "tracker", "syncthing_bridge", "synctools"]
 
 
 @pytest.mark.django_db

@@ -62,6 +62,19 @@ def assert_stops_without_orphans(proc: subprocess.Popen, env: dict) -> None:
     assert not process_group_alive(proc.pid), f"processes left running 30 s after SIGTERM:\n{leftovers}"
 
 
+def assert_default_schedules_and_listener(proc: subprocess.Popen, env: dict) -> None:
+    """The first run made the default schedules; the Syncthing listener runs as its own process."""
+    import psutil
+
+    names = manage(
+        env, "from django_q.models import Schedule; print(sorted(Schedule.objects.values_list('name', flat=True)))"
+    )
+    for name in ("Syncthing refresh", "Health checks and notification digests", "Stale-host report"):
+        assert name in names
+    commands = [" ".join(child.cmdline()) for child in psutil.Process(proc.pid).children(recursive=True)]
+    assert any("syncthing-listener" in command for command in commands), commands
+
+
 def test_run_command_serves_home_and_admin(tmp_path):
     port = free_port()
     env = {**os.environ, "PORT": str(port), "SYNCSITE_VAR_DIR": str(tmp_path), "ADMIN_PASSWORD": "first-admin-pw-1"}
@@ -100,9 +113,10 @@ def test_run_command_serves_home_and_admin(tmp_path):
             timeout=30,
         )
         assert signed_in.status_code == 200
-        assert "Site administration" in signed_in.text
+        assert "Syncsite administration" in signed_in.text  # the admin site's header
         assert session.get(base + "/", timeout=30).status_code == 200
         assert_worker_runs_queued_task(env)
+        assert_default_schedules_and_listener(proc, env)
         assert_stops_without_orphans(proc, env)
     finally:
         stop_process_group(proc)

@@ -17,7 +17,7 @@ BASE = "/api/v1/syncthing"
 def test_instances_crud_with_write_only_api_key(token_client, cluster):
     created = token_client.post(
         f"{BASE}/instances/",
-        {"name": "st-a", "url": cluster.a.url, "api_key": cluster.a.api_key, "site": "siteA"},
+        {"name": "st-a", "url": cluster.a.url, "api_key": cluster.a.api_key, "site": "siteA", "syncthing_only": True},
         format="json",
     )
     assert created.status_code == 201, created.json()
@@ -58,7 +58,9 @@ def test_unreachable_daemon_is_a_502_with_detail(token_client):
 
 def test_devices_and_folders_lists_and_permissions(token_client, make_token, cluster, django_assert_max_num_queries):
     for daemon, site in ((cluster.a, "siteA"), (cluster.b, "siteB")):
-        services.refresh_instance(services.create_instance(f"st-{daemon.name}", daemon.url, daemon.api_key, site=site))
+        services.refresh_instance(
+            services.create_instance(f"st-{daemon.name}", daemon.url, daemon.api_key, site=site, syncthing_only=True)
+        )
     with django_assert_max_num_queries(6):
         folders = token_client.get(f"{BASE}/folders/").json()
     assert folders["count"] == 2 and folders["results"][0]["completions"][0]["completion"] >= 0

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def make_instance(daemon, name=None, site="", **fields) -> SyncthingInstance:
+    fields.setdefault("syncthing_only", True)  # these sites have no tracker volume
     return services.create_instance(name or f"st-{daemon.name}", daemon.url, daemon.api_key, site=site, **fields)
 
 
@@ -46,6 +47,7 @@ def test_api_key_is_encrypted_at_rest_and_write_only_in_admin(client, admin_user
             "api_key": "",
             "ca_certificate": "",
             "site": "siteA",
+            "syncthing_only": "on",  # no tracker volume siteA in this test
             "enabled": "on",
             "timeout": "10",
             "mappings-TOTAL_FORMS": "0",
@@ -356,7 +358,7 @@ def test_feed_tracker_rules_for_finished_items(cluster, write_and_wait):
         write_and_wait(f"feed/{name}", name)
     tracker.publish("/proj/feed/a.txt", origin="paris", author="test", file_size=5)
     tracker.publish("/proj/feed/other-version.txt", origin="paris", author="test", file_size=999)
-    tokyo = services.create_instance("tokyo-st", cluster.b.url, cluster.b.api_key, site="tokyo")
+    tokyo = services.create_instance("tokyo-st", cluster.b.url, cluster.b.api_key, site="tokyo", syncthing_only=True)
     services.map_folder(tokyo, cluster.folder, "/proj/")
 
     def finished(item, folder=cluster.folder, error=None, action="update", kind="file"):
@@ -388,7 +390,9 @@ def test_feed_tracker_rules_for_finished_items(cluster, write_and_wait):
     tracker.update_node("/proj/feed/other-version.txt", {"file_size": len("other-version.txt")})
     assert feed_tracker(tokyo, [], state=state).synced == 1 and not state.waiting
     # paris's daemon reports 100 % at tokyo: tokyo's own files are synced at paris, once per transition
-    services.create_instance("paris-st", "http://127.0.0.1:2", "k", site="paris", device_id="PARIS-DEVICE")
+    services.create_instance(
+        "paris-st", "http://127.0.0.1:2", "k", site="paris", syncthing_only=True, device_id="PARIS-DEVICE"
+    )
     tracker.publish("/proj/from-tokyo.txt", origin="tokyo", author="test")
 
     def completion(value):

@@ -64,6 +64,45 @@ def test_admin_form_refuses_bad_values(admin_client):
     assert not SyncthingInstance.objects.exists()
 
 
+def test_admin_form_site_names_a_volume_or_is_declared_syncthing_only(admin_client):
+    from tracker import services as tracker
+
+    form = {**GOOD, "timeout": "10", "enabled": "on", "site": "nowhere", "ca_certificate": ""}
+    for prefix in ("mappings", "devices", "folders"):
+        form.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
+    response = admin_client.post("/admin/syncthing_bridge/syncthinginstance/add/", form)
+    assert response.status_code == 200 and "no tracker volume named" in response.content.decode()
+    tracker.create_volume("paris", url="/tmp/paris")
+    assert (
+        admin_client.post("/admin/syncthing_bridge/syncthinginstance/add/", {**form, "site": "paris"}).status_code
+        == 302
+    )
+    form.update(name="other", site="nowhere", syncthing_only="on")
+    assert admin_client.post("/admin/syncthing_bridge/syncthinginstance/add/", form).status_code == 302
+    assert SyncthingInstance.objects.get(name="other").syncthing_only
+
+
+def test_api_and_services_apply_the_same_site_rule(token_client):
+    """The rule is the services' own, so the API (and any other caller) cannot bypass the admin's check."""
+    from tracker import services as tracker
+
+    refused = token_client.post(f"{BASE}/instances/", {**GOOD, "site": "nowhere"}, format="json")
+    assert refused.status_code == 400 and "no tracker volume named" in json.dumps(refused.json())
+    assert not SyncthingInstance.objects.exists()
+    with pytest.raises(ValidationError):
+        services.create_instance(**GOOD, site="nowhere")
+    created = token_client.post(
+        f"{BASE}/instances/", {**GOOD, "site": "nowhere", "syncthing_only": True}, format="json"
+    )
+    assert created.status_code == 201 and created.json()["syncthing_only"] is True
+    tracker.create_volume("paris", url="/tmp/paris")
+    pk = created.json()["id"]
+    moved = token_client.patch(f"{BASE}/instances/{pk}/", {"site": "lyon", "syncthing_only": False}, format="json")
+    assert moved.status_code == 400 and SyncthingInstance.objects.get(pk=pk).site == "nowhere"
+    moved = token_client.patch(f"{BASE}/instances/{pk}/", {"site": "paris", "syncthing_only": False}, format="json")
+    assert moved.status_code == 200 and moved.json()["site"] == "paris"
+
+
 class StopAfterFirstWait(threading.Event):
     """A stop event that is set by the listener's first backoff wait."""
 
@@ -155,7 +194,12 @@ def test_an_unreadable_api_key_is_a_state_to_fix_not_a_500(token_client, admin_c
     form = {"name": "nas", "url": GOOD["url"], "api_key": "", "site": "", "enabled": "on", "timeout": "10"}
     answer = admin_client.post(f"/admin/syncthing_bridge/syncthinginstance/{lost.pk}/change/", form)
     assert "The stored key is unreadable: re-enter it." in answer.content.decode()
-    assert token_client.patch(f"{BASE}/instances/{lost.pk}/", {"site": "s"}, format="json").status_code == 200
+    assert (
+        token_client.patch(
+            f"{BASE}/instances/{lost.pk}/", {"site": "s", "syncthing_only": True}, format="json"
+        ).status_code
+        == 200
+    )
     settings.FIELD_ENCRYPTION_OLD_KEYS = ["the key this site had before"]
     assert SyncthingInstance.objects.get(pk=lost.pk).api_key == GOOD["api_key"]
     settings.FIELD_ENCRYPTION_OLD_KEYS = []

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.test import Client
+from django.utils import timezone
 
 from syncsite.models import ApiToken
 from tracker import services
@@ -253,6 +255,24 @@ def test_lost_and_reset_password(client, make_user):
     assert sign_in(client, "alice")[0] == 401
     assert client.post("/api/signIn/", {"username": "alice", "password": "a-New-password-77"}).status_code == 200
     assert client.get("/api/verify/", **bearer(old)).status_code == 401
+
+
+def test_lost_password_mails_a_user_once_per_interval(client, make_user, settings):
+    """A guest cannot flood an inbox: a second request within the interval answers the same and sends nothing."""
+    from syncsite.models import TaskLease
+
+    make_user("alice", "user")
+    for _ in range(5):
+        assert client.get("/api/lostPassword/alice@example.com").json() == "email sent"
+    assert len(mail.outbox) == 1
+    TaskLease.objects.update(expires=timezone.now() - timedelta(seconds=1))  # the interval has passed
+    client.get("/api/lostPassword/alice@example.com")
+    assert len(mail.outbox) == 2
+    settings.TRACKER_PASSWORD_RESET_INTERVAL_SECONDS = 0
+    TaskLease.objects.update(expires=timezone.now() - timedelta(seconds=1))
+    client.get("/api/lostPassword/alice@example.com")
+    client.get("/api/lostPassword/alice@example.com")
+    assert len(mail.outbox) == 4
 
 
 def test_change_password(client, make_user):

@@ -22,6 +22,13 @@ def main(argv: list[str]) -> None:
         for item in payload["files"]:
             services.publish(item.pop("_id"), author="alice", **item)
         print(json.dumps({"ok": True}))
+    elif command == "seed_many":
+        for volume in payload["volumes"]:
+            services.create_volume(volume.pop("name"), **volume)
+        files = payload["files"]
+        for start in range(0, len(files), 1000):
+            assert all(services.publish_many(files[start : start + 1000], author="alice"))
+        print(json.dumps({"ok": True}))
     elif command == "update_volume":
         services.update_volume(payload["site"], payload["changes"])
         print(json.dumps({"ok": True}))

@@ -143,8 +143,9 @@ def test_clean_stop_gives_claims_back(make_site):
     a, _b = make_site("A", enableReception=False), make_site("B")
     publish_file(a, "/p/x")
     agent = SiteAgent("B")
-    claimed = services.pending_for_site("B", 10)
-    agent._claim("B", claimed)
+    claimed = services.claim_paths("B", 10)
+    assert claimed == [("/p/x", "A")]
+    agent._claim("B", [path for path, _origin in claimed])
     assert node("/p/x")["syncing_B"]
     agent.shutdown()
     assert "syncing_B" not in node("/p/x")

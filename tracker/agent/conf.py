@@ -34,6 +34,21 @@ def publish_chunk() -> int:
     return int(getattr(settings, "TRACKER_SCAN_PUBLISH_CHUNK", 1000))
 
 
+def capacity_interval_seconds() -> int:
+    """How often the agent reads a remote volume's size over ssh (a local one: every heartbeat)."""
+    return int(getattr(settings, "TRACKER_CAPACITY_INTERVAL_SECONDS", 300))
+
+
+def deletion_max_per_round() -> int:
+    """Default of a volume's deletionMaxPerRound: more deletions than this in one round stop and alert."""
+    return int(getattr(settings, "TRACKER_DELETION_MAX_PER_ROUND", 100))
+
+
+def trash_retention_days() -> int:
+    """Default of a volume's trashRetentionDays: trash day folders older than this are purged."""
+    return int(getattr(settings, "TRACKER_TRASH_RETENTION_DAYS", 30))
+
+
 def ssh_command() -> list[str]:
     """The remote shell rsync uses for ssh volumes, built only from these typed settings (never from a volume).
 

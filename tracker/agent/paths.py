@@ -7,6 +7,7 @@ location on disk (a symlink anywhere on the way that points out of the volume is
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 MAX_PATH_LENGTH = 4096
@@ -61,6 +62,7 @@ class VolumeGuard:
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.root_real = os.path.realpath(root)
+        self._prefix = self.root_real.rstrip("/") + "/"
         self._folders: dict[str, str] = {"": self.root_real}
 
     def _folder(self, rel_folder: str, node_id: str) -> str:
@@ -72,13 +74,20 @@ class VolumeGuard:
             self._folders[rel_folder] = resolved
         return resolved
 
-    def target(self, node_id: str) -> str:
-        """Same answer as local_target (as a string), at a fraction of the system calls for a batch."""
-        rel = relative_path(node_id).rstrip("/")
+    def target(self, node_id: str, rel: str | None = None) -> str:
+        """Same answer as local_target (as a string), at a fraction of the system calls for a batch.
+
+        `rel`: relative_path(node_id) when the caller has it already."""
+        rel = (relative_path(node_id) if rel is None else rel).rstrip("/")
         folder = rel.rpartition("/")[0]
-        self._folder(folder, node_id)
-        candidate = os.path.join(self.root_real, rel)
-        if os.path.islink(candidate):
+        if folder not in self._folders:
+            self._folder(folder, node_id)
+        candidate = f"{self._prefix}{rel}"
+        try:
+            is_link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+        except OSError:
+            is_link = False
+        if is_link:
             resolved = os.path.realpath(candidate)
             if not _inside(self.root_real, resolved) or resolved == self.root_real:
                 raise UnsafePath(f"{node_id} resolves outside the volume ({resolved})")

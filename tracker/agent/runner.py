@@ -1,13 +1,15 @@
 """The site agent: reception, emission, discovery and heartbeat for one volume, through `tracker.services` only.
 
-A round claims a batch with `pending_for_site` (which also marks `syncing_<site>` and skips files in error
+A round claims a batch with `claim_paths` (which also marks `syncing_<site>` and skips files in error
 backoff or claimed by another agent), copies it with one rsync per origin volume, then records the outcome in
 bulk (`mark_synced_many` / `mark_error_many`). Claims of a killed agent go stale and are offered again by
-`pending_for_site`; a stopped agent gives its claims back with `release_claims`.
+`claim_paths`; a stopped agent gives its claims back with `release_claims`. Files deleted at their origin are
+moved into the volume's trash (`trash`), bounded per round.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -17,16 +19,19 @@ from dataclasses import dataclass, field
 
 from django.db import close_old_connections
 
-from tracker import services
-from tracker.agent import AGENT_VERSION, conf
+from tracker import rsyncpolicy, services
+from tracker.agent import AGENT_VERSION, conf, trash
+from tracker.agent.capacity import CapacityError, volume_capacity
 from tracker.agent.known import iter_scan_nodes
-from tracker.agent.rsync import CONFIG_ERROR, MESSAGE_LIMIT, BatchResult, copy_batch
+from tracker.agent.rsync import CONFIG_ERROR, EXCLUDED, MESSAGE_LIMIT, BatchResult, copy_batch
 from tracker.agent.scanner import PatternRules, compare, walk_volume
 from tracker.agent.volumes import VolumeLocation, VolumeURLError, parse_volume_url
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCHES_PER_ROUND = 10_000  # a guard: every claimed file leaves the queue (synced, or backing off)
+STATUS_INTERVAL_MS = 5_000  # how often a busy agent rewrites last_reception / last_emission at most
+DELETION_STORM = -6  # exit_deletion: more deletions than deletionMaxPerRound; nothing was moved
 
 
 class AgentError(Exception):
@@ -74,10 +79,23 @@ class ScanReport:
 
 
 @dataclass
+class DeletionReport:
+    """Deletions propagated in a round: files moved into the trash, already gone, failed; a storm moves none."""
+
+    trashed: int = 0
+    gone: int = 0
+    errors: int = 0
+    storm: bool = False
+    purged: list[str] = field(default_factory=list)
+    skipped: str = ""
+
+
+@dataclass
 class RoundReport:
     reception: PhaseReport = field(default_factory=PhaseReport)
     emission: PhaseReport = field(default_factory=PhaseReport)
     scan: ScanReport = field(default_factory=ScanReport)
+    deletion: DeletionReport = field(default_factory=DeletionReport)
 
     @property
     def busy(self) -> bool:
@@ -88,6 +106,7 @@ class RoundReport:
             "reception": vars(self.reception),
             "emission": vars(self.emission),
             "scan": vars(self.scan),
+            "deletion": vars(self.deletion),
         }
 
 
@@ -114,6 +133,7 @@ class SiteAgent:
         self.log = log or logger.info
         self.started_ms = services.now_ms()
         self.claimed: dict[str, set[str]] = {}  # destination site -> paths claimed and not yet recorded
+        self._prefetched: list[tuple[str, str | None]] | None = None  # the next reception batch, claimed
         self.stop_event = threading.Event()
         self.volume = self._load_volume()
 
@@ -144,12 +164,42 @@ class SiteAgent:
             raise AgentError(f"volume {self.site}: {exc}") from exc
 
     def _rsync_options(self) -> dict:
+        return {"rsync_args": self.volume.get("rsync_args") or "", "rsync_env": self.volume.get("rsync_env") or ""}
+
+    def _transfer_rules(self) -> PatternRules:
+        """The global glob rules, parsed (rsyncpolicy.PatternRuleError when a stored rule does not parse)."""
         parameters = services.global_parameters()
-        return {
-            "rsync_args": self.volume.get("rsync_args") or "",
-            "rsync_env": self.volume.get("rsync_env") or "",
-            "excludes": PatternRules.from_parameters(parameters).exclude_patterns,
-        }
+        include = rsyncpolicy.parse_pattern_rules(parameters.get("includePatternRules"), "includePatternRules")
+        exclude = rsyncpolicy.parse_pattern_rules(parameters.get("excludePatternRules"), "excludePatternRules")
+        exclude += rsyncpolicy.parse_pattern_rules(parameters.get("excludedFiles"), "excludedFiles")
+        return PatternRules(include, exclude)
+
+    def _copy(
+        self, source: VolumeLocation, destination: VolumeLocation, paths: list[str], rules: PatternRules | None = None
+    ) -> BatchResult:
+        """copy_batch for the paths the glob rules allow; the others fail with EXCLUDED and are not copied.
+
+        The rules are matched here, on the ids (an allow-list), never handed to rsync as filter rules; the
+        excludes also reach rsync as plain `--exclude=<glob>` so the insides of folder packages obey them.
+        With `rules` given (read beforehand) this reads nothing from the database."""
+        if rules is None:
+            try:
+                rules = self._transfer_rules()
+            except rsyncpolicy.PatternRuleError as exc:
+                return BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, str(exc)) for p in paths])
+        refused = []
+        if rules.include_patterns or rules.exclude_patterns:
+            allowed = []
+            for path in paths:
+                reason = rules.refuses(path)
+                if reason:
+                    refused.append((path, EXCLUDED, reason))
+                else:
+                    allowed.append(path)
+            paths = allowed
+        result = copy_batch(source, destination, paths, excludes=rules.exclude_patterns, **self._rsync_options())
+        result.errors += refused
+        return result
 
     # ------------------------------------------------------------------ heartbeat
 
@@ -180,7 +230,26 @@ class SiteAgent:
                 changes["lastConnectionStatusChange"] = now
         if self.volume.get("agentStatus") != status and "lastConnectionStatusChange" not in changes:
             changes["lastConnectionStatusChange"] = now
+        if status == "on":
+            changes.update(self._capacity(now))
         self.volume = services.update_volume(self.site, changes)
+
+    def _capacity(self, now: int) -> dict:
+        """bytesTotal / bytesUsed of the volume (statvfs here; `df` over ssh at most every
+        TRACKER_CAPACITY_INTERVAL_SECONDS), with capacityTime; capacityError when it cannot be read."""
+        try:
+            location = self.location()
+        except AgentError:
+            return {}
+        last = self.volume.get("capacityTime")
+        interval = conf.capacity_interval_seconds() * 1000
+        if location.is_remote and isinstance(last, int | float) and now - last < interval:
+            return {}
+        try:
+            total, used = volume_capacity(location)
+        except CapacityError as exc:
+            return {"capacityError": str(exc)[:MESSAGE_LIMIT], "capacityTime": now}
+        return {"bytesTotal": total, "bytesUsed": used, "capacityTime": now, "capacityError": None}
 
     # ------------------------------------------------------------------ copying
 
@@ -193,62 +262,116 @@ class SiteAgent:
         claimed.difference_update(result.synced)
         claimed.difference_update(path for path, _c, _m in result.errors)
 
-    def _claim(self, destination_site: str, nodes: list[dict]) -> None:
-        self.claimed.setdefault(destination_site, set()).update(n["_id"] for n in nodes)
+    def _claim(self, destination_site: str, paths: list[str]) -> None:
+        self.claimed.setdefault(destination_site, set()).update(paths)
+
+    def _report_phase(self, phase: str, results: list[BatchResult], synced: int) -> None:
+        """exit_/stderr_/last_<phase> on the volume node: written when the outcome changes, and the time of the
+        last success at most every STATUS_INTERVAL_MS (a write per batch of 1,000 files costs more than the
+        batch's own bookkeeping)."""
+        changes: dict = {f"exit_{phase}": _exit_code(results), f"stderr_{phase}": _stderr_summary(results)}
+        now = services.now_ms()
+        if synced:
+            changes[f"last_{phase}"] = now
+        same = all(self.volume.get(key) == value for key, value in changes.items() if key != f"last_{phase}")
+        recent = now - (self.volume.get(f"last_{phase}") or 0) < STATUS_INTERVAL_MS
+        if same and (not synced or recent):
+            return
+        self.volume = services.update_volume(self.site, changes)
 
     def release(self) -> int:
         """Give back every claim not recorded yet (on a clean stop), so no file waits for the stale timeout."""
         released = 0
+        self._prefetched = None
         for destination_site, paths in self.claimed.items():
             if paths:
                 released += services.release_claims(sorted(paths), destination_site)
                 paths.clear()
         return released
 
-    def receive_batch(self) -> PhaseReport:
-        """One batch of reception: claim, copy from each origin volume to here, record."""
+    def receive_batch(self, *, prefetch: bool = False) -> PhaseReport:
+        """One batch of reception: claim, copy from each origin volume to here, record.
+
+        `prefetch` (the round's loop): while rsync copies this batch, the next one is claimed, so the claim's
+        database time hides behind the copy. The copy runs in a helper thread that touches no database."""
         report = PhaseReport()
         here = self._phase_location("reception", flag(self.volume.get("enableReception"), True), report)
         if here is None:
+            self._prefetched = None
             return report
         limit = services.batch_size(self.volume, "syncAmountReception")
-        nodes = services.pending_for_site(self.site, limit)
-        if not nodes:
+        if self._prefetched is not None:
+            claimed, self._prefetched = self._prefetched, None
+        else:
+            claimed = self._claim_reception(limit)
+        if not claimed:
             return report
-        self._claim(self.site, nodes)
         report.batches = 1
-        report.batch_sizes.append(len(nodes))
-        options = self._rsync_options()
+        report.batch_sizes.append(len(claimed))
         groups: dict[str, list[str]] = {}
-        for node in nodes:
-            groups.setdefault(node.get("origin") or "", []).append(node["_id"])
-        results: list[BatchResult] = []
-        for origin, paths in groups.items():
-            origin_volume = services.get_volume(origin) if origin else None
-            if origin_volume is None:
-                message = f"origin volume {origin!r} not found" if origin else "the file has no origin"
-                result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
-            else:
+        for path, origin in claimed:
+            groups.setdefault(origin or "", []).append(path)
+        jobs = [self._reception_job(origin, paths) for origin, paths in groups.items()]
+        if prefetch and not self.stop_event.is_set():
+            failure: list[BaseException] = []
+
+            def copy_all() -> None:
                 try:
-                    source = parse_volume_url(origin_volume.get("url") or "")
-                except VolumeURLError as exc:
-                    message = f"origin volume {origin}: {exc}"
-                    result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
-                else:
-                    result = copy_batch(source, here, paths, **options)
+                    self._run_jobs(here, jobs)
+                except BaseException as exc:  # re-raised by the agent's thread
+                    failure.append(exc)
+
+            worker = threading.Thread(target=copy_all, name=f"rsync-{self.site}")
+            worker.start()
+            try:
+                self._prefetched = self._claim_reception(limit)
+            finally:
+                worker.join()
+            if failure:
+                raise failure[0]
+        else:
+            self._run_jobs(here, jobs)
+        results: list[BatchResult] = []
+        for job in jobs:
+            result = job["result"]
             self._record(result, self.site)
             results.append(result)
             report.synced += len(result.synced)
             report.errors += len(result.errors)
             self.log(
-                f"reception {self.site} <- {origin or '?'}: {len(result.synced)} synced, {len(result.errors)} failed"
-                f" in {result.duration:.2f}s"
+                f"reception {self.site} <- {job['origin'] or '?'}: {len(result.synced)} synced,"
+                f" {len(result.errors)} failed in {result.duration:.2f}s"
             )
-        changes: dict = {"exit_reception": _exit_code(results), "stderr_reception": _stderr_summary(results)}
-        if report.synced:
-            changes["last_reception"] = services.now_ms()
-        self.volume = services.update_volume(self.site, changes)
+        self._report_phase("reception", results, report.synced)
         return report
+
+    def _claim_reception(self, limit: int) -> list[tuple[str, str | None]]:
+        claimed = services.claim_paths(self.site, limit)
+        self._claim(self.site, [path for path, _origin in claimed])
+        return claimed
+
+    def _reception_job(self, origin: str, paths: list[str]) -> dict:
+        """What copying one origin's files needs, read from the database now (the copy itself reads nothing)."""
+        job: dict = {"origin": origin, "paths": paths, "result": None}
+        origin_volume = services.get_volume(origin) if origin else None
+        if origin_volume is None:
+            message = f"origin volume {origin!r} not found" if origin else "the file has no origin"
+            job["result"] = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+            return job
+        try:
+            job["source"] = parse_volume_url(origin_volume.get("url") or "")
+            job["rules"] = self._transfer_rules()
+        except VolumeURLError as exc:
+            message = f"origin volume {origin}: {exc}"
+            job["result"] = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
+        except rsyncpolicy.PatternRuleError as exc:
+            job["result"] = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, str(exc)) for p in paths])
+        return job
+
+    def _run_jobs(self, here: VolumeLocation, jobs: list[dict]) -> None:
+        for job in jobs:
+            if job["result"] is None:
+                job["result"] = self._copy(job["source"], here, job["paths"], rules=job["rules"])
 
     def emission_destinations(self) -> list[dict]:
         """Volumes that cannot pull (reception off): this agent pushes this site's files to them."""
@@ -268,22 +391,21 @@ class SiteAgent:
         if here is None:
             return report
         limit = services.batch_size(self.volume, "syncAmountEmission")
-        options = self._rsync_options()
         results: list[BatchResult] = []
         for volume in self.emission_destinations():
             destination_site = volume.get("name") or volume["_id"]
-            nodes = services.emission_for_site(self.site, destination_site, limit)
-            if not nodes:
+            claimed = services.claim_paths(destination_site, limit, origin=self.site)
+            if not claimed:
                 continue
-            self._claim(destination_site, nodes)
-            paths = [n["_id"] for n in nodes]
+            paths = [path for path, _origin in claimed]
+            self._claim(destination_site, paths)
             try:
                 destination = parse_volume_url(volume.get("url") or "")
             except VolumeURLError as exc:
                 message = f"destination volume {destination_site}: {exc}"
                 result = BatchResult(returncode=CONFIG_ERROR, errors=[(p, CONFIG_ERROR, message) for p in paths])
             else:
-                result = copy_batch(here, destination, paths, **options)
+                result = self._copy(here, destination, paths)
             self._record(result, destination_site)
             results.append(result)
             report.batches += 1
@@ -295,9 +417,62 @@ class SiteAgent:
                 f" {len(result.errors)} failed in {result.duration:.2f}s"
             )
         if results:
-            changes: dict = {"exit_emission": _exit_code(results), "stderr_emission": _stderr_summary(results)}
-            if report.synced:
-                changes["last_emission"] = services.now_ms()
+            self._report_phase("emission", results, report.synced)
+        return report
+
+    # ------------------------------------------------------------------ deletions
+
+    def propagate_deletions(self) -> DeletionReport:
+        """Move files deleted at their origin into this volume's trash (enableDeletion, off by default).
+
+        More than deletionMaxPerRound of them at once is a storm: nothing is moved, exit_deletion is set to
+        DELETION_STORM with the reason in stderr_deletion (the dashboard and notifications read those keys), and
+        the volume waits for a person. Trash day folders older than trashRetentionDays are purged."""
+        report = DeletionReport()
+        if not flag(self.volume.get("enableDeletion"), False):
+            report.skipped = "deletion propagation disabled"
+            return report
+        try:
+            here = self.location()
+            if here.is_remote:
+                raise AgentError(f"volume {self.site} is remote ({here.url}): deletions run on the volume's machine")
+            if not os.path.isdir(here.path):
+                raise AgentError(f"volume root {here.path} is not a readable folder")
+        except AgentError as exc:
+            services.update_volume(self.site, {"exit_deletion": CONFIG_ERROR, "stderr_deletion": str(exc)})
+            report.skipped = str(exc)
+            return report
+        maximum = self.volume.get("deletionMaxPerRound")
+        if isinstance(maximum, bool) or not isinstance(maximum, int) or maximum < 0:
+            maximum = conf.deletion_max_per_round()
+        paths = services.deletions_for_site(self.site, maximum + 1)
+        changes: dict = {}
+        if len(paths) > maximum:
+            report.storm = True
+            report.errors = len(paths)
+            message = (
+                f"deletion storm: more than {maximum} files deleted at their origin would be moved to the trash"
+                f" of {self.site} in one round; nothing was moved. Check the origin, then raise deletionMaxPerRound"
+                " on the volume for one round (or turn enableDeletion off)."
+            )
+            changes = {"exit_deletion": DELETION_STORM, "stderr_deletion": message}
+            self.log(f"deletion {self.site}: {message}")
+        elif paths:
+            moved = trash.move_to_trash(here.path, paths)
+            services.mark_trashed_many(moved.moved + moved.gone, self.site)
+            report.trashed, report.gone, report.errors = len(moved.moved), len(moved.gone), len(moved.errors)
+            errors = "\n".join(f"{path}: {why}" for path, why in moved.errors)
+            changes = {"exit_deletion": CONFIG_ERROR if moved.errors else 0, "stderr_deletion": errors[-MESSAGE_LIMIT:]}
+            if moved.moved:
+                changes["last_deletion"] = services.now_ms()
+            self.log(f"deletion {self.site}: {report.trashed} moved to the trash, {report.gone} already gone")
+        elif self.volume.get("exit_deletion"):
+            changes = {"exit_deletion": 0, "stderr_deletion": ""}
+        retention = self.volume.get("trashRetentionDays")
+        if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
+            retention = conf.trash_retention_days()
+        report.purged = trash.purge(here.path, retention)
+        if changes:
             self.volume = services.update_volume(self.site, changes)
         return report
 
@@ -336,7 +511,7 @@ class SiteAgent:
             PatternRules.from_parameters(parameters),
             packages=packages,
             scan_packages=flag(self.volume.get("enableDiscoveryPackages"), True),
-            skip_names={conf.partial_dir()},
+            skip_names={conf.partial_dir(), trash.TRASH_DIR},
         )
         report.files = len(walk.files)
         new_since = None
@@ -392,7 +567,8 @@ class SiteAgent:
         """Drain the reception and emission queues batch by batch, then scan once."""
         report = RoundReport()
         self.heartbeat("on")
-        for phase, total in ((self.receive_batch, report.reception), (self.emit_batch, report.emission)):
+        receive = functools.partial(self.receive_batch, prefetch=True)
+        for phase, total in ((receive, report.reception), (self.emit_batch, report.emission)):
             for _ in range(MAX_BATCHES_PER_ROUND):
                 if self.stop_event.is_set():
                     break
@@ -404,6 +580,8 @@ class SiteAgent:
                 total.skipped = step.skipped
                 if not step.batches:
                     break
+        if not self.stop_event.is_set():
+            report.deletion = self.propagate_deletions()
         if not self.stop_event.is_set():
             report.scan = self.scan(force=force_scan)
         return report

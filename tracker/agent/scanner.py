@@ -56,6 +56,25 @@ class PatternRules:
         )
         return cls(parameters.get("includePatternRules"), excludes)
 
+    def refuses(self, node_id: str) -> str:
+        """Why a transfer of `node_id` is not allowed by the rules ("" when it is): an exclude matching the path,
+        one of its folders or its name, or (files only) no include matching it."""
+        if not self.exclude_patterns and not self.include_patterns:
+            return ""
+        body = node_id.strip("/")
+        segments = body.split("/")
+        if self.exclude_patterns:
+            folder = "/"
+            for segment in segments[:-1]:
+                folder += segment + "/"
+                if self.excluded(folder, segment):
+                    return f"{folder} is excluded by excludePatternRules"
+            if self.excluded(node_id, segments[-1]):
+                return f"{node_id} is excluded by excludePatternRules"
+        if self.include_patterns and not node_id.endswith("/") and not self.included(node_id, segments[-1]):
+            return f"{node_id} matches no includePatternRules"
+        return ""
+
     def excluded(self, node_id: str, name: str) -> bool:
         if self._exclude_name is not None and self._exclude_name.match(name):
             return True

@@ -65,6 +65,19 @@ def _check_volume_values(kind_before: str | None, kind_after: str, data: dict, c
         raise InvalidInput(str(exc)) from exc
 
 
+def _check_agent_rules(node_id: str, kind_after: str, changes: dict) -> None:
+    """Glob rules (rsyncGlobalParameters or a volume) must parse, and a volume's deletion switches must be typed,
+    at write time: the agents read them every round, so a bad value would otherwise fail every site later."""
+    if node_id != permissions.GLOBAL_PARAMETERS_ID and kind_after != NodeKind.VOLUME:
+        return
+    try:
+        rsyncpolicy.check_pattern_keys(changes)
+        if kind_after == NodeKind.VOLUME:
+            rsyncpolicy.check_deletion_keys(changes)
+    except rsyncpolicy.PolicyError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
 def _judge_write(
     actor: Actor | None, op: permissions.Op, node_id: str, node: Node | None, changes: dict, *, trusted: bool = False
 ) -> tuple[dict, str | None, str]:
@@ -85,6 +98,7 @@ def _judge_write(
     else:
         permissions.check_write(actor, permissions.Write(op, node_id, kind_before, kind_after, changes, current))
     _check_volume_values(kind_before, kind_after, after, changes)
+    _check_agent_rules(node_id, kind_after, changes)
     return after, kind_before, kind_after
 
 

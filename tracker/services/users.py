@@ -8,7 +8,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.db import transaction
 
-from syncsite import tokens
+from syncsite import taskqueue, tokens
 from tracker import conf
 from tracker.models import Node, TrackerProfile, UserClass
 from tracker.services.actors import Actor, user_class_of
@@ -211,6 +211,9 @@ def lost_password(email: str, request) -> int:
         raise InvalidInput("email must be an e-mail address")
     sent = 0
     for user in form.get_users(form.cleaned_data["email"]):
+        # one mail per user per interval: the lease is never released, it lapses (syncsite.taskqueue)
+        if taskqueue.acquire(f"tracker.lost_password:{user.pk}", conf.password_reset_interval_seconds()) is None:
+            continue
         token = urlsafe_base64_encode(force_bytes(user.pk)) + RESET_SEPARATOR + default_token_generator.make_token(user)
         context = {
             "user": user,

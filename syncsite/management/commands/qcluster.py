@@ -126,6 +126,31 @@ class Command(DjangoQCommand):
             )
         q = BoundedCluster()
         q.start()
-        if options.get("run_once", False):
-            q.stop()
-        q.wait()
+        beating = threading.Event()
+        threading.Thread(target=_heartbeat, args=(q, beating), name="qcluster-heartbeat", daemon=True).start()
+        try:
+            if options.get("run_once", False):
+                q.stop()
+            q.wait()
+        finally:
+            beating.set()
+
+
+def heartbeat_seconds() -> float:
+    return float(getattr(settings, "Q_HEARTBEAT_SECONDS", 15))
+
+
+def _heartbeat(q: BoundedCluster, stop: threading.Event) -> None:
+    """Keep a `worker:<cluster name>` row fresh while the sentinel lives: /readyz reads it (no shared cache)."""
+    from django.db import close_old_connections, connection
+
+    from syncsite import heartbeats
+
+    key = f"worker:{q.name}"
+    try:
+        while not stop.is_set() and q.sentinel is not None and q.sentinel.is_alive():
+            close_old_connections()
+            heartbeats.beat(key, summary=f"pid {os.getpid()}, {settings.Q_CLUSTER.get('workers', '?')} workers")
+            stop.wait(heartbeat_seconds())
+    finally:
+        connection.close()

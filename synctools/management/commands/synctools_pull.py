@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         client = Client(api_token=options["token"], media_url=options["media_url"])
-        disable = options["verbosity"] < 1
+        disable = True if options["verbosity"] < 1 else None  # None: a progress bar only on a terminal
         with tqdm(desc="rows", unit=" rows", file=self.stderr, disable=disable, mininterval=0.5) as bar:
 
             def progress(rows: int) -> None:

@@ -1,4 +1,8 @@
-"""`manage.py tracker_agent --site NAME [--once]`: run a site's agent (reception, emission, discovery)."""
+"""`manage.py tracker_agent --site NAME [--once]`: run a site's agent (reception, emission, discovery).
+
+With --once the round ends with a summary line on stderr and the exit code cron needs: 0 when every file
+made it, 1 when some failed or a phase could not run (the JSON report stays the last line of stdout).
+"""
 
 from __future__ import annotations
 
@@ -43,8 +47,16 @@ class Command(BaseCommand):
                     report = agent.run_once(force_scan=True)
                 finally:
                     agent.shutdown()
+                data = report.as_dict()
+                summary, failed, problems = services.summarize(data)
+                services.report_round(site, summary, failed, problems)
                 if verbosity >= 1:
-                    self.stdout.write(json.dumps(report.as_dict(), sort_keys=True))
+                    self.stdout.write(json.dumps(data, sort_keys=True))
+                line = f"tracker_agent {site}: {summary}"
+                if failed:
+                    raise CommandError(line, returncode=1)
+                if verbosity >= 1:
+                    self.stderr.write(line)
             else:
                 log(f"agent for {site} started")
                 agent.run_forever()
