@@ -81,8 +81,33 @@ class AccountAdmin(admin.ModelAdmin):
     list_filter = ["type", "is_master", "enabled"]
     search_fields = ["name", "address", "type"]
 
+    actions = ["queue_import_hosts", "queue_export_hosts", "queue_inventorize_hosts"]
+
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_host_count=Count("hosts"))
+
+    def _queue_type_job(self, request, queryset, action: str) -> None:
+        """Queue the job `<type>: <action>` (a plugin's cronjob, e.g. `netbox: export-hosts`) for each account."""
+        jobs = cronjobs.registered_cronjobs()
+        for account in queryset:
+            job = f"{account.type}: {action}"
+            if job not in jobs:
+                messages.warning(request, f"{account.name}: accounts of type {account.type!r} have no {action} job")
+                continue
+            services.queue_cronjob(job, account.name)
+            messages.success(request, f"{account.name}: {job} queued")
+
+    @admin.action(description="Import hosts from the selected accounts (queued)")
+    def queue_import_hosts(self, request, queryset):
+        self._queue_type_job(request, queryset, "import-hosts")
+
+    @admin.action(description="Export hosts to the selected accounts (queued)")
+    def queue_export_hosts(self, request, queryset):
+        self._queue_type_job(request, queryset, "export-hosts")
+
+    @admin.action(description="Inventorize hosts from the selected accounts (queued)")
+    def queue_inventorize_hosts(self, request, queryset):
+        self._queue_type_job(request, queryset, "inventorize-hosts")
 
     @admin.display(description="hosts", ordering="_host_count")
     def host_count(self, obj) -> int:

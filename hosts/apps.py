@@ -13,6 +13,7 @@ class HostsConfig(AppConfig):
         "hosts.plugins.sql",
         "hosts.plugins.ldap",
         "hosts.plugins.checkmk",
+        "hosts.plugins.netbox",
     )
 
     def ready(self) -> None:
