@@ -88,8 +88,12 @@ def test_host_api_methods_exist():
 
 
 def test_cc_and_render_jinja():
-    assert syncerapi.v1.cc.FAIL.startswith("\033[")
-    assert syncerapi.v1.cc.ENDC == "\033[0m"
+    from hosts import colors
+
+    assert colors.ColorCodes.FAIL.startswith("\033[") and colors.ColorCodes.ENDC == "\033[0m"
+    assert colors.NoColorCodes.FAIL == colors.NoColorCodes.ENDC == ""
+    # colour only on a terminal without NO_COLOR (captured under pytest, so usually the empty codes)
+    assert syncerapi.v1.cc is (colors.ColorCodes if colors._wants_color() else colors.NoColorCodes)
     assert syncerapi.v1.render_jinja("{{ a }}-{{ b|upper }}", a=1, b="x") == "1-X"
     assert syncerapi.v1.render_jinja("plain") == "plain"
     with pytest.raises(ValueError, match="failed"):
