@@ -16,6 +16,7 @@ from django.db import DatabaseError, connection
 from django.db.models.signals import post_save
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework import serializers
 
 from syncsite import events, heartbeats
 from syncsite.schedules import MINUTES, register_task
@@ -30,12 +31,20 @@ DEFAULT_SCHEDULES = {
     "Health checks and notification digests": ("syncsite.ops.check", 5, None),
     "Log purge": ("hosts.tasks.purge_log_entries", 24 * 60, None),
     "Stale-host report": ("hosts.tasks.report_stale_hosts", 24 * 60, None),
+    "Change log prune": ("syncsite.ops.prune_change_logs", 24 * 60, None),
 }
+
+DEFAULT_CHANGE_RETENTION_DAYS = 7
+
+
+class PruneChangeLogsArguments(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=36_500, required=False, allow_null=True)
 
 
 def register() -> None:
     """Called from SyncsiteConfig.ready(): the schedulable check, the replication event and its receiver."""
     register_task("syncsite.ops.check", label="Operations: health checks, notification digests")
+    register_task("syncsite.ops.prune_change_logs", label="Prune the change logs", arguments=PruneChangeLogsArguments)
     events.declare(PULL_FAILED, "Replication: a pull failed")
     run_model = apps.get_model("synctools", "SyncRun")
     post_save.connect(_pull_finished, sender=run_model, dispatch_uid="syncsite.ops.pull_finished")
@@ -117,6 +126,21 @@ def check() -> dict:
     result = {"tracker": tracker.check_health(), "syncthing": alerts.check()}
     result["digests"] = notifications.flush()
     heartbeats.beat("task:syncsite.ops.check", summary=str(result)[:1000])
+    return result
+
+
+def prune_change_logs(days: int | None = None) -> dict:
+    """Keep the change logs (the trigger-written one and synctools' signal records) to their retention.
+
+    Without it they grow with every write forever. A replica or feed reader whose cursor is older than the
+    retention is told to start from a full copy (HTTP 410 / `full pull needed`), never silently skips changes.
+    """
+    from syncsite import changes
+    from synctools import services as synctools
+
+    keep = timedelta(days=days or getattr(settings, "SYNCSITE_CHANGE_RETENTION_DAYS", DEFAULT_CHANGE_RETENTION_DAYS))
+    result = {"change_log": changes.prune(keep), "synctools": synctools.prune_changes(keep)}
+    heartbeats.beat("task:syncsite.ops.prune_change_logs", summary=str(result))
     return result
 
 

@@ -246,6 +246,7 @@ for _name in (
     "TRACKER_DELETION_MAX_PER_ROUND",
     "TRACKER_TRASH_RETENTION_DAYS",
     "SYNCTOOLS_STALE_RUN_SECONDS",
+    "SYNCSITE_CHANGE_RETENTION_DAYS",
 ):
     if os.environ.get(_name):
         globals()[_name] = env_int(_name, 0)

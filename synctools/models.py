@@ -24,6 +24,16 @@ class ChangeRecord(models.Model):
         return f"{self.model}:{self.object_pk}{' (deleted)' if self.deleted else ''}"
 
 
+class PruneHorizon(models.Model):
+    """How far change records were pruned (one row): a cursor below `pruned_upto` may have missed changes."""
+
+    pruned_upto = models.BigIntegerField(default=0)
+    pruned_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"pruned up to {self.pruned_upto}"
+
+
 class SyncState(models.Model):
     """What a client knows about one remote URL: the cursor to resume from and how the last run went."""
 

@@ -38,12 +38,15 @@ class SignalChanges:
     tracks = True  # the route's models must be tracked by signals
 
     def parse(self, value: str) -> int:
-        return services.parse_cursor(value)
+        cursor = services.parse_cursor(value)
+        services.check_cursor(cursor)
+        return cursor
 
     def current(self, using: str) -> int:
         return int(services.current_cursor())
 
     def changed(self, model: type[models.Model], since: int, upto: int, using: str) -> dict[str, list | None]:
+        services.check_cursor(since)  # pruned while the reply was on its way: the reply breaks off
         return services.changes_since(model, since, upto)
 
 

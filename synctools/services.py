@@ -14,8 +14,8 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from synctools import conf
-from synctools.errors import InvalidCursor
-from synctools.models import ChangeRecord, PulledRow, SyncedFile, SyncRun, SyncState
+from synctools.errors import CursorExpired, InvalidCursor
+from synctools.models import ChangeRecord, PruneHorizon, PulledRow, SyncedFile, SyncRun, SyncState
 
 # --- marking what a pull writes -------------------------------------------------------------
 
@@ -52,8 +52,9 @@ def record_changes(
 
 
 def current_cursor() -> str:
-    """The cursor a reply hands out: the newest change record's id (0 when none)."""
-    return str(ChangeRecord.objects.aggregate(last=Max("id"))["last"] or 0)
+    """The cursor a reply hands out: the newest change record's id (the prune horizon when none is newer)."""
+    last = ChangeRecord.objects.aggregate(last=Max("id"))["last"] or 0
+    return str(max(last, prune_horizon()))
 
 
 def parse_cursor(value: str) -> int:
@@ -93,9 +94,30 @@ def changes_since(model: type[models.Model], cursor: int, upto: int) -> dict[str
     return changed
 
 
+def prune_horizon() -> int:
+    """Change records up to this id were pruned."""
+    return PruneHorizon.objects.filter(pk=1).values_list("pruned_upto", flat=True).first() or 0
+
+
+def check_cursor(cursor: int) -> None:
+    """CursorExpired when changes after this cursor may have been pruned: only a full pull is complete then."""
+    if cursor < prune_horizon():
+        raise CursorExpired()
+
+
 def prune_changes(older_than: timedelta) -> int:
-    """Forget change records older than this; clients with older cursors then need a full pull."""
-    return ChangeRecord.objects.filter(time__lt=timezone.now() - older_than).delete()[0]
+    """Forget change records older than this; clients with older cursors are told to pull everything again.
+
+    The horizon is what makes pruning safe: without it a client whose cursor predates the pruned records would
+    be sent only the newer ones and never learn of the deletions it missed.
+    """
+    with transaction.atomic():
+        last = ChangeRecord.objects.filter(time__lt=timezone.now() - older_than).aggregate(last=Max("id"))["last"]
+        if last is None:
+            return 0
+        deleted = ChangeRecord.objects.filter(id__lte=last).delete()[0]
+        PruneHorizon.objects.update_or_create(pk=1, defaults={"pruned_upto": last, "pruned_at": timezone.now()})
+    return deleted
 
 
 # --- client bookkeeping -----------------------------------------------------------------------

@@ -70,7 +70,7 @@ def test_default_schedules_are_created_once():
 
     out = StringIO()
     call_command("ensure_schedules", stdout=out)
-    assert "3 created" in out.getvalue()  # the log purge schedule a migration made is kept
+    assert "4 created" in out.getvalue()  # the log purge schedule a migration made is kept
     assert Schedule.objects.filter(func="hosts.tasks.purge_log_entries").count() == 1
     Schedule.objects.filter(name="Stale-host report").update(minutes=7)  # the admin changed it
     out = StringIO()
@@ -316,3 +316,27 @@ def test_the_scheduler_moving_a_schedule_is_not_an_audited_change():
     schedule.minutes = 5
     schedule.save()
     assert LogEntry.objects.get_for_object(schedule).latest("timestamp").changes_dict["minutes"] == ["1", "5"]
+
+
+def test_the_change_log_prune_task_keeps_the_retention_of_both_logs(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from hosts.models import Host
+    from syncsite import changes, ops
+    from syncsite.models import Change
+    from synctools.models import ChangeRecord
+
+    old = changes.current()  # a reader that has not seen the old host yet
+    Host.objects.create(hostname="old-host")
+    ChangeRecord.objects.create(model="hosts.host", object_pk="1")
+    Change.objects.update(time=timezone.now() - timedelta(days=9))
+    ChangeRecord.objects.update(time=timezone.now() - timedelta(days=9))
+    Host.objects.create(hostname="new-host")
+    settings.SYNCSITE_CHANGE_RETENTION_DAYS = 8
+
+    result = ops.prune_change_logs()
+    assert result["change_log"] >= 1 and result["synctools"] == 1
+    assert changes.expired(old) and Change.objects.exists()  # the new host's row is kept
+    assert ops.prune_change_logs(days=30) == {"change_log": 0, "synctools": 0}

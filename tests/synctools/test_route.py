@@ -223,3 +223,20 @@ def test_settings_read_the_canonical_prefix_first_then_the_alias(settings):
     assert conf.batch_size() == 9  # the canonical name wins
     del settings.SYNCTOOL_BATCH_SIZE, settings.SYNCTOOLS_BATCH_SIZE
     assert conf.batch_size() == 1000
+
+
+def test_pruned_signal_records_expire_older_cursors_and_the_next_cursor_is_not_below_the_horizon(client, settings):
+    settings.SYNCTOOLS_CURSOR_OVERLAP = 0
+    scenarios.seed_library(authors=1, books_per_author=2)
+    cursor = get(client, "/test/sync/library")[streaming.CURSOR_HEADER]
+    Book.objects.order_by("pk").last().delete()  # a deletion the old cursor has not seen yet
+    assert services.prune_changes(timedelta(seconds=-1)) > 0
+    assert not ChangeRecord.objects.exists()
+
+    expired = get(client, f"/test/sync/library?since={cursor}")
+    assert expired.status_code == 410 and expired.headers["X-Synctools-Full-Pull-Needed"] == "1"
+    full = get(client, "/test/sync/library")
+    fresh = full[streaming.CURSOR_HEADER]
+    assert int(fresh) >= int(cursor)  # the horizon, not 0: a cursor handed out now is not expired at once
+    assert get(client, f"/test/sync/library?since={fresh}").status_code == 200
+    assert services.prune_changes(timedelta(days=1)) == 0  # nothing that old: the horizon stays
