@@ -84,6 +84,35 @@ def test_a_user_holds_at_most_the_cap_of_open_requests(live_server, make_user, s
     holder.join()
     assert second.status_code == 429 and second.headers["Retry-After"] == "1"
     assert requests.get(url, params={"since": cursor, "wait": 0}, headers=guest, timeout=10).status_code == 200
+    from syncsite.models import TaskLease
+
+    assert not TaskLease.objects.filter(name__startswith="tracker:changes-open:").exists()  # every slot given back
+
+
+def test_the_cap_counts_requests_held_by_other_workers_and_a_dead_workers_slot_expires(
+    live_server, make_user, settings
+):
+    """Slots are rows in the database: a request another worker (or host) holds counts here too."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from syncsite import taskqueue
+    from syncsite.models import TaskLease
+
+    settings.TRACKER_CHANGES_MAX_OPEN = 2
+    guest = _token(live_server, make_user, "gwen", "guest")
+    url = f"{live_server.url}/api/changes"
+    cursor = requests.get(url, headers=guest, timeout=10).json()["cursor"]
+    held = [taskqueue.acquire(f"tracker:changes-open:gwen:{n}", seconds=60) for n in range(2)]
+    assert all(held)  # as two open requests on other workers would hold them
+    assert requests.get(url, params={"since": cursor, "wait": 0}, headers=guest, timeout=10).status_code == 429
+    other = _token(live_server, make_user, "otto", "guest")  # the cap is per user
+    assert requests.get(url, params={"since": cursor, "wait": 0}, headers=other, timeout=10).status_code == 200
+    # a worker killed while it held a slot never releases it: the lease expires and the slot is taken over
+    TaskLease.objects.filter(name="tracker:changes-open:gwen:1").update(expires=timezone.now() - timedelta(seconds=1))
+    assert requests.get(url, params={"since": cursor, "wait": 0}, headers=guest, timeout=10).status_code == 200
+    taskqueue.release("tracker:changes-open:gwen:0", held[0])
 
 
 def test_server_sent_events_under_asgi_stream_each_change(make_user, settings):
@@ -94,7 +123,7 @@ def test_server_sent_events_under_asgi_stream_each_change(make_user, settings):
     from asgiref.sync import sync_to_async
     from django.test import AsyncClient
 
-    settings.TRACKER_CHANGES_MAX_WAIT = 3
+    settings.TRACKER_CHANGES_MAX_WAIT = 2
     make_user("sse", "guest")
     from django.test import Client
 
@@ -103,16 +132,15 @@ def test_server_sent_events_under_asgi_stream_each_change(make_user, settings):
     cursor = Client().get("/api/changes", headers={"Authorization": f"Bearer {signed}"}).json()["cursor"]
 
     async def listen() -> tuple[str, float]:
-        response = await AsyncClient().get("/api/changes", {"since": cursor, "wait": "3"}, headers=headers)
+        response = await AsyncClient().get("/api/changes", {"since": cursor, "wait": "2"}, headers=headers)
         assert response["Content-Type"] == "text/event-stream"
-        text, began = "", time.monotonic()
+        text, began, waited = "", time.monotonic(), None
         publish = asyncio.ensure_future(sync_to_async(_publish_elsewhere, thread_sensitive=False)())
-        async for chunk in response.streaming_content:
+        async for chunk in response.streaming_content:  # to the end of the wait: the slot is given back then
             text += chunk.decode()
-            if "event: change" in text:
-                break
+            if waited is None and "event: change" in text:
+                waited = time.monotonic() - began
         await publish
-        waited = time.monotonic() - began
         from django.db import connections
 
         await sync_to_async(connections.close_all)()  # the handler's sync thread's connection
@@ -127,5 +155,8 @@ def test_server_sent_events_under_asgi_stream_each_change(make_user, settings):
             connection.close()  # this thread's own connection
 
     text, waited = asyncio.run(listen())
-    assert waited < 3 and '"_id": "/sse/a.exr"' in text and '"event": "publish"' in text
+    from syncsite.models import TaskLease
+
+    assert not TaskLease.objects.filter(name__startswith="tracker:changes-open:").exists()
+    assert waited is not None and waited < 2 and '"_id": "/sse/a.exr"' in text and '"event": "publish"' in text
     assert "\nid: v1." in "\n" + text

@@ -9,8 +9,8 @@ event as it comes (`id:` is the cursor, so an EventSource resumes with Last-Even
 under WSGI the same request answers one long-poll batch in SSE form and closes (EventSource reconnects).
 
 Each user holds at most TRACKER_CHANGES_MAX_OPEN such requests at once (429 beyond): listeners must not be
-able to take every web worker. The count lives in Django's cache: per process with the default local-memory
-cache, per site with a shared one.
+able to take every web worker. The slots are task lease rows in the database, so the cap holds across every
+worker and host of the site.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import time
 from collections.abc import AsyncIterator, Iterator
 
 from asgiref.sync import sync_to_async
-from django.core.cache import cache
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from syncsite import taskqueue
 from tracker import conf, services
 from tracker.auth import BadCredentials, actor_for_request
 from tracker.models import UserClass
@@ -40,21 +40,33 @@ def _error(status: int, detail: str) -> JsonResponse:
     return JsonResponse({"detail": detail}, status=status)
 
 
+def _slot_names(user: str) -> list[str]:
+    return [f"tracker:changes-open:{user[:200]}:{n}" for n in range(conf.changes_max_open())]
+
+
+def _take_slot(user: str) -> tuple[str, str] | None:
+    """One of the user's TRACKER_CHANGES_MAX_OPEN slots (a task lease row), None when all are held.
+
+    Leases live in the database, so the cap holds across every web worker and host of the site; one that a
+    killed worker never gave back expires after the longest wait plus a minute.
+    """
+    seconds = conf.changes_max_wait_seconds() + 60
+    for name in _slot_names(user):
+        token = taskqueue.acquire(name, seconds=seconds)
+        if token is not None:
+            return name, token
+    return None
+
+
 @contextlib.contextmanager
 def _open_slot(user: str) -> Iterator[bool]:
-    """Count this request among the user's open ones; yields False when the user is at the cap."""
-    key = f"tracker:changes-open:{user}"
-    cache.add(key, 0, timeout=int(conf.changes_max_wait_seconds()) + 60)
+    """Hold one of the user's slots for the block; yields False (holding nothing) when the user is at the cap."""
+    slot = _take_slot(user)
     try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=int(conf.changes_max_wait_seconds()) + 60)
-        count = 1
-    try:
-        yield count <= conf.changes_max_open()
+        yield slot is not None
     finally:
-        with contextlib.suppress(ValueError):
-            cache.decr(key)
+        if slot is not None:
+            taskqueue.release(*slot)
 
 
 def _wait_seconds(request: HttpRequest) -> float:
@@ -134,10 +146,10 @@ def _long_poll(actor: services.Actor, since, wait: float) -> tuple[list[dict], s
 def _sse_response(actor: services.Actor, since, wait: float) -> HttpResponse:
     """A stream that stays open for `wait` seconds (ASGI only: an async generator does not hold a worker)."""
     read = sync_to_async(feed.events)  # the ASGI handler's one sync thread, whose connection Django manages
-    slot = _open_slot(actor.name)
-    if not slot.__enter__():
-        slot.__exit__(None, None, None)
+    slot = _take_slot(actor.name)
+    if slot is None:
         return _too_many()
+    release = sync_to_async(taskqueue.release)
 
     async def body() -> AsyncIterator[bytes]:
         cursor = since
@@ -156,7 +168,7 @@ def _sse_response(actor: services.Actor, since, wait: float) -> HttpResponse:
                 await asyncio.sleep(POLL_SECONDS)
             yield _sse([], str(cursor))
         finally:
-            slot.__exit__(None, None, None)
+            await release(*slot)
 
     response = StreamingHttpResponse(body(), content_type="text/event-stream")
     response["Cache-Control"] = "no-store"
