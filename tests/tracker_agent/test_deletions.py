@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from io import StringIO
 
 import pytest
@@ -140,3 +141,27 @@ def test_the_trash_never_leads_out_of_the_volume(three, tmp_path):
     assert report.deletion.trashed == 0 and report.deletion.errors == 1
     assert (b.root / "p/f0.txt").exists() and not any(outside.iterdir())
     assert "trash" in services.get_volume("B")["stderr_deletion"]
+
+
+def test_a_trash_day_that_cannot_be_removed_is_named_and_the_others_are_purged(three, monkeypatch):
+    """rmtree failing (a permission error; this machine runs tests as root, who may remove anything, so the failure
+    is simulated for one folder): the agent's round goes on and the command exits non-zero naming it."""
+    _a, b, _c, _paths = three
+    for day in ("2000-01-01", "2000-01-02"):
+        (b.root / trash.TRASH_DIR / day / "p").mkdir(parents=True)
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if str(path).endswith("2000-01-01"):
+            raise PermissionError(13, "Permission denied")
+        return real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(trash.shutil, "rmtree", rmtree)
+    errors: list[str] = []
+    assert trash.purge(str(b.root), 1, errors=errors) == ["2000-01-02"]
+    assert errors == [f"{trash.TRASH_DIR}/2000-01-01: Permission denied"]
+    assert SiteAgent("B").run_once(force_scan=False).deletion.purged == []  # the round is not stopped
+    err = StringIO()
+    with pytest.raises(CommandError, match="1 day folders of the trash not purged"):
+        call_command("tracker_trash", "--site", "B", "purge", "--days", "1", stdout=StringIO(), stderr=err)
+    assert "2000-01-01: Permission denied" in err.getvalue()

@@ -471,7 +471,10 @@ class SiteAgent:
         retention = self.volume.get("trashRetentionDays")
         if isinstance(retention, bool) or not isinstance(retention, int) or retention < 0:
             retention = conf.trash_retention_days()
-        report.purged = trash.purge(here.path, retention)
+        purge_errors: list[str] = []
+        report.purged = trash.purge(here.path, retention, errors=purge_errors)
+        for error in purge_errors:
+            self.log(f"trash purge {self.site}: {error}")
         if changes:
             self.volume = services.update_volume(self.site, changes)
         return report

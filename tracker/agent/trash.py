@@ -123,8 +123,12 @@ def restore(root: str, day: str, node_id: str) -> str:
     return target
 
 
-def purge(root: str, retention_days: int, now: dt.datetime | None = None) -> list[str]:
-    """Remove the trash's day folders older than `retention_days` (the one place the agent deletes); their names."""
+def purge(root: str, retention_days: int, now: dt.datetime | None = None, errors: list[str] | None = None) -> list[str]:
+    """Remove the trash's day folders older than `retention_days` (the one place the agent deletes); their names.
+
+    A folder that cannot be removed (permissions, a busy mount) is skipped and named in `errors`, so one stuck
+    day neither stops the others nor the round that purges; without `errors` its OSError is raised.
+    """
     trash = os.path.join(os.path.realpath(root), TRASH_DIR)
     if not os.path.isdir(trash) or os.path.islink(trash):
         return []
@@ -134,6 +138,12 @@ def purge(root: str, retention_days: int, now: dt.datetime | None = None) -> lis
     for day in sorted(os.listdir(trash)):
         path = os.path.join(trash, day)
         if _DAY.match(day) and day < limit and not os.path.islink(path) and os.path.isdir(path):
-            shutil.rmtree(path)
+            try:
+                shutil.rmtree(path)
+            except OSError as exc:
+                if errors is None:
+                    raise
+                errors.append(f"{TRASH_DIR}/{day}: {exc.strerror or exc}")
+                continue
             purged.append(day)
     return purged

@@ -59,5 +59,10 @@ class Command(BaseCommand):
                     days = conf.trash_retention_days()
             if days < 0:
                 raise CommandError("--days must be >= 0")
-            for day in trash.purge(root, days):
+            errors: list[str] = []
+            for day in trash.purge(root, days, errors=errors):
                 self.stdout.write(f"purged {day}")
+            for error in errors:
+                self.stderr.write(error)
+            if errors:
+                raise CommandError(f"{len(errors)} day folders of the trash not purged")
