@@ -375,10 +375,18 @@ class _Inserter:
             else:
                 placeholders = ", ".join(["%s"] * len(self.columns))
 
+                new_ids: list[int] | None = None
+
                 def write() -> None:
-                    cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", rows)  # noqa: S608
+                    nonlocal new_ids
+                    sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608
+                    new_ids = changes.inserted_ids(
+                        connection, Host._meta.db_table, lambda: cursor.executemany(sql, rows), len(rows)
+                    )
 
                 def written() -> list[tuple[int, list]]:
+                    if new_ids is not None:  # told by the id range: nothing to read back
+                        return [(pk, [row[hostname_at]]) for pk, row in zip(new_ids, rows, strict=True)]
                     found = Host.objects.filter(hostname__in=list(labels)).values_list("pk", "hostname")
                     return [(pk, [name]) for pk, name in found]
 

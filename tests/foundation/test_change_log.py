@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 
 from syncsite import changes
 from tracker import services
@@ -76,3 +77,50 @@ def test_the_hosts_bulk_import_is_logged_as_one_row_per_batch(tmp_path):
     Host.objects.filter(hostname="h1.example.com").update(disabled=True)  # and still records other writes
     h1 = str(Host.objects.get(hostname="h1.example.com").pk)
     assert changes.changed("hosts.host", middle, changes.current()) == {h1: None}
+
+
+def test_a_bulk_publish_logs_exactly_its_rows_with_their_keys_and_scopes():
+    """SQLite's publish sets the row triggers aside and logs one row per table, its ids told by their range
+    (PostgreSQL's statement triggers log it anyway): the log must name exactly the rows written, keys included."""
+    from syncsite.models import Change
+    from tracker.models import SiteState
+
+    services.create_volume("tokyo", url="ssh://sync@tokyo.example/p/")
+    services.publish("/x/before", origin="paris", author="ann")  # ids to skip over
+    Node.objects.filter(node_id="/x/before").delete()  # and a gap in them
+    start = changes.current()
+    services.publish_many(
+        [{"_id": f"/b/{i}", "origin": "paris"} for i in range(60)], author="ann"
+    )  # >= BULK_INSERT_MIN_ROWS
+    upto = changes.current()
+    written = Node.objects.filter(Q(node_id__startswith="/b/") | Q(parent__startswith="/b/"))  # files and children
+    nodes = {str(pk): node_id for pk, node_id in written.values_list("pk", "node_id")}
+    assert set(changes.changed("tracker.node", start, upto)) == set(nodes) and len(nodes) == 120  # files and children
+    states = SiteState.objects.filter(path__startswith="/b/")
+    assert set(changes.changed("tracker.sitestate", start, upto)) == {
+        str(pk) for pk in states.values_list("pk", flat=True)
+    }
+    entries = [e for c in Change.objects.filter(start.after(), model="tracker.node") for e in c.entries()]
+    assert {str(pk): key for pk, key, _ in entries} == {pk: [node_id] for pk, node_id in nodes.items()}
+    assert all("ann" in scope for _, _, scope in entries)  # the author scope author mode filters by
+    rows, _ = changes.events(["tracker.node"], start, limit=100)
+    assert {row.op for row in rows} == {"publish"}
+
+
+def test_inserted_ids_are_given_only_when_the_id_range_proves_them():
+    from django.db import transaction
+
+    from hosts.models import Host
+
+    def insert(*names: str):
+        return lambda: Host.objects.bulk_create([Host(hostname=name) for name in names])
+
+    with transaction.atomic():
+        ids = changes.inserted_ids(connection, "hosts_host", insert("a1", "a2"), 2)
+        if connection.vendor == "sqlite":
+            assert ids == list(
+                Host.objects.filter(hostname__in=["a1", "a2"]).order_by("hostname").values_list("pk", flat=True)
+            )
+        else:
+            assert ids is None  # PostgreSQL's sequences promise no such range: the caller reads the rows back
+        assert changes.inserted_ids(connection, "hosts_host", insert("b1"), 2) is None  # fewer rows than said

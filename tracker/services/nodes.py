@@ -383,7 +383,7 @@ _STATE_INSERT = (
 
 
 def _sqlite_publish(files: list[tuple[str, dict]], children: list[tuple[str, dict]], site_names: list[str]) -> None:
-    """SQLite's publish: plain rows through `executemany` (no model instances), the ids read back in pages, and
+    """SQLite's publish: plain rows through `executemany` (no model instances), the ids told by their range, and
     the state rows from the same rules as everywhere (`_state_values`). SQLite serialises writers (IMMEDIATE
     transactions), so the existence check made before cannot be overtaken."""
     columns = {node_id: _columns(node_id, data) for node_id, data in files}
@@ -398,14 +398,25 @@ def _sqlite_publish(files: list[tuple[str, dict]], children: list[tuple[str, dic
                      c["authors"], json.dumps(data)))  # fmt: skip
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(_NODE_INSERT, rows)
-            pks: dict[str, int] = {}
-            ids = [node_id for node_id, _ in files]
-            for start in range(0, len(ids), 500):
-                page = ids[start : start + 500]
-                marks = ", ".join(["%s"] * len(page))
-                cursor.execute(f"SELECT node_id, id FROM tracker_node WHERE node_id IN ({marks})", page)  # noqa: S608
-                pks.update(cursor.fetchall())
+            # One change-log row per statement instead of SQLite's row trigger per node and per state row
+            # (syncsite.changes.bulk_insert); the new ids come from the id range, not from reading rows back.
+            node_pks: list[int] = []
+
+            def write_nodes() -> None:
+                ids = changes.inserted_ids(
+                    connection, "tracker_node", lambda: cursor.executemany(_NODE_INSERT, rows), len(rows)
+                )
+                node_pks.extend(ids if ids is not None else _read_pks(cursor, [row[0] for row in rows]))
+
+            if len(rows) < changes.BULK_INSERT_MIN_ROWS:  # a few rows: their row triggers cost less than the swap
+                cursor.executemany(_NODE_INSERT, rows)
+                node_pks.extend(_read_pks(cursor, [row[0] for row in rows]))
+            else:
+                changes.bulk_insert(
+                    connection, Node._meta.db_table, Node._meta.label_lower, write_nodes,
+                    lambda: [(pk, [row[0]], row[7]) for pk, row in zip(node_pks, rows, strict=True)],
+                )  # fmt: skip
+            pks = {row[0]: pk for pk, row in zip(node_pks, rows, strict=True)}
             states = [
                 tuple(_state_values(pks[node_id], node_id, data, columns[node_id], site).values())
                 for node_id, data in files
@@ -413,9 +424,48 @@ def _sqlite_publish(files: list[tuple[str, dict]], children: list[tuple[str, dic
                 for site in site_names
                 if site != columns[node_id]["origin"]
             ]
-            cursor.executemany(_STATE_INSERT, states)
+            state_pks: list[int] = []
+
+            def write_states() -> None:
+                ids = changes.inserted_ids(
+                    connection, "tracker_sitestate", lambda: cursor.executemany(_STATE_INSERT, states), len(states)
+                )
+                if ids is None:  # not told by the id range: read back (by node, path and site)
+                    by_key = _read_state_pks(cursor, [pks[node_id] for node_id, _ in files])
+                    ids = [by_key[(row[2], row[1])] for row in states]
+                state_pks.extend(ids)
+
+            if len(states) < changes.BULK_INSERT_MIN_ROWS:
+                cursor.executemany(_STATE_INSERT, states)
+            else:
+                changes.bulk_insert(
+                    connection, SiteState._meta.db_table, SiteState._meta.label_lower, write_states,
+                    lambda: [(pk, [row[2], row[1]]) for pk, row in zip(state_pks, states, strict=True)],
+                )  # fmt: skip
     except IntegrityError as exc:
         raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
+
+
+def _read_pks(cursor, node_ids: list[str]) -> list[int]:
+    """The ids of these nodes, in this order."""
+    found: dict[str, int] = {}
+    for start in range(0, len(node_ids), 500):
+        page = node_ids[start : start + 500]
+        marks = ", ".join(["%s"] * len(page))
+        cursor.execute(f"SELECT node_id, id FROM tracker_node WHERE node_id IN ({marks})", page)  # noqa: S608
+        found.update(cursor.fetchall())
+    return [found[node_id] for node_id in node_ids]
+
+
+def _read_state_pks(cursor, node_pks: list[int]) -> dict[tuple[str, str], int]:
+    """(path, site) -> id of the state rows of these nodes."""
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(node_pks), 500):
+        page = node_pks[start : start + 500]
+        marks = ", ".join(["%s"] * len(page))
+        cursor.execute(f"SELECT path, site, id FROM tracker_sitestate WHERE node_id IN ({marks})", page)  # noqa: S608
+        found.update(((path, site), pk) for path, site, pk in cursor.fetchall())
+    return found
 
 
 def _publish_child(node_id: str, data: dict) -> dict:
