@@ -374,24 +374,11 @@ class _Inserter:
                         copy.write_row(row)
             else:
                 placeholders = ", ".join(["%s"] * len(self.columns))
-
-                new_ids: list[int] | None = None
-
-                def write() -> None:
-                    nonlocal new_ids
-                    sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608
-                    new_ids = changes.inserted_ids(
-                        connection, Host._meta.db_table, lambda: cursor.executemany(sql, rows), len(rows)
-                    )
-
-                def written() -> list[tuple[int, list]]:
-                    if new_ids is not None:  # told by the id range: nothing to read back
-                        return [(pk, [row[hostname_at]]) for pk, row in zip(new_ids, rows, strict=True)]
-                    found = Host.objects.filter(hostname__in=list(labels)).values_list("pk", "hostname")
-                    return [(pk, [name]) for pk, name in found]
-
+                sql = f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})"  # noqa: S608
                 # one change-log row for the whole batch instead of a row trigger per host (syncsite.changes)
-                changes.bulk_insert(connection, Host._meta.db_table, Host._meta.label_lower, write, written)
+                changes.bulk_insert(
+                    connection, Host, lambda: cursor.executemany(sql, rows), len(rows), natural_key=["hostname"]
+                )
 
 
 def _import_labels_batch(

@@ -218,8 +218,8 @@ def context(*, origin: str = "", op: str = "", using: str = DEFAULT_DB_ALIAS) ->
                 "UPDATE syncsite_change SET"
                 " origin = CASE WHEN origin = '' THEN %s ELSE origin END,"
                 " op = CASE WHEN %s != '' AND op IN ('create', 'update') THEN %s ELSE op END"
-                " WHERE id > %s",
-                [origin, op[:16], op[:16], start],
+                " WHERE id > %s AND ((origin = '' AND %s != '') OR (%s != '' AND op IN ('create', 'update')))",
+                [origin, op[:16], op[:16], start, origin, op[:16]],
             )
             cursor.execute("DELETE FROM syncsite_changecontext WHERE id = %s", [mark])
 
@@ -244,73 +244,69 @@ BULK_INSERT_MIN_ROWS = 50
 
 def bulk_insert(
     connection: Any,
-    db_table: str,
-    label: str,
+    model: type[models.Model],
     write: Callable[[], None],
-    written: Callable[[], list[tuple]],
-) -> None:
-    """Run `write` (a bulk INSERT into `db_table`) so the log gets one row for all of it.
+    count: int,
+    *,
+    natural_key: Iterable[str] = (),
+    scope: str = "",
+) -> list[int] | None:
+    """Run `write` (an INSERT of `count` rows of `model`, in the caller's transaction) so the log gets one row
+    for all of it; returns the new rows' ids in insertion order on SQLite (None where they cannot be told, and
+    for fewer than BULK_INSERT_MIN_ROWS rows, which keep their row triggers).
 
-    PostgreSQL's statement triggers do that anyway. SQLite has only row triggers, each an extra insert per row:
-    inside the caller's transaction the table's insert trigger is set aside, `written()` gives (pk, natural key
-    [, scope]) of the new rows, one log row records them, and the trigger is put back, all in the same
-    transaction (SQLite's DDL is transactional, and it has one writer at a time, so no other write can slip
-    through meanwhile). `written()` is called only then.
+    PostgreSQL's statement triggers log one row per statement anyway. SQLite has only row triggers, each an
+    extra insert per row: inside the caller's transaction the table's insert trigger is set aside and one log row
+    is built in SQL from the new rows (their ids, natural keys and scopes, as the trigger would record them), then
+    the trigger is put back, all in the same transaction (SQLite's DDL is transactional, and it has one writer at
+    a time, so the rows above the previous highest id are exactly these). Nothing of the log passes through
+    Python: no per-row objects for the garbage collector, which would cost more than the log itself.
+
+    The ids: SQLite gives each new row the next id above the highest ever used (Django's tables are
+    AUTOINCREMENT), so `count` rows with ids just above it, and no others, are these rows in this order.
     """
-    trigger = f"{_name(Spec(db_table, '', ''))}_insert"
-    definition = None
-    if connection.vendor == "sqlite" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger])
-            found = cursor.fetchone()
-        definition = found[0] if found else None
-    if definition is None:
-        write()
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TRIGGER {connection.ops.quote_name(trigger)}")
-    try:
-        write()
-        rows = written()
-        if rows:
-            keys = [row[1] for row in rows]
-            scopes = [row[2] if len(row) > 2 else "" for row in rows]
-            Change.objects.using(connection.alias).create(
-                model=label,
-                op="create",
-                pks=[row[0] for row in rows],
-                keys=keys if any(key is not None for key in keys) else None,
-                scopes=scopes if any(scopes) else None,
-            )
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(definition)
-
-
-def inserted_ids(connection: Any, db_table: str, write: Callable[[], None], count: int) -> list[int] | None:
-    """Run `write` (an INSERT of `count` rows in one writer's transaction) and return the new rows' ids in
-    insertion order, or None when they cannot be told from the id range (then read them back by key).
-
-    SQLite gives each new row the next id above the table's highest, and serialises writers: `count` rows
-    with ids just above the previous maximum, and no others, are exactly these rows, in this order. That saves
-    `bulk_insert`'s `written()` reading back every row it just wrote.
-    """
-    if connection.vendor != "sqlite":
+    if connection.vendor != "sqlite" or count < BULK_INSERT_MIN_ROWS:  # a few rows: their triggers cost less
         write()
         return None
-    quoted = connection.ops.quote_name(db_table)
+    opts = model._meta
+    table, quote = opts.db_table, connection.ops.quote_name
+    trigger = f"{_name(Spec(table, '', ''))}_insert"
     with connection.cursor() as cursor:
-        # Django's SQLite tables are AUTOINCREMENT: the next id is above the highest ever used (sqlite_sequence)
-        cursor.execute(
-            f"SELECT max(coalesce((SELECT max(id) FROM {quoted}), 0),"  # noqa: S608
-            " coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
-            [db_table],
-        )
-        before = cursor.fetchone()[0]
-        write()
-        cursor.execute(f"SELECT count(*), max(id) FROM {quoted} WHERE id > %s", [before])  # noqa: S608
-        found, top = cursor.fetchone()
-    if found != count or (count and top != before + count):
+        definition = None
+        if connection.in_atomic_block:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = %s", [trigger])
+            found = cursor.fetchone()
+            definition = found[0] if found else None
+        if definition is not None:
+            cursor.execute(f"DROP TRIGGER {quote(trigger)}")
+        try:
+            cursor.execute(
+                f"SELECT max(coalesce((SELECT max(id) FROM {quote(table)}), 0),"  # noqa: S608
+                " coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0))",
+                [table],
+            )
+            before = cursor.fetchone()[0]
+            write()
+            if definition is not None:
+                columns = [opts.get_field(name).column for name in natural_key]
+                keys = f"json_group_array(json_array({', '.join(quote(c) for c in columns)}))" if columns else "NULL"
+                scopes = f"json_group_array({quote(opts.get_field(scope).column)})" if scope else "NULL"
+                # Labelled as the innermost `context()` would label it, so its closing UPDATE need not rewrite
+                # this (large) row; an outer context still adds its marks.
+                cursor.execute(
+                    "INSERT INTO syncsite_change (model, op, pks, keys, scopes, origin)"  # noqa: S608
+                    f" SELECT %s, coalesce((SELECT nullif(op, '') FROM syncsite_changecontext ORDER BY id DESC"
+                    f" LIMIT 1), 'create'), json_group_array(id), {keys}, {scopes},"
+                    " coalesce((SELECT origin FROM syncsite_changecontext ORDER BY id DESC LIMIT 1), '')"
+                    f" FROM (SELECT * FROM {quote(table)} WHERE id > %s ORDER BY id) HAVING count(*) > 0",
+                    [opts.label_lower, before],
+                )
+            cursor.execute(f"SELECT count(*), max(id) FROM {quote(table)} WHERE id > %s", [before])  # noqa: S608
+            found_rows, top = cursor.fetchone()
+        finally:
+            if definition is not None:
+                cursor.execute(definition)
+    if found_rows != count or (count and top != before + count):
         return None
     return list(range(before + 1, before + count + 1))
 

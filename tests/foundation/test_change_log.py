@@ -107,7 +107,7 @@ def test_a_bulk_publish_logs_exactly_its_rows_with_their_keys_and_scopes():
     assert {row.op for row in rows} == {"publish"}
 
 
-def test_inserted_ids_are_given_only_when_the_id_range_proves_them():
+def test_bulk_insert_tells_the_new_ids_only_when_the_id_range_proves_them():
     from django.db import transaction
 
     from hosts.models import Host
@@ -115,12 +115,27 @@ def test_inserted_ids_are_given_only_when_the_id_range_proves_them():
     def insert(*names: str):
         return lambda: Host.objects.bulk_create([Host(hostname=name) for name in names])
 
+    many = changes.BULK_INSERT_MIN_ROWS
     with transaction.atomic():
-        ids = changes.inserted_ids(connection, "hosts_host", insert("a1", "a2"), 2)
+        names = [f"a{n:03d}" for n in range(many)]
+        ids = changes.bulk_insert(connection, Host, insert(*names), many, natural_key=["hostname"])
         if connection.vendor == "sqlite":
-            assert ids == list(
-                Host.objects.filter(hostname__in=["a1", "a2"]).order_by("hostname").values_list("pk", flat=True)
-            )
+            expected = Host.objects.filter(hostname__in=names).order_by("hostname")
+            assert ids == list(expected.values_list("pk", flat=True))
         else:
             assert ids is None  # PostgreSQL's sequences promise no such range: the caller reads the rows back
-        assert changes.inserted_ids(connection, "hosts_host", insert("b1"), 2) is None  # fewer rows than said
+        fewer = [f"b{n:03d}" for n in range(many)]
+        assert changes.bulk_insert(connection, Host, insert(*fewer), many + 1) is None  # fewer rows than said
+        assert changes.bulk_insert(connection, Host, insert("d1"), 1) is None  # a few rows: row triggers
+    start = changes.current()
+    with transaction.atomic():  # enough rows to set the trigger aside on SQLite: one log row, keys from SQL
+        names = [f"c{n:03d}" for n in range(changes.BULK_INSERT_MIN_ROWS)]
+        changes.bulk_insert(connection, Host, insert(*names), len(names), natural_key=["hostname"])
+    logged = changes.changed("hosts.host", start, changes.current())
+    assert set(logged) == {str(pk) for pk in Host.objects.filter(hostname__in=names).values_list("pk", flat=True)}
+    from syncsite.models import Change
+
+    keys = [
+        key for change in Change.objects.filter(start.after(), model="hosts.host") for _, key, _ in change.entries()
+    ]
+    assert sorted(keys) == [[name] for name in names]

@@ -399,24 +399,13 @@ def _sqlite_publish(files: list[tuple[str, dict]], children: list[tuple[str, dic
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             # One change-log row per statement instead of SQLite's row trigger per node and per state row
-            # (syncsite.changes.bulk_insert); the new ids come from the id range, not from reading rows back.
-            node_pks: list[int] = []
-
-            def write_nodes() -> None:
-                ids = changes.inserted_ids(
-                    connection, "tracker_node", lambda: cursor.executemany(_NODE_INSERT, rows), len(rows)
-                )
-                node_pks.extend(ids if ids is not None else _read_pks(cursor, [row[0] for row in rows]))
-
-            if len(rows) < changes.BULK_INSERT_MIN_ROWS:  # a few rows: their row triggers cost less than the swap
-                cursor.executemany(_NODE_INSERT, rows)
-                node_pks.extend(_read_pks(cursor, [row[0] for row in rows]))
-            else:
-                changes.bulk_insert(
-                    connection, Node._meta.db_table, Node._meta.label_lower, write_nodes,
-                    lambda: [(pk, [row[0]], row[7]) for pk, row in zip(node_pks, rows, strict=True)],
-                )  # fmt: skip
-            pks = {row[0]: pk for pk, row in zip(node_pks, rows, strict=True)}
+            # (syncsite.changes.bulk_insert), which also tells the new ids without reading the rows back.
+            ids = changes.bulk_insert(
+                connection, Node, lambda: cursor.executemany(_NODE_INSERT, rows), len(rows),
+                natural_key=["node_id"], scope="authors",
+            )  # fmt: skip
+            node_ids = [row[0] for row in rows]
+            pks = dict(zip(node_ids, ids if ids is not None else _read_pks(cursor, node_ids), strict=True))
             states = [
                 tuple(_state_values(pks[node_id], node_id, data, columns[node_id], site).values())
                 for node_id, data in files
@@ -424,24 +413,10 @@ def _sqlite_publish(files: list[tuple[str, dict]], children: list[tuple[str, dic
                 for site in site_names
                 if site != columns[node_id]["origin"]
             ]
-            state_pks: list[int] = []
-
-            def write_states() -> None:
-                ids = changes.inserted_ids(
-                    connection, "tracker_sitestate", lambda: cursor.executemany(_STATE_INSERT, states), len(states)
-                )
-                if ids is None:  # not told by the id range: read back (by node, path and site)
-                    by_key = _read_state_pks(cursor, [pks[node_id] for node_id, _ in files])
-                    ids = [by_key[(row[2], row[1])] for row in states]
-                state_pks.extend(ids)
-
-            if len(states) < changes.BULK_INSERT_MIN_ROWS:
-                cursor.executemany(_STATE_INSERT, states)
-            else:
-                changes.bulk_insert(
-                    connection, SiteState._meta.db_table, SiteState._meta.label_lower, write_states,
-                    lambda: [(pk, [row[2], row[1]]) for pk, row in zip(state_pks, states, strict=True)],
-                )  # fmt: skip
+            changes.bulk_insert(
+                connection, SiteState, lambda: cursor.executemany(_STATE_INSERT, states), len(states),
+                natural_key=["path", "site"],
+            )  # fmt: skip
     except IntegrityError as exc:
         raise AlreadyExists("a node with one of these ids was just created by someone else") from exc
 
@@ -455,17 +430,6 @@ def _read_pks(cursor, node_ids: list[str]) -> list[int]:
         cursor.execute(f"SELECT node_id, id FROM tracker_node WHERE node_id IN ({marks})", page)  # noqa: S608
         found.update(cursor.fetchall())
     return [found[node_id] for node_id in node_ids]
-
-
-def _read_state_pks(cursor, node_pks: list[int]) -> dict[tuple[str, str], int]:
-    """(path, site) -> id of the state rows of these nodes."""
-    found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(node_pks), 500):
-        page = node_pks[start : start + 500]
-        marks = ", ".join(["%s"] * len(page))
-        cursor.execute(f"SELECT path, site, id FROM tracker_sitestate WHERE node_id IN ({marks})", page)  # noqa: S608
-        found.update(((path, site), pk) for path, site, pk in cursor.fetchall())
-    return found
 
 
 def _publish_child(node_id: str, data: dict) -> dict:
