@@ -114,6 +114,7 @@ def run_one(args: argparse.Namespace) -> None:
         capture = index % 4 in (1, 2)  # ABBA, as above
         if not capture:
             changes.pause()
+        gc.collect()
         started = time.perf_counter()
         result = run_plugin("import-csv", f"bench-{index}")
         (on if capture else off).append(time.perf_counter() - started)

@@ -288,9 +288,11 @@ def bulk_insert(
             before = cursor.fetchone()[0]
             write()
             if definition is not None:
-                columns = [opts.get_field(name).column for name in natural_key]
-                keys = f"json_group_array(json_array({', '.join(quote(c) for c in columns)}))" if columns else "NULL"
-                scopes = f"json_group_array({quote(opts.get_field(scope).column)})" if scope else "NULL"
+                columns = [quote(opts.get_field(name).column) for name in natural_key]
+                scope_column = [quote(opts.get_field(scope).column)] if scope else []
+                keys = f"json_group_array(json_array({', '.join(columns)}))" if columns else "NULL"
+                scopes = f"json_group_array({scope_column[0]})" if scope else "NULL"
+                read = ", ".join(["id", *columns, *scope_column])
                 # Labelled as the innermost `context()` would label it, so its closing UPDATE need not rewrite
                 # this (large) row; an outer context still adds its marks.
                 cursor.execute(
@@ -298,7 +300,7 @@ def bulk_insert(
                     f" SELECT %s, coalesce((SELECT nullif(op, '') FROM syncsite_changecontext ORDER BY id DESC"
                     f" LIMIT 1), 'create'), json_group_array(id), {keys}, {scopes},"
                     " coalesce((SELECT origin FROM syncsite_changecontext ORDER BY id DESC LIMIT 1), '')"
-                    f" FROM (SELECT * FROM {quote(table)} WHERE id > %s ORDER BY id) HAVING count(*) > 0",
+                    f" FROM (SELECT {read} FROM {quote(table)} WHERE id > %s ORDER BY id) HAVING count(*) > 0",
                     [opts.label_lower, before],
                 )
             cursor.execute(f"SELECT count(*), max(id) FROM {quote(table)} WHERE id > %s", [before])  # noqa: S608
