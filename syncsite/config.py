@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,21 @@ def secret_key(var_dir: Path) -> str:
         return path.read_text().strip()
     var_dir.mkdir(parents=True, exist_ok=True)
     value = secrets.token_urlsafe(50)
+    # Written whole under a temporary name, then linked into place: a process starting at the same moment (the
+    # web server and the worker of a fresh install) sees either no key file or a complete one, never an empty
+    # file it would read as an empty key. link() refuses to replace an existing file: the first key wins.
+    fd, temporary = tempfile.mkstemp(dir=var_dir, prefix=".secret_key.")  # mode 0600
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process (web or worker) won the race: use its key
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(value)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(value)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:  # another process (web or worker) won the race: use its key
+            return path.read_text().strip()
+    finally:
+        os.unlink(temporary)
     return value
 
 

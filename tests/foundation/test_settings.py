@@ -1,3 +1,7 @@
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -49,6 +53,30 @@ def test_secret_key_is_generated_once_and_kept_private(monkeypatch, tmp_path: Pa
     assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
     monkeypatch.setenv("SECRET_KEY", "from-env")
     assert secret_key(tmp_path) == "from-env"
+
+
+def test_processes_starting_together_agree_on_one_complete_key(tmp_path: Path):
+    """A fresh install's web server and worker start at once: none may read the key file half-written (an
+    empty SECRET_KEY), and all must end with the same key."""
+    code = (
+        "import pathlib, sys, time\n"
+        "from syncsite.config import secret_key\n"
+        "time.sleep(max(0.0, float(sys.argv[2]) - time.time()))\n"
+        "print(secret_key(pathlib.Path(sys.argv[1])))\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    for round_ in range(3):
+        folder = tmp_path / f"var{round_}"
+        start = time.time() + 1.0  # every process asks at the same moment
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(folder), str(start)], stdout=subprocess.PIPE, text=True, env=env
+            )
+            for _ in range(8)
+        ]
+        keys = {proc.communicate(timeout=60)[0].strip() for proc in procs}
+        assert len(keys) == 1 and len(keys.pop()) >= 50
+        assert [p.name for p in folder.iterdir()] == ["secret_key"]  # no temporary file left behind
 
 
 def test_task_broker_is_the_database_without_redis_url():
