@@ -121,8 +121,14 @@ class SiteState(models.Model):
     """
 
     # No index of its own: the unique (node, site) index serves lookups by node, and one index fewer is
-    # one write fewer for each of the several state rows a publish makes per file.
-    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="site_states", db_index=False)
+    # one write fewer for each of the several state rows a publish makes per file. No database constraint
+    # either: PostgreSQL checks a foreign key row by row (a publish of 1,000 files to 5 sites spent 22 ms of
+    # its ~130 ms on 4,000 checks at commit), and every state row is written from its node in the same
+    # statement or transaction. Deleting a node deletes its states (Django's CASCADE, and the service
+    # deletes them explicitly); a replication pull refuses a state whose node is not here.
+    node = models.ForeignKey(
+        Node, on_delete=models.CASCADE, related_name="site_states", db_index=False, db_constraint=False
+    )
     site = models.TextField()
     path = models.TextField()
     priority = models.IntegerField(default=0)

@@ -56,12 +56,16 @@ def node_refusals(rows: list[tuple[Node, Node | None]], context: Any) -> set[int
 
 
 def state_refusals(rows: list[tuple[SiteState, SiteState | None]], context: Any) -> set[int]:
-    """A state follows its node: refused where the node's pulled copy was, or the node belongs to this site."""
+    """A state follows its node: refused where the node's pulled copy was, where the node belongs to this site,
+    and where the node is not here."""
     refused_nodes = context.refused(Node)
     own = conf.local_sites()
     node_pks = {pulled.node_id for pulled, _ in rows}
-    if own and node_pks:
-        refused_nodes = refused_nodes | set(
-            Node.objects.filter(pk__in=node_pks, origin__in=own).values_list("pk", flat=True)
-        )
-    return {index for index, (pulled, _) in enumerate(rows) if pulled.node_id in refused_nodes}
+    # The node's origin here, for each state's node that exists: a state without its node is refused too
+    # (the table has no foreign key constraint to do it; see SiteState.node).
+    origins = dict(Node.objects.filter(pk__in=node_pks).values_list("pk", "origin")) if node_pks else {}
+    return {
+        index
+        for index, (pulled, _) in enumerate(rows)
+        if pulled.node_id in refused_nodes or pulled.node_id not in origins or (own and origins[pulled.node_id] in own)
+    }

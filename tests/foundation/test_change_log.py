@@ -139,3 +139,24 @@ def test_bulk_insert_tells_the_new_ids_only_when_the_id_range_proves_them():
         key for change in Change.objects.filter(start.after(), model="hosts.host") for _, key, _ in change.entries()
     ]
     assert sorted(keys) == [[name] for name in names]
+
+
+def test_every_captured_table_keeps_its_three_triggers_after_all_migrations():
+    """A migration that rebuilds a table (SQLite's way to alter one) drops its triggers: each must put them
+    back, or that table's writes silently leave the change log (and replication and the change feed)."""
+    import ast
+    from pathlib import Path
+
+    from django.apps import apps
+
+    declared = set()
+    for app in ("hosts", "tracker"):
+        for path in Path(apps.get_app_config(app).path, "migrations").glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "CaptureChanges":
+                    declared.add(apps.get_model(app, node.args[0].value)._meta.db_table)
+    triggers: dict[str, set[str]] = {}
+    for table, trigger, _ in changes.captured():
+        triggers.setdefault(table, set()).add(trigger.rsplit("_", 1)[1])
+    assert {"tracker_node", "tracker_sitestate", "hosts_host"} <= declared
+    assert {table: triggers.get(table) for table in declared} == {t: {"insert", "update", "delete"} for t in declared}
