@@ -8,7 +8,9 @@ The database named in DATABASE_URL is dropped and created again, so its name mus
 The file set is loaded with COPY (the loader is not what is measured); every figure is measured in
 this process, in the same run as its baseline. Publish and its baseline (raw `executemany` of the same
 rows) alternate in rounds, and the ratio is that of their medians, so a load change during the run
-weighs on both. `--quick`: 20,000 nodes and 20,000 published files (under two minutes).
+weighs on both. Afterwards the database part of a publish alone (the same COPY and merge, other files)
+alternates with the baseline likewise: the most the publish ratio can reach with the rows it writes.
+`--quick`: 20,000 nodes and 20,000 published files (under two minutes).
 """
 
 from __future__ import annotations
@@ -156,6 +158,27 @@ def compare_publish(client, auth, arrays: list[list[dict]], rounds: int, raw_ins
         (f"/api/publish/ arrays of {len(arrays[0])} median", publish_rate, "files/s", publish_rate >= 5000),
         ("publish / raw ratio of medians", ratio * 100, "%", ratio >= 0.30, f"per round: {rounds_text}"),
     ]
+
+
+def compare_database_part(arrays: list[list[dict]], rounds: int, raw_insert, database_part) -> list[tuple]:
+    """Alternate raw `executemany` and `database_part(chunk)`: what the publish of those arrays writes, by the
+    same COPY and merge, in the database alone (no HTTP, no checks), under other ids: the ratio publish can reach
+    at most with the rows it writes."""
+    per_round = max(1, len(arrays) // rounds)
+    raw_rates, database_rates = [], []
+    for start in range(0, len(arrays), per_round):
+        chunk = arrays[start : start + per_round]
+        rows = [(item["_id"], json.dumps(item)) for array in chunk for item in array]
+        raw_rates.append(len(rows) / raw_insert(rows))
+        database_rates.append(len(rows) / database_part(chunk))
+    raw_rate, database_rate = statistics.median(raw_rates), statistics.median(database_rates)
+    rounds_text = ", ".join(f"{d / r * 100:.0f}%" for d, r in zip(database_rates, raw_rates, strict=True))
+    return [
+        ("raw executemany median (second baseline)", raw_rate, "rows/s", True, f"{len(raw_rates)} rounds"),
+        ("publish's database part alone median", database_rate, "files/s", True, "COPY + merge + commit"),
+        ("database part / raw ratio of medians", database_rate / raw_rate * 100, "%", True,
+         f"publish's ceiling; per round: {rounds_text}"),
+    ]  # fmt: skip
 
 
 def print_results(results: list[tuple]) -> None:
@@ -323,6 +346,28 @@ def main() -> int:
         return elapsed
 
     results += compare_publish(client, auth, publish_payloads(args.publish, args.array), args.rounds, raw_insert)
+
+    # 5. The ceiling: the same writes in the database alone, against the same baseline.
+    from django.db import transaction
+
+    from tracker.services.nodes import new_child_id
+    from tracker.services.postgres import _pg_publish
+
+    def database_part(chunk: list[list[dict]]) -> float:
+        now = services.now_ms()
+        started = time.perf_counter()
+        for array in chunk:
+            files = [
+                (item["_id"], new_child_id(), {"comment": item["comment"], "origin": item["origin"],
+                                               "author": "bench", "time": now})
+                for item in array
+            ]  # fmt: skip
+            with transaction.atomic():  # committed: rolled-back rows would leave dead index entries in the way
+                _pg_publish(files)
+        return time.perf_counter() - started
+
+    floor_arrays = publish_payloads(min(args.publish, 50_000), args.array, prefix="/q")
+    results += compare_database_part(floor_arrays, args.rounds, raw_insert, database_part)
 
     print_results(results)
     print(f"  finished; {load_average()}")
