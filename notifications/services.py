@@ -5,6 +5,12 @@ within the rule's cool-down are held back on the incident (`pending`) and told a
 occurrence after the cool-down or by the `flush` task. One event already stands for a whole run (one
 agent round with 1,000 failed files is one event with count 1,000), so a failing run is one message.
 `resolve` closes the incident and, if it was told, sends "recovered".
+
+Messages go out from a worker task (`NOTIFICATIONS_DELIVERY = "queue"`, the default), queued once the
+transaction that recorded the incident commits: the run that raised the event never waits for a slow mail
+server or a webhook's retries. What a lost task did not send stays on the incident for `flush` (the health
+check task, every 5 minutes). `"inline"` sends from the raising process instead; a queue that refuses the
+task does too.
 """
 
 from __future__ import annotations
@@ -57,7 +63,7 @@ def on_raised(sender: str, event: events.Event, **_kwargs) -> None:
             incident.pending = [*incident.pending, occurrence][-20:]
             incident.save()
         if _cooled_down(incident, rule, now):
-            _tell(incident, rule)
+            _send_later("tell", incident.pk)
 
 
 def _open_incident(rule: Rule, event: events.Event, now) -> Incident:
@@ -83,21 +89,59 @@ def on_resolved(sender: str, kind: str, key: str, title: str = "", **_kwargs) ->
         incident.save(update_fields=["resolved"])
         rule = incident.rule
         if rule.send_recovered and rule.enabled and incident.last_notified is not None:
-            subject = f"[Syncsite] recovered: {title or incident.title}"
-            body = {
-                "status": "recovered",
-                "kind": kind,
-                "key": key,
-                "title": title or incident.title,
-                "site": incident.site,
-                "failing_since": incident.opened.isoformat(),
-                "occurrences": incident.occurrences,
-            }
-            text = (
-                f"Recovered: {title or incident.title}\n\nFailing since {incident.opened:%Y-%m-%d %H:%M:%S %Z}"
-                f" ({incident.occurrences} occurrence(s), {incident.count} failure(s) in all).\n"
-            )
-            _deliver(incident, rule, subject, text, body)
+            _send_later("tell_recovered", incident.pk, title)
+
+
+def tell_recovered(incident: Incident, title: str = "") -> int:
+    """The "recovered" message of a closed incident, to its rule's channels."""
+    rule = incident.rule
+    title = title or incident.title
+    subject = f"[Syncsite] recovered: {title}"
+    body = {
+        "status": "recovered",
+        "kind": incident.kind,
+        "key": incident.key,
+        "title": title,
+        "site": incident.site,
+        "failing_since": incident.opened.isoformat(),
+        "occurrences": incident.occurrences,
+    }
+    text = (
+        f"Recovered: {title}\n\nFailing since {incident.opened:%Y-%m-%d %H:%M:%S %Z}"
+        f" ({incident.occurrences} occurrence(s), {incident.count} failure(s) in all).\n"
+    )
+    return _deliver(incident, rule, subject, text, body)
+
+
+def _send_later(message: str, incident_pk: int, *args: str) -> None:
+    """Send `message` ("tell" or "tell_recovered") of this incident from a worker once the transaction commits;
+    inline when NOTIFICATIONS_DELIVERY is "inline" or the queue refuses the task."""
+    if _setting("NOTIFICATIONS_DELIVERY", "queue") == "inline":
+        deliver(message, incident_pk, *args)
+        return
+
+    def enqueue() -> None:
+        from django_q.tasks import async_task
+
+        try:
+            async_task("notifications.tasks.deliver", message, incident_pk, *args, group="notifications")
+        except Exception as exc:  # a broker that is down must not lose the message nor fail the run
+            logger.warning("notification task not queued (%s): sending it from this process", exc)
+            deliver(message, incident_pk, *args)
+
+    transaction.on_commit(enqueue, robust=True)
+
+
+def deliver(message: str, incident_pk: int, *args: str) -> int:
+    """Run one queued message; 0 when the incident is gone or its message went out already (a digest)."""
+    incident = Incident.objects.select_related("rule").filter(pk=incident_pk).first()
+    if incident is None:
+        return 0
+    if message == "tell":
+        return _tell(incident, incident.rule)
+    if message == "tell_recovered":
+        return tell_recovered(incident, *args)
+    raise ValueError(f"unknown notification message {message!r}")
 
 
 def _cooled_down(incident: Incident, rule: Rule, now) -> bool:

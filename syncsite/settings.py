@@ -9,6 +9,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from syncsite.config import database_config, env_bool, env_int, env_list, q_cluster, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -274,6 +276,11 @@ EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "syncsite@localhost")
+# "queue": a worker sends the messages, so the run that raised the event never waits for a receiver; "inline":
+# the raising process sends them itself.
+NOTIFICATIONS_DELIVERY = os.environ.get("NOTIFICATIONS_DELIVERY", "queue")
+if NOTIFICATIONS_DELIVERY not in ("queue", "inline"):
+    raise ImproperlyConfigured(f"NOTIFICATIONS_DELIVERY must be 'queue' or 'inline', not {NOTIFICATIONS_DELIVERY!r}")
 # The dashboard and the health checks: an agent silent this long is stale; a file in error this long is told.
 OPS_AGENT_STALE_MINUTES = env_int("OPS_AGENT_STALE_MINUTES", 30)
 OPS_FILE_ERROR_MINUTES = env_int("OPS_FILE_ERROR_MINUTES", 60)

@@ -14,3 +14,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and not DATABA
     # Django's shared-cache memory database: there a thread that writes while another one does fails at once
     # with "database table is locked" instead of waiting for its turn (the OPTIONS timeout).
     DATABASES["default"]["TEST"]["NAME"] = str(Path(tempfile.gettempdir()) / f"syncsite-test-{os.getpid()}.sqlite3")
+
+# Messages sent by the process that raises the event, so each test sees them at once; the queued path has its
+# own tests (tests/ops/test_notification_queue.py).
+NOTIFICATIONS_DELIVERY = "inline"
