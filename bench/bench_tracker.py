@@ -134,25 +134,35 @@ def publish_payloads(count: int, array: int, prefix: str = "/pub") -> list[list[
     ]
 
 
-def compare_publish(client, auth, arrays: list[list[dict]], rounds: int, raw_insert) -> list[tuple]:
-    """Alternate raw `executemany` of a round's rows and /api/publish/ of the same files; medians and ratio.
-
-    `raw_insert(rows)` inserts (id, json) rows into a fresh table and returns the seconds it took."""
+def alternate(arrays: list[list[dict]], rounds: int, raw_insert, measured) -> tuple[list[float], list[float], str]:
+    """Per round: raw `executemany` of the round's rows, then `measured(chunk)` (seconds) of the same files; the
+    two rates of every round, and each round's ratio as text."""
     per_round = max(1, len(arrays) // rounds)
-    raw_rates, publish_rates = [], []
+    raw_rates, rates = [], []
     for start in range(0, len(arrays), per_round):
         chunk = arrays[start : start + per_round]
         rows = [(item["_id"], json.dumps(item)) for array in chunk for item in array]
         raw_rates.append(len(rows) / raw_insert(rows))
+        rates.append(len(rows) / measured(chunk))
+    return raw_rates, rates, ", ".join(f"{m / r * 100:.0f}%" for m, r in zip(rates, raw_rates, strict=True))
+
+
+def compare_publish(client, auth, arrays: list[list[dict]], rounds: int, raw_insert) -> list[tuple]:
+    """Alternate raw `executemany` of a round's rows and /api/publish/ of the same files; medians and ratio.
+
+    `raw_insert(rows)` inserts (id, json) rows into a fresh table and returns the seconds it took."""
+
+    def publish(chunk: list[list[dict]]) -> float:
         payloads = [json.dumps(a) for a in chunk]
         started = time.perf_counter()
         for payload in payloads:
             response = client.post("/api/publish/", payload, content_type="application/json", **auth)
             assert response.status_code == 201, response.content[:300]
-        publish_rates.append(len(rows) / (time.perf_counter() - started))
+        return time.perf_counter() - started
+
+    raw_rates, publish_rates, rounds_text = alternate(arrays, rounds, raw_insert, publish)
     raw_rate, publish_rate = statistics.median(raw_rates), statistics.median(publish_rates)
     ratio = publish_rate / raw_rate
-    rounds_text = ", ".join(f"{p / r * 100:.0f}%" for p, r in zip(publish_rates, raw_rates, strict=True))
     return [
         ("raw executemany median (baseline)", raw_rate, "rows/s", True, f"{len(raw_rates)} rounds"),
         (f"/api/publish/ arrays of {len(arrays[0])} median", publish_rate, "files/s", publish_rate >= 5000),
@@ -164,15 +174,8 @@ def compare_database_part(arrays: list[list[dict]], rounds: int, raw_insert, dat
     """Alternate raw `executemany` and `database_part(chunk)`: what the publish of those arrays writes, by the
     same COPY and merge, in the database alone (no HTTP, no checks), under other ids: the ratio publish can reach
     at most with the rows it writes."""
-    per_round = max(1, len(arrays) // rounds)
-    raw_rates, database_rates = [], []
-    for start in range(0, len(arrays), per_round):
-        chunk = arrays[start : start + per_round]
-        rows = [(item["_id"], json.dumps(item)) for array in chunk for item in array]
-        raw_rates.append(len(rows) / raw_insert(rows))
-        database_rates.append(len(rows) / database_part(chunk))
+    raw_rates, database_rates, rounds_text = alternate(arrays, rounds, raw_insert, database_part)
     raw_rate, database_rate = statistics.median(raw_rates), statistics.median(database_rates)
-    rounds_text = ", ".join(f"{d / r * 100:.0f}%" for d, r in zip(database_rates, raw_rates, strict=True))
     return [
         ("raw executemany median (second baseline)", raw_rate, "rows/s", True, f"{len(raw_rates)} rounds"),
         ("publish's database part alone median", database_rate, "files/s", True, "COPY + merge + commit"),
