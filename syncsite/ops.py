@@ -32,6 +32,7 @@ DEFAULT_SCHEDULES = {
     "Log purge": ("hosts.tasks.purge_log_entries", 24 * 60, None),
     "Stale-host report": ("hosts.tasks.report_stale_hosts", 24 * 60, None),
     "Change log prune": ("syncsite.ops.prune_change_logs", 24 * 60, None),
+    "Tracker state sweep": ("tracker.tasks.sweep_orphan_states", 24 * 60, None),
 }
 
 DEFAULT_CHANGE_RETENTION_DAYS = 7

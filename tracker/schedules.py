@@ -36,3 +36,4 @@ def register() -> None:
         "tracker.tasks.agent_rounds", label="Tracker agent: a round for each local site", arguments=AgentRoundsArguments
     )
     register_task("tracker.tasks.check_health", label="Tracker: tell stale agents and files stuck in error")
+    register_task("tracker.tasks.sweep_orphan_states", label="Tracker: delete state rows whose file is gone")

@@ -51,3 +51,8 @@ def check_health() -> dict:
     from tracker import services
 
     return services.check_health()
+
+
+def sweep_orphan_states() -> int:
+    """Delete state rows whose node is gone (daily): see tracker.services.remove_orphan_states."""
+    return services.remove_orphan_states()

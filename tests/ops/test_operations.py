@@ -70,7 +70,7 @@ def test_default_schedules_are_created_once():
 
     out = StringIO()
     call_command("ensure_schedules", stdout=out)
-    assert "4 created" in out.getvalue()  # the log purge schedule a migration made is kept
+    assert "5 created" in out.getvalue()  # the log purge schedule a migration made is kept
     assert Schedule.objects.filter(func="hosts.tasks.purge_log_entries").count() == 1
     Schedule.objects.filter(name="Stale-host report").update(minutes=7)  # the admin changed it
     out = StringIO()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.db import connection
+from django.db.models import Exists, OuterRef
 
 from tracker.models import FILE_KINDS, Node, NodeKind, SiteState
 from tracker.services.columns import (
@@ -67,6 +68,17 @@ def _backfill_site(site: str) -> None:
         last = batch[-1].pk
         rows = [_state_for(n, site) for n in batch if n.origin != site]
         SiteState.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def remove_orphan_states() -> int:
+    """Delete the state rows whose node is gone; how many.
+
+    The table has no foreign key (SiteState.node), and writes that delete nodes outside the tracker's own
+    deletion (which locks the nodes first), racing with a new site's backfill, could leave such rows behind:
+    the agent would claim them and find no file. One statement, an anti-join: run daily.
+    """
+    orphans = SiteState.objects.filter(~Exists(Node.objects.filter(pk=OuterRef("node_id"))))
+    return orphans.delete()[0]
 
 
 def _sites_changed(before: set[str], after: set[str]) -> None:
