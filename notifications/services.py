@@ -138,7 +138,15 @@ def deliver(message: str, incident_pk: int, *args: str) -> int:
     if incident is None:
         return 0
     if message == "tell":
-        return _tell(incident, incident.rule)
+        told_before = incident.last_notified
+        sent = _tell(incident, incident.rule)
+        incident.refresh_from_db(fields=["last_notified"])
+        rule = incident.rule
+        if incident.resolved is not None and incident.last_notified != told_before and rule.send_recovered:
+            # It recovered before this task ran (so `on_resolved` had nothing told to follow up): the failure
+            # just told is followed by its recovery, in this order, as when both are sent inline.
+            sent += tell_recovered(incident)
+        return sent
     if message == "tell_recovered":
         return tell_recovered(incident, *args)
     raise ValueError(f"unknown notification message {message!r}")

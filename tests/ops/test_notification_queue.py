@@ -76,6 +76,15 @@ def test_occurrences_before_the_worker_runs_go_out_as_one_digest_and_recovered_i
     assert webhook_receiver.received[1][0]["title"] == "import-x works again"
 
 
+def test_a_failure_that_recovers_before_the_worker_runs_is_told_then_recovered(queued, webhook_receiver):
+    channel = Channel.objects.create(name="w", kind=Channel.WEBHOOK, url=webhook_receiver.url)
+    Rule.objects.create(name="all").channels.set([channel])
+    events.emit("hosts.run_failed", "export-y", "export-y failed")
+    events.resolve("hosts.run_failed", "export-y")
+    run_queued()
+    assert [body["status"] for body, _, _ in webhook_receiver.received] == ["failing", "recovered"]
+
+
 def test_what_a_lost_task_did_not_send_goes_out_with_the_next_flush(queued, webhook_receiver):
     from notifications import services
 
