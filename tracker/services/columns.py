@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import secrets
 import time as _time
 from collections.abc import Iterable
@@ -86,19 +84,13 @@ def validate_node_id(node_id: object) -> str:
     return node_id
 
 
-_OBJECT_ID_COUNTER = itertools.count(secrets.randbelow(1 << 24))
-_object_id_process: tuple[int, str] = (-1, "")
-
-
 def new_child_id() -> str:
-    """A MongoDB ObjectId as damas-core makes them: 24 hex characters, the creation time in seconds, a random
-    value per process and a counter. Ids made later sort later, so a new node lands at the end of the unique
-    index instead of on a random page of it (a publish of 1,000 files writes 1,000 children)."""
-    global _object_id_process
-    pid = os.getpid()
-    if _object_id_process[0] != pid:  # a forked worker must not share its parent's random part
-        _object_id_process = (pid, secrets.token_hex(5))
-    return f"{int(_time.time()) & 0xFFFFFFFF:08x}{_object_id_process[1]}{next(_OBJECT_ID_COUNTER) & 0xFFFFFF:06x}"
+    """24 hex characters laid out as a MongoDB ObjectId, which damas-core clients are used to: the creation time
+    in seconds first, so ids made later sort later and a new node lands at the end of the unique index instead
+    of on a random page of it (a publish of 1,000 files writes 1,000 children). Then 8 random bytes, not the
+    ObjectId's process value and counter: those make the next ids guessable, and a user who may create nodes
+    could take them first."""
+    return f"{int(_time.time()) & 0xFFFFFFFF:08x}{secrets.token_hex(8)}"
 
 
 INT64_MAX = 2**63 - 1
