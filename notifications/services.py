@@ -63,7 +63,7 @@ def on_raised(sender: str, event: events.Event, **_kwargs) -> None:
             incident.pending = [*incident.pending, occurrence][-20:]
             incident.save()
         if _cooled_down(incident, rule, now):
-            _send_later("tell", incident)
+            _send_later("tell", incident.pk)
 
 
 def _open_incident(rule: Rule, event: events.Event, now) -> Incident:
@@ -87,8 +87,9 @@ def on_resolved(sender: str, kind: str, key: str, title: str = "", **_kwargs) ->
     for incident in Incident.objects.filter(kind=kind, key=key, resolved__isnull=True).select_related("rule"):
         incident.resolved = now
         incident.save(update_fields=["resolved"])
-        if _tells_recovery(incident.rule) and incident.last_notified is not None:
-            _send_later("tell_recovered", incident, title)
+        rule = incident.rule
+        if rule.send_recovered and rule.enabled and incident.last_notified is not None:
+            _send_later("tell_recovered", incident.pk, title)
 
 
 def tell_recovered(incident: Incident, title: str = "") -> int:
@@ -112,21 +113,21 @@ def tell_recovered(incident: Incident, title: str = "") -> int:
     return _deliver(incident, rule, subject, text, body)
 
 
-def _send_later(message: str, incident: Incident, *args: str) -> None:
+def _send_later(message: str, incident_pk: int, *args: str) -> None:
     """Send `message` ("tell" or "tell_recovered") of this incident from a worker once the transaction commits;
     inline when NOTIFICATIONS_DELIVERY is "inline" or the queue refuses the task."""
     if _setting("NOTIFICATIONS_DELIVERY", "queue") == "inline":
-        _send(message, incident, *args)
+        deliver(message, incident_pk, *args)
         return
 
     def enqueue() -> None:
         from django_q.tasks import async_task
 
         try:
-            async_task("notifications.tasks.deliver", message, incident.pk, *args, group="notifications")
+            async_task("notifications.tasks.deliver", message, incident_pk, *args, group="notifications")
         except Exception as exc:  # a broker that is down must not lose the message nor fail the run
             logger.warning("notification task not queued (%s): sending it from this process", exc)
-            _send(message, incident, *args)
+            deliver(message, incident_pk, *args)
 
     transaction.on_commit(enqueue, robust=True)
 
@@ -134,16 +135,14 @@ def _send_later(message: str, incident: Incident, *args: str) -> None:
 def deliver(message: str, incident_pk: int, *args: str) -> int:
     """Run one queued message; 0 when the incident is gone or its message went out already (a digest)."""
     incident = Incident.objects.select_related("rule").filter(pk=incident_pk).first()
-    return 0 if incident is None else _send(message, incident, *args)
-
-
-def _send(message: str, incident: Incident, *args: str) -> int:
-    rule = incident.rule
+    if incident is None:
+        return 0
     if message == "tell":
         told_before = incident.last_notified
-        sent = _tell(incident, rule)
+        sent = _tell(incident, incident.rule)
         incident.refresh_from_db(fields=["last_notified"])
-        if incident.resolved is not None and incident.last_notified != told_before and _tells_recovery(rule):
+        rule = incident.rule
+        if incident.resolved is not None and incident.last_notified != told_before and rule.send_recovered:
             # It recovered before this task ran (so `on_resolved` had nothing told to follow up): the failure
             # just told is followed by its recovery, in this order, as when both are sent inline.
             sent += tell_recovered(incident)
@@ -151,10 +150,6 @@ def _send(message: str, incident: Incident, *args: str) -> int:
     if message == "tell_recovered":
         return tell_recovered(incident, *args)
     raise ValueError(f"unknown notification message {message!r}")
-
-
-def _tells_recovery(rule: Rule) -> bool:
-    return rule.send_recovered and rule.enabled
 
 
 def _cooled_down(incident: Incident, rule: Rule, now) -> bool:
