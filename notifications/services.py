@@ -135,8 +135,8 @@ def _send_later(message: str, incident_pk: int, *args: str) -> None:
 def deliver(message: str, incident_pk: int, *args: str) -> int:
     """Run one queued message; 0 when the incident is gone or its message went out already (a digest)."""
     incident = Incident.objects.select_related("rule").filter(pk=incident_pk).first()
-    if incident is None:
-        return 0
+    if incident is None or not incident.rule.enabled:
+        return 0  # gone, or its rule switched off after the event was raised: an admin silenced it
     if message == "tell":
         told_before = incident.last_notified
         sent = _tell(incident, incident.rule)
@@ -160,7 +160,9 @@ def flush() -> int:
     """Tell every open incident with held-back occurrences whose cool-down has passed (the digest)."""
     now = timezone.now()
     sent = 0
-    for incident in Incident.objects.filter(resolved__isnull=True).exclude(pending=[]).select_related("rule"):
+    for incident in (
+        Incident.objects.filter(resolved__isnull=True, rule__enabled=True).exclude(pending=[]).select_related("rule")
+    ):
         if incident.pending and _cooled_down(incident, incident.rule, now):
             sent += _tell(incident, incident.rule)
     return sent

@@ -85,6 +85,25 @@ def test_a_failure_that_recovers_before_the_worker_runs_is_told_then_recovered(q
     assert [body["status"] for body, _, _ in webhook_receiver.received] == ["failing", "recovered"]
 
 
+def test_a_rule_switched_off_before_the_worker_runs_sends_nothing(queued, webhook_receiver):
+    channel = Channel.objects.create(name="w", kind=Channel.WEBHOOK, url=webhook_receiver.url)
+    rule = Rule.objects.create(name="all", cooldown_minutes=0)
+    rule.channels.set([channel])
+    events.emit("hosts.run_failed", "export-z", "export-z failed")
+    events.resolve("hosts.run_failed", "export-z")  # queued: the failure, then its recovery from that task
+    Rule.objects.filter(pk=rule.pk).update(enabled=False)
+    assert run_queued() == 1
+    assert webhook_receiver.received == [] and not Delivery.objects.exists()
+
+    rule.enabled = True
+    rule.save()
+    events.emit("hosts.run_failed", "export-z", "export-z failed again")
+    assert run_queued() == 1 and len(webhook_receiver.received) == 1  # told, so its recovery will be too
+    events.resolve("hosts.run_failed", "export-z")
+    Rule.objects.filter(pk=rule.pk).update(enabled=False)
+    assert run_queued() == 1 and len(webhook_receiver.received) == 1  # the queued recovery is silenced as well
+
+
 def test_what_a_lost_task_did_not_send_goes_out_with_the_next_flush(queued, webhook_receiver):
     from notifications import services
 
@@ -95,6 +114,18 @@ def test_what_a_lost_task_did_not_send_goes_out_with_the_next_flush(queued, webh
 
     assert services.flush() == 1
     assert len(webhook_receiver.received) == 1 and Incident.objects.get().pending == []
+
+
+def test_flush_leaves_the_held_back_occurrences_of_a_switched_off_rule(queued, webhook_receiver):
+    from notifications import services
+
+    channel = Channel.objects.create(name="w", kind=Channel.WEBHOOK, url=webhook_receiver.url)
+    Rule.objects.create(name="all", enabled=False).channels.set([channel])
+    Rule.objects.create(name="on").channels.set([channel])
+    events.emit("replication.pull_failed", "https://b.example/sync/", "pull failed")
+    Rule.objects.filter(name="on").update(enabled=False)
+    OrmQ.objects.all().delete()
+    assert services.flush() == 0 and webhook_receiver.received == []
 
 
 def test_a_queue_that_refuses_the_task_sends_from_the_raising_process(queued, webhook_receiver, monkeypatch):
