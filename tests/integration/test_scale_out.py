@@ -251,9 +251,17 @@ def test_two_clusters_and_two_web_servers_share_only_postgresql(tmp_path, probe_
         wait_for(all_up, 60, "both web servers and both clusters to start", logs)
 
         # 1. Four schedulers race over the same due schedules, for two periods: each period runs each job once.
-        due_schedules(scale_probe.RACED_JOBS, ago=5)
+        # The second period is made due once the first period's runs are over, as a minute later: a run of the
+        # next period that started while this one still held its job's lock would rightly be skipped.
+        raced = scale_probe.RACED_JOBS
+        due_schedules(raced, ago=5)
         race_schedulers(4)
-        due_schedules(scale_probe.RACED_JOBS, ago=5)  # the next period is due
+        first_period_over = lambda: (  # noqa: E731
+            set(events("done", raced).values()) == {1}
+            and not CronjobRun.objects.filter(job__in=raced, status=CronjobRun.RUNNING).exists()
+        )
+        wait_for(first_period_over, 30, "the first period of the raced schedules", logs)
+        due_schedules(raced, ago=5)  # the next period is due
         race_schedulers(4)
 
         # 2. Through both web servers: spread jobs, and a long job asked for three times at once.
@@ -271,7 +279,6 @@ def test_two_clusters_and_two_web_servers_share_only_postgresql(tmp_path, probe_
         clusters = {cluster for job, cluster, event, _at in runs() if job in spread}
         assert clusters == {"cluster-a", "cluster-b"}, "tasks queued through both web servers ran on one cluster"
 
-        raced = scale_probe.RACED_JOBS
         wait_for(lambda: set(events("done", raced).values()) == {2}, 30, "two periods of the raced schedules", logs)
         assert set(events("start", raced).values()) == {2}, runs()
 
