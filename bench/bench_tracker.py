@@ -353,7 +353,6 @@ def main() -> int:
     # 5. The ceiling: the same writes in the database alone, against the same baseline.
     from django.db import transaction
 
-    from tracker.services.nodes import new_child_id
     from tracker.services.postgres import _pg_publish
 
     def database_part(chunk: list[list[dict]]) -> float:
@@ -361,7 +360,7 @@ def main() -> int:
         started = time.perf_counter()
         for array in chunk:
             files = [
-                (item["_id"], new_child_id(), {"comment": item["comment"], "origin": item["origin"],
+                (item["_id"], services.new_child_id(), {"comment": item["comment"], "origin": item["origin"],
                                                "author": "bench", "time": now})
                 for item in array
             ]  # fmt: skip
