@@ -51,24 +51,17 @@ def trio(tmp_path_factory):
 
 
 def wait_for(predicate, timeout: float, what: str = "condition"):
-    """Poll with a deadline; SQLite's in-memory test database may be locked by a listener thread for a moment."""
+    """Poll with a deadline; SQLite's in-memory test database may be locked by a listener thread for a moment,
+    and a file Syncthing replaces is missing for a moment (its old copy is moved aside before the new one lands)."""
 
     def attempt():
         try:
             with live.database_turn():
                 return predicate()
-        except OperationalError:
+        except (OperationalError, FileNotFoundError):
             return None
 
     return wait_for_daemon(attempt, timeout, what=what)
-
-
-def text_of(path) -> str | None:
-    """A file's text, or None while Syncthing swaps it (its old copy is moved aside before the new one lands)."""
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return None
 
 
 def turn(func, *args, **kwargs):
@@ -406,7 +399,7 @@ def test_override_on_send_only_undoes_a_remote_change(trio, admin_user):
         assert answer.json()["reports"][0]["changes"] == ["folder so overridden"]
 
         wait_for(
-            lambda: text_of(there / "doc.txt") == "the send-only original",
+            lambda: (there / "doc.txt").read_text() == "the send-only original",
             STEP,
             what="y takes x's version back",
         )
